@@ -1,0 +1,148 @@
+//! The `repr(C)` records that an instance's `VMContext` points at.
+//!
+//! The `VMContext` itself has no Rust struct: its layout depends on the module and is given by
+//! [`crate::VMOffsets`]. The records here have fixed layouts, checked by the tests below
+//! against the offset constants the JIT tiers embed.
+
+use crate::ValRaw;
+
+/// Opaque marker for an instance's `VMContext`; only ever used behind a pointer.
+#[repr(C)]
+pub struct VMContext {
+    _opaque: [u8; 0],
+}
+
+/// The array calling convention: every function, whatever its tier or whether the host
+/// defined it, can be called through this.
+///
+/// `callee` is the function's own [`VMFuncRef`] (so one trampoline per signature can find the
+/// function it calls), `caller_vmctx` the calling instance (or null from the host),
+/// `values` holds the arguments on entry and the results on return, `len` is
+/// `max(params, results)`. Returns `false` when the call trapped: the trap code is then in
+/// [`VMStoreContext::trap_code`], and a host error, if any, is held by the store.
+pub type VMArrayCallFn = unsafe extern "C" fn(
+    callee: *const VMFuncRef,
+    caller_vmctx: *mut VMContext,
+    values: *mut ValRaw,
+    len: usize,
+) -> bool;
+
+/// What a `funcref` points at: everything needed to call the function.
+///
+/// Defined functions have one per instance, host functions one per `Func`. A funcref value is
+/// a `*const VMFuncRef` (null is `ref.null func`); identity of the pointer is identity of
+/// the function.
+#[repr(C)]
+pub struct VMFuncRef {
+    /// Entry through the array convention (interpreter, host function or trampoline).
+    pub array_call: VMArrayCallFn,
+    /// Native entry of the current best JIT code, null while there is none.
+    pub wasm_call: *const u8,
+    /// The callee's `VMContext` (the owning instance, or the host function's context).
+    pub vmctx: *mut VMContext,
+    /// Engine-wide signature id (see the runtime's type registry), compared by
+    /// `call_indirect`.
+    pub type_id: u32,
+    /// Index in the owning module's function space (`u32::MAX` for host functions).
+    pub func_index: u32,
+}
+
+/// A linear memory as the tiers see it.
+#[repr(C)]
+pub struct VMMemoryDefinition {
+    pub base: *mut u8,
+    /// Accessible size in bytes.
+    pub current_length: usize,
+}
+
+/// A table as the tiers see it: an array of raw references (see [`ValRaw::get_ref`]).
+#[repr(C)]
+pub struct VMTableDefinition {
+    pub base: *mut u64,
+    pub current_elements: usize,
+}
+
+/// Per-store state every tier may read or write during a call.
+#[repr(C)]
+pub struct VMStoreContext {
+    /// The lowest native stack address wasm may use; entries and prologues compare the stack
+    /// pointer against it and trap with `StackOverflow` below it.
+    pub stack_limit: usize,
+    /// Raw [`crate::TrapCode`] of the trap being reported by a `false` array call (0: none).
+    pub trap_code: u32,
+    /// Function index where the trap was raised (`u32::MAX` if unknown).
+    pub trap_func: u32,
+}
+
+/// Functions of the runtime that compiled and interpreted code call (libcalls). Their ids are
+/// their field order; every entry takes the calling instance's `VMContext` first.
+#[repr(C)]
+pub struct VMBuiltins {
+    /// `memory.grow`: returns the old size in pages, or `u64::MAX` on failure.
+    pub memory_grow: unsafe extern "C" fn(vmctx: *mut VMContext, memory: u32, delta: u64) -> u64,
+    /// `table.grow`: returns the old size, or `u64::MAX` on failure.
+    pub table_grow:
+        unsafe extern "C" fn(vmctx: *mut VMContext, table: u32, delta: u64, init: u64) -> u64,
+    /// `memory.init`: returns 0, or a raw trap code.
+    pub memory_init: unsafe extern "C" fn(
+        vmctx: *mut VMContext,
+        memory: u32,
+        data: u32,
+        dst: u64,
+        src: u32,
+        len: u32,
+    ) -> u32,
+    /// `data.drop`.
+    pub data_drop: unsafe extern "C" fn(vmctx: *mut VMContext, data: u32),
+    /// `table.init`: returns 0, or a raw trap code.
+    pub table_init: unsafe extern "C" fn(
+        vmctx: *mut VMContext,
+        table: u32,
+        elem: u32,
+        dst: u64,
+        src: u32,
+        len: u32,
+    ) -> u32,
+    /// `elem.drop`.
+    pub elem_drop: unsafe extern "C" fn(vmctx: *mut VMContext, elem: u32),
+}
+
+/// Byte offsets inside the fixed-layout records, for code generators.
+pub mod offsets {
+    pub const FUNCREF_ARRAY_CALL: u8 = 0;
+    pub const FUNCREF_WASM_CALL: u8 = 8;
+    pub const FUNCREF_VMCTX: u8 = 16;
+    pub const FUNCREF_TYPE_ID: u8 = 24;
+    pub const FUNCREF_FUNC_INDEX: u8 = 28;
+    pub const MEMORY_BASE: u8 = 0;
+    pub const MEMORY_CURRENT_LENGTH: u8 = 8;
+    pub const TABLE_BASE: u8 = 0;
+    pub const TABLE_CURRENT_ELEMENTS: u8 = 8;
+    pub const STORE_STACK_LIMIT: u8 = 0;
+    pub const STORE_TRAP_CODE: u8 = 8;
+    pub const STORE_TRAP_FUNC: u8 = 12;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::offsets::*;
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    #[test]
+    fn record_layouts_match_offsets() {
+        assert_eq!(offset_of!(VMFuncRef, array_call), FUNCREF_ARRAY_CALL.into());
+        assert_eq!(offset_of!(VMFuncRef, wasm_call), FUNCREF_WASM_CALL.into());
+        assert_eq!(offset_of!(VMFuncRef, vmctx), FUNCREF_VMCTX.into());
+        assert_eq!(offset_of!(VMFuncRef, type_id), FUNCREF_TYPE_ID.into());
+        assert_eq!(offset_of!(VMFuncRef, func_index), FUNCREF_FUNC_INDEX.into());
+        assert_eq!(size_of::<VMFuncRef>(), 32);
+        assert_eq!(offset_of!(VMMemoryDefinition, base), MEMORY_BASE.into());
+        assert_eq!(offset_of!(VMMemoryDefinition, current_length), MEMORY_CURRENT_LENGTH.into());
+        assert_eq!(offset_of!(VMTableDefinition, base), TABLE_BASE.into());
+        assert_eq!(offset_of!(VMTableDefinition, current_elements), TABLE_CURRENT_ELEMENTS.into());
+        assert_eq!(offset_of!(VMStoreContext, stack_limit), STORE_STACK_LIMIT.into());
+        assert_eq!(offset_of!(VMStoreContext, trap_code), STORE_TRAP_CODE.into());
+        assert_eq!(offset_of!(VMStoreContext, trap_func), STORE_TRAP_FUNC.into());
+    }
+}
