@@ -133,15 +133,19 @@ impl ConstExpr {
 
     /// A constant expression of one `ref.func`.
     pub fn ref_func(index: FuncIndex) -> ConstExpr {
-        ConstExpr { ops: Box::new([ConstOp::RefFunc(index)]) }
+        ConstExpr {
+            ops: Box::new([ConstOp::RefFunc(index)]),
+        }
     }
 }
 
 fn is_func_heap(hty: wasmparser::HeapType) -> bool {
     matches!(
         hty,
-        wasmparser::HeapType::Abstract { ty: wasmparser::AbstractHeapType::Func, .. }
-            | wasmparser::HeapType::Concrete(_)
+        wasmparser::HeapType::Abstract {
+            ty: wasmparser::AbstractHeapType::Func,
+            ..
+        } | wasmparser::HeapType::Concrete(_)
     )
 }
 
@@ -253,7 +257,9 @@ fn collect(bytes: &[u8]) -> Result<ModuleInfo> {
                     let ty = ty?;
                     info.types.push(WasmFuncType::new(
                         ty.params().iter().map(|t| WasmValType::from_wasmparser(*t)),
-                        ty.results().iter().map(|t| WasmValType::from_wasmparser(*t)),
+                        ty.results()
+                            .iter()
+                            .map(|t| WasmValType::from_wasmparser(*t)),
                     ));
                 }
             }
@@ -317,7 +323,8 @@ fn collect(bytes: &[u8]) -> Result<ModuleInfo> {
                 for g in reader {
                     let g = g?;
                     info.globals.push(global_type(g.ty));
-                    info.global_inits.push(ConstExpr::from_wasmparser(&g.init_expr)?);
+                    info.global_inits
+                        .push(ConstExpr::from_wasmparser(&g.init_expr)?);
                 }
             }
             Payload::ExportSection(reader) => {
@@ -332,8 +339,12 @@ fn collect(bytes: &[u8]) -> Result<ModuleInfo> {
                         wasmparser::ExternalKind::Global => ExportKind::Global(e.index),
                         wasmparser::ExternalKind::Tag => bail!("exception tags are not supported"),
                     };
-                    info.export_map.insert(e.name.to_string(), info.exports.len());
-                    info.exports.push(Export { name: e.name.to_string(), kind });
+                    info.export_map
+                        .insert(e.name.to_string(), info.exports.len());
+                    info.exports.push(Export {
+                        name: e.name.to_string(),
+                        kind,
+                    });
                 }
             }
             Payload::StartSection { func, .. } => info.start = Some(func),
@@ -343,12 +354,13 @@ fn collect(bytes: &[u8]) -> Result<ModuleInfo> {
                     let mode = match e.kind {
                         wasmparser::ElementKind::Passive => SegmentMode::Passive,
                         wasmparser::ElementKind::Declared => SegmentMode::Declared,
-                        wasmparser::ElementKind::Active { table_index, offset_expr } => {
-                            SegmentMode::Active {
-                                index: table_index.unwrap_or(0),
-                                offset: ConstExpr::from_wasmparser(&offset_expr)?,
-                            }
-                        }
+                        wasmparser::ElementKind::Active {
+                            table_index,
+                            offset_expr,
+                        } => SegmentMode::Active {
+                            index: table_index.unwrap_or(0),
+                            offset: ConstExpr::from_wasmparser(&offset_expr)?,
+                        },
                     };
                     let (ty, items) = match e.items {
                         wasmparser::ElementItems::Functions(funcs) => {
@@ -374,14 +386,18 @@ fn collect(bytes: &[u8]) -> Result<ModuleInfo> {
                     let d = d?;
                     let mode = match d.kind {
                         wasmparser::DataKind::Passive => SegmentMode::Passive,
-                        wasmparser::DataKind::Active { memory_index, offset_expr } => {
-                            SegmentMode::Active {
-                                index: memory_index,
-                                offset: ConstExpr::from_wasmparser(&offset_expr)?,
-                            }
-                        }
+                        wasmparser::DataKind::Active {
+                            memory_index,
+                            offset_expr,
+                        } => SegmentMode::Active {
+                            index: memory_index,
+                            offset: ConstExpr::from_wasmparser(&offset_expr)?,
+                        },
                     };
-                    info.data.push(DataSegment { mode, bytes: d.data.into() });
+                    info.data.push(DataSegment {
+                        mode,
+                        bytes: d.data.into(),
+                    });
                 }
             }
             Payload::CodeSectionEntry(body) => {
@@ -411,7 +427,8 @@ fn read_names(reader: wasmparser::NameSectionReader<'_>, info: &mut ModuleInfo) 
             wasmparser::Name::Function(map) => {
                 for naming in map {
                     let naming = naming?;
-                    info.func_names.insert(naming.index, naming.name.to_string());
+                    info.func_names
+                        .insert(naming.index, naming.name.to_string());
                 }
             }
             _ => {}
@@ -438,7 +455,10 @@ fn memory_type(m: wasmparser::MemoryType) -> MemoryType {
 }
 
 fn global_type(g: wasmparser::GlobalType) -> GlobalType {
-    GlobalType { content: WasmValType::from_wasmparser(g.content_type), mutable: g.mutable }
+    GlobalType {
+        content: WasmValType::from_wasmparser(g.content_type),
+        mutable: g.mutable,
+    }
 }
 
 #[cfg(test)]
@@ -460,8 +480,8 @@ mod tests {
     fn collects_functions_and_exports() {
         // (module (func (export "f") (result i32) i32.const 7))
         let wasm = [
-            0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 127, 3, 2, 1, 0, 7, 5, 1, 1, 102, 0,
-            0, 10, 6, 1, 4, 0, 65, 7, 11,
+            0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 127, 3, 2, 1, 0, 7, 5, 1, 1, 102, 0, 0,
+            10, 6, 1, 4, 0, 65, 7, 11,
         ];
         let info = translate_module(&wasm).unwrap();
         assert_eq!(info.num_defined_funcs(), 1);

@@ -92,6 +92,8 @@ impl fmt::Display for TrapCode {
     }
 }
 
+impl std::error::Error for TrapCode {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

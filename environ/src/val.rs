@@ -21,21 +21,33 @@ impl std::fmt::Debug for ValRaw {
 
 impl ValRaw {
     pub const fn i32(v: i32) -> ValRaw {
-        ValRaw { lo: v as u32 as u64, hi: 0 }
+        ValRaw {
+            lo: v as u32 as u64,
+            hi: 0,
+        }
     }
     pub const fn i64(v: i64) -> ValRaw {
-        ValRaw { lo: v as u64, hi: 0 }
+        ValRaw {
+            lo: v as u64,
+            hi: 0,
+        }
     }
     /// An f32 given by its bits.
     pub const fn f32(bits: u32) -> ValRaw {
-        ValRaw { lo: bits as u64, hi: 0 }
+        ValRaw {
+            lo: bits as u64,
+            hi: 0,
+        }
     }
     /// An f64 given by its bits.
     pub const fn f64(bits: u64) -> ValRaw {
         ValRaw { lo: bits, hi: 0 }
     }
     pub const fn v128(v: u128) -> ValRaw {
-        ValRaw { lo: v as u64, hi: (v >> 64) as u64 }
+        ValRaw {
+            lo: v as u64,
+            hi: (v >> 64) as u64,
+        }
     }
     /// A reference (funcref pointer or externref handle); 0 is null.
     pub const fn reference(raw: u64) -> ValRaw {

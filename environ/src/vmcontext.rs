@@ -138,11 +138,26 @@ mod tests {
         assert_eq!(offset_of!(VMFuncRef, func_index), FUNCREF_FUNC_INDEX.into());
         assert_eq!(size_of::<VMFuncRef>(), 32);
         assert_eq!(offset_of!(VMMemoryDefinition, base), MEMORY_BASE.into());
-        assert_eq!(offset_of!(VMMemoryDefinition, current_length), MEMORY_CURRENT_LENGTH.into());
+        assert_eq!(
+            offset_of!(VMMemoryDefinition, current_length),
+            MEMORY_CURRENT_LENGTH.into()
+        );
         assert_eq!(offset_of!(VMTableDefinition, base), TABLE_BASE.into());
-        assert_eq!(offset_of!(VMTableDefinition, current_elements), TABLE_CURRENT_ELEMENTS.into());
-        assert_eq!(offset_of!(VMStoreContext, stack_limit), STORE_STACK_LIMIT.into());
-        assert_eq!(offset_of!(VMStoreContext, trap_code), STORE_TRAP_CODE.into());
-        assert_eq!(offset_of!(VMStoreContext, trap_func), STORE_TRAP_FUNC.into());
+        assert_eq!(
+            offset_of!(VMTableDefinition, current_elements),
+            TABLE_CURRENT_ELEMENTS.into()
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, stack_limit),
+            STORE_STACK_LIMIT.into()
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, trap_code),
+            STORE_TRAP_CODE.into()
+        );
+        assert_eq!(
+            offset_of!(VMStoreContext, trap_func),
+            STORE_TRAP_FUNC.into()
+        );
     }
 }

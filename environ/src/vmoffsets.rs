@@ -107,7 +107,12 @@ mod tests {
 
     #[test]
     fn arrays_follow_each_other() {
-        let o = VMOffsets { num_funcs: 3, num_tables: 1, num_memories: 2, num_globals: 1 };
+        let o = VMOffsets {
+            num_funcs: 3,
+            num_tables: 1,
+            num_memories: 2,
+            num_globals: 1,
+        };
         assert_eq!(o.func(0), 48);
         assert_eq!(o.func(2), 64);
         assert_eq!(o.table(0), 72);

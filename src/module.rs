@@ -1,0 +1,146 @@
+//! `Module`: a validated, shareable WebAssembly module.
+
+use crate::types::{
+    ExportType, ExternType, FuncType, GlobalType, ImportType, MemoryType, TableType,
+};
+use crate::Engine;
+use anyhow::{Context, Result};
+use std::path::Path;
+use std::sync::Arc;
+use strata_environ::{translate_module, EntityType, ExportKind, ModuleInfo, VMOffsets};
+use strata_interp::InterpModule;
+
+/// A compiled module, shared (cheaply cloned) by every instance and thread that uses it.
+#[derive(Clone)]
+pub struct Module {
+    inner: Arc<ModuleInner>,
+}
+
+pub(crate) struct ModuleInner {
+    pub(crate) engine: Engine,
+    pub(crate) info: Arc<ModuleInfo>,
+    pub(crate) offsets: VMOffsets,
+    /// Engine signature id of each module type index.
+    pub(crate) type_ids: Box<[u32]>,
+    pub(crate) interp: Arc<InterpModule>,
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module")
+            .field("name", &self.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Module {
+    /// Compiles a module from its binary or text (WAT) form.
+    pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module> {
+        let bytes = bytes.as_ref();
+        let binary = wat::parse_bytes(bytes).context("failed to parse WebAssembly text")?;
+        Module::from_binary(engine, &binary)
+    }
+
+    /// Compiles a module from its binary form.
+    pub fn from_binary(engine: &Engine, binary: &[u8]) -> Result<Module> {
+        let info = Arc::new(translate_module(binary)?);
+        let type_ids = info
+            .types
+            .iter()
+            .map(|t| engine.signatures().register(t))
+            .collect();
+        let interp = Arc::new(InterpModule::new(info.clone()));
+        Ok(Module {
+            inner: Arc::new(ModuleInner {
+                engine: engine.clone(),
+                offsets: VMOffsets::new(&info),
+                info,
+                type_ids,
+                interp,
+            }),
+        })
+    }
+
+    /// Compiles the module in a `.wasm` or `.wat` file.
+    pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let bytes =
+            std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
+        Module::new(engine, bytes).with_context(|| format!("failed to compile {}", path.display()))
+    }
+
+    /// Checks that `binary` is a valid module without compiling it.
+    pub fn validate(_engine: &Engine, binary: &[u8]) -> Result<()> {
+        let mut validator = wasmparser::Validator::new_with_features(strata_environ::WASM_FEATURES);
+        validator.validate_all(binary)?;
+        Ok(())
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The module's name from its name section.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.info.name.as_deref()
+    }
+
+    /// The module's imports, in order.
+    pub fn imports(&self) -> impl ExactSizeIterator<Item = ImportType<'_>> + '_ {
+        self.inner
+            .info
+            .imports
+            .iter()
+            .map(|i| ImportType::new(&i.module, &i.field, self.entity_type(&i.ty)))
+    }
+
+    /// The module's exports, in order.
+    pub fn exports(&self) -> impl ExactSizeIterator<Item = ExportType<'_>> + '_ {
+        self.inner
+            .info
+            .exports
+            .iter()
+            .map(|e| ExportType::new(&e.name, self.export_type(e.kind)))
+    }
+
+    /// The type of the export called `name`.
+    pub fn get_export(&self, name: &str) -> Option<ExternType> {
+        self.inner
+            .info
+            .export(name)
+            .map(|e| self.export_type(e.kind))
+    }
+
+    pub(crate) fn inner(&self) -> &ModuleInner {
+        &self.inner
+    }
+
+    pub(crate) fn info(&self) -> &ModuleInfo {
+        &self.inner.info
+    }
+
+    fn entity_type(&self, ty: &EntityType) -> ExternType {
+        match ty {
+            EntityType::Function(t) => ExternType::Func(FuncType::from_env(
+                self.inner.info.types[*t as usize].clone(),
+            )),
+            EntityType::Table(t) => ExternType::Table(TableType::from_env(*t)),
+            EntityType::Memory(m) => ExternType::Memory(MemoryType::from_env(*m)),
+            EntityType::Global(g) => ExternType::Global(GlobalType::from_env(*g)),
+        }
+    }
+
+    pub(crate) fn export_type(&self, kind: ExportKind) -> ExternType {
+        let info = &self.inner.info;
+        match kind {
+            ExportKind::Func(i) => ExternType::Func(FuncType::from_env(info.func_type(i).clone())),
+            ExportKind::Table(i) => ExternType::Table(TableType::from_env(info.tables[i as usize])),
+            ExportKind::Memory(i) => {
+                ExternType::Memory(MemoryType::from_env(info.memories[i as usize]))
+            }
+            ExportKind::Global(i) => {
+                ExternType::Global(GlobalType::from_env(info.globals[i as usize]))
+            }
+        }
+    }
+}

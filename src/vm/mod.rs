@@ -1,0 +1,35 @@
+//! The runtime's unsafe core: `VMContext` construction, the records it points at, builtins
+//! (libcalls) that tiers call back into, host-function trampolines and the host-to-wasm
+//! entry.
+//!
+//! Every `unsafe` block of the root crate lives under this module, each with a `// SAFETY:`
+//! comment. The safe API (`Store`, `Instance`, `Func`, ...) is built on the functions here.
+
+mod builtins;
+mod entry;
+mod host;
+mod instance;
+mod memory;
+mod table;
+
+pub(crate) use entry::invoke;
+pub(crate) use host::{new_host_func, HostFn, HostFuncOwner};
+pub(crate) use instance::{funcref_type_id, FuncRefPtr, InstanceData, InstanceParts};
+pub(crate) use memory::MemoryData;
+pub(crate) use table::TableData;
+
+use crate::limits::ResourceLimiter;
+use crate::store::StoreOpaque;
+use strata_environ::{GlobalType, ValRaw};
+
+/// The store as seen from code that only has a `VMContext` (builtins, trampolines).
+pub(crate) trait VMStore {
+    fn opaque_and_limiter(&mut self) -> (&mut StoreOpaque, Option<&mut dyn ResourceLimiter>);
+}
+
+/// A global's storage. Boxed by the store so `VMContext`s can point at `value`.
+#[repr(C)]
+pub(crate) struct GlobalData {
+    pub(crate) value: ValRaw,
+    pub(crate) ty: GlobalType,
+}
