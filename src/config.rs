@@ -33,6 +33,8 @@ impl Strategy {
 pub struct Config {
     pub(crate) strategy: Strategy,
     pub(crate) max_wasm_stack: usize,
+    pub(crate) memory_reservation: u64,
+    pub(crate) memory_guard_size: u64,
 }
 
 impl Default for Config {
@@ -46,6 +48,8 @@ impl Config {
         Config {
             strategy: Strategy::Tiered,
             max_wasm_stack: 1 << 20,
+            memory_reservation: 4 << 30,
+            memory_guard_size: 2 << 30,
         }
     }
 
@@ -62,6 +66,29 @@ impl Config {
         self
     }
 
+    /// Bytes of address space each linear memory reserves up front (default 4 GiB). A memory
+    /// grows in place within its reservation; with 4 GiB a 32-bit memory never moves and JIT
+    /// code needs no bounds checks. Smaller values save address space and make JIT code
+    /// check bounds explicitly.
+    pub fn memory_reservation(&mut self, bytes: u64) -> &mut Self {
+        self.memory_reservation = bytes;
+        self
+    }
+
+    /// Bytes of inaccessible address space after each memory's reservation (default 2 GiB),
+    /// which lets JIT code skip bounds checks for static offsets below it.
+    pub fn memory_guard_size(&mut self, bytes: u64) -> &mut Self {
+        self.memory_guard_size = bytes;
+        self
+    }
+
+    pub(crate) fn memory_config(&self) -> crate::vm::MemoryConfig {
+        crate::vm::MemoryConfig {
+            reservation: self.memory_reservation,
+            guard_size: self.memory_guard_size,
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         match self.strategy {
             Strategy::Tiered | Strategy::Interpreter => {}
@@ -74,6 +101,10 @@ impl Config {
         }
         if self.max_wasm_stack < 16 * 1024 {
             bail!("max_wasm_stack must be at least 16 KiB");
+        }
+        let page = strata_environ::WASM_PAGE_SIZE;
+        if self.memory_reservation % page != 0 || self.memory_guard_size % page != 0 {
+            bail!("memory_reservation and memory_guard_size must be multiples of 64 KiB");
         }
         Ok(())
     }

@@ -136,7 +136,8 @@ impl Memory {
         if store.memories.len() >= limit {
             bail!("resource limit exceeded: memory count too high at {limit}");
         }
-        let data = MemoryData::new(ty, limiter)?;
+        let config = store.engine().config().memory_config();
+        let data = MemoryData::new(ty, config, limiter)?;
         store.memories.push(data);
         Ok(Memory {
             store: store.id(),

@@ -47,6 +47,9 @@ impl WasmBacktrace {
 
 impl fmt::Display for WasmBacktrace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.frames.is_empty() {
+            return write!(f, "error while executing wasm");
+        }
         write!(f, "error while executing at wasm backtrace:")?;
         for (i, frame) in self.frames.iter().enumerate() {
             write!(f, "\n    {i}: func[{}]", frame.func_index)?;

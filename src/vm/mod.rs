@@ -15,7 +15,7 @@ mod table;
 pub(crate) use entry::invoke;
 pub(crate) use host::{new_host_func, HostFn, HostFuncOwner};
 pub(crate) use instance::{funcref_type_id, FuncRefPtr, InstanceData, InstanceParts};
-pub(crate) use memory::MemoryData;
+pub(crate) use memory::{MemoryConfig, MemoryData};
 pub(crate) use table::TableData;
 
 use crate::limits::ResourceLimiter;
