@@ -31,6 +31,7 @@ mod trap;
 mod types;
 mod values;
 mod vm;
+pub mod wast;
 
 pub use anyhow::{Error, Result};
 pub use config::{Config, Strategy};
