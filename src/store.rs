@@ -40,6 +40,10 @@ pub(crate) struct StoreInner<T> {
 }
 
 /// The part of a store that does not depend on `T`.
+#[allow(
+    clippy::vec_box,
+    reason = "VMContexts point into these records: they must not move when a vector grows"
+)]
 pub(crate) struct StoreOpaque {
     id: StoreId,
     engine: Engine,

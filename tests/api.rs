@@ -40,7 +40,9 @@ fn instantiates_with_imports_and_calls() {
     let mut store = Store::new(&engine, ());
     let imports = host_imports(&mut store);
     let instance = Instance::new(&mut store, &module, &imports).unwrap();
-    let run = instance.get_typed_func::<i32, i32>(&mut store, "run").unwrap();
+    let run = instance
+        .get_typed_func::<i32, i32>(&mut store, "run")
+        .unwrap();
     assert_eq!(run.call(&mut store, 21).unwrap(), 142);
     let mut results = [Val::I32(0)];
     instance
@@ -55,8 +57,10 @@ fn instantiates_with_imports_and_calls() {
     assert_eq!(counter.get(&mut store).unwrap_i32(), 5);
     counter.set(&mut store, Val::I32(6)).unwrap();
     assert_eq!(counter.get(&mut store).unwrap_i32(), 6);
-    let names: Vec<String> =
-        instance.exports(&mut store).map(|e| e.name().to_string()).collect();
+    let names: Vec<String> = instance
+        .exports(&mut store)
+        .map(|e| e.name().to_string())
+        .collect();
     assert_eq!(names, ["mem", "tab", "counter", "run"]);
     assert!(instance.get_export(&mut store, "missing").is_none());
 }
@@ -68,7 +72,10 @@ fn wrong_import_count_is_an_error() {
     let mut store = Store::new(&engine, ());
     let imports = host_imports(&mut store);
     let err = Instance::new(&mut store, &module, &imports[..1]).unwrap_err();
-    assert!(err.to_string().contains("expected 2 imports, found 1"), "{err}");
+    assert!(
+        err.to_string().contains("expected 2 imports, found 1"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -77,11 +84,18 @@ fn wrong_import_type_names_the_import() {
     let module = Module::new(&engine, IMPORTS_WAT).unwrap();
     let mut store = Store::new(&engine, ());
     let wrong = Func::wrap(&mut store, |x: i64| x);
-    let g = Global::new(&mut store, GlobalType::new(ValType::I32, Mutability::Const), Val::I32(1))
-        .unwrap();
+    let g = Global::new(
+        &mut store,
+        GlobalType::new(ValType::I32, Mutability::Const),
+        Val::I32(1),
+    )
+    .unwrap();
     let err = Instance::new(&mut store, &module, &[wrong.into(), g.into()]).unwrap_err();
     let msg = format!("{err:#}");
-    assert!(msg.contains("incompatible import type for `host::double`"), "{msg}");
+    assert!(
+        msg.contains("incompatible import type for `host::double`"),
+        "{msg}"
+    );
     // A global where a function is expected.
     let err = Instance::new(&mut store, &module, &[g.into(), g.into()]).unwrap_err();
     assert!(format!("{err:#}").contains("`host::double`"), "{err:#}");
@@ -93,7 +107,10 @@ fn start_function_trap_fails_instantiation() {
     let module = Module::new(&engine, r#"(module (func $s unreachable) (start $s))"#).unwrap();
     let mut store = Store::new(&engine, ());
     let err = Instance::new(&mut store, &module, &[]).unwrap_err();
-    assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::UnreachableCodeReached));
+    assert_eq!(
+        err.downcast_ref::<Trap>(),
+        Some(&Trap::UnreachableCodeReached)
+    );
 }
 
 #[test]
@@ -114,15 +131,23 @@ fn start_function_runs() {
 #[test]
 fn typed_func_checks_types() {
     let engine = engine();
-    let module =
-        Module::new(&engine, r#"(module (func (export "f") (param i32) (result i64) i64.const 1))"#)
-            .unwrap();
+    let module = Module::new(
+        &engine,
+        r#"(module (func (export "f") (param i32) (result i64) i64.const 1))"#,
+    )
+    .unwrap();
     let mut store = Store::new(&engine, ());
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
     assert!(instance.get_typed_func::<i32, i64>(&mut store, "f").is_ok());
-    assert!(instance.get_typed_func::<i64, i64>(&mut store, "f").is_err());
-    assert!(instance.get_typed_func::<i32, i32>(&mut store, "f").is_err());
-    let err = instance.get_typed_func::<(), ()>(&mut store, "nope").unwrap_err();
+    assert!(instance
+        .get_typed_func::<i64, i64>(&mut store, "f")
+        .is_err());
+    assert!(instance
+        .get_typed_func::<i32, i32>(&mut store, "f")
+        .is_err());
+    let err = instance
+        .get_typed_func::<(), ()>(&mut store, "nope")
+        .unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
 }
 
@@ -133,10 +158,16 @@ fn call_checks_argument_count_and_types() {
     let f = Func::wrap(&mut store, |a: i32, b: i32| a + b);
     let mut results = [Val::I32(0)];
     assert!(f.call(&mut store, &[Val::I32(1)], &mut results).is_err());
-    assert!(f.call(&mut store, &[Val::I32(1), Val::I64(2)], &mut results).is_err());
-    f.call(&mut store, &[Val::I32(1), Val::I32(2)], &mut results).unwrap();
+    assert!(f
+        .call(&mut store, &[Val::I32(1), Val::I64(2)], &mut results)
+        .is_err());
+    f.call(&mut store, &[Val::I32(1), Val::I32(2)], &mut results)
+        .unwrap();
     assert_eq!(results[0].unwrap_i32(), 3);
-    assert_eq!(f.ty(&store).params().collect::<Vec<_>>(), [ValType::I32, ValType::I32]);
+    assert_eq!(
+        f.ty(&store).params().collect::<Vec<_>>(),
+        [ValType::I32, ValType::I32]
+    );
 }
 
 #[test]
@@ -148,9 +179,13 @@ fn host_errors_propagate_through_wasm() {
     )
     .unwrap();
     let mut store = Store::new(&engine, ());
-    let fail = Func::wrap(&mut store, || -> Result<()> { Err(Error::msg("host said no")) });
+    let fail = Func::wrap(&mut store, || -> Result<()> {
+        Err(Error::msg("host said no"))
+    });
     let instance = Instance::new(&mut store, &module, &[fail.into()]).unwrap();
-    let run = instance.get_typed_func::<(), ()>(&mut store, "run").unwrap();
+    let run = instance
+        .get_typed_func::<(), ()>(&mut store, "run")
+        .unwrap();
     let err = run.call(&mut store, ()).unwrap_err();
     assert!(err.to_string().contains("host said no"), "{err}");
     // The store is usable afterwards.
@@ -178,7 +213,9 @@ fn caller_sees_store_data_and_caller_exports() {
         })
         .unwrap();
     let instance = linker.instantiate(&mut store, &module).unwrap();
-    let run = instance.get_typed_func::<(), i32>(&mut store, "run").unwrap();
+    let run = instance
+        .get_typed_func::<(), i32>(&mut store, "run")
+        .unwrap();
     assert_eq!(run.call(&mut store, ()).unwrap(), 42 + 8);
     assert_eq!(*store.data(), 8);
 }
@@ -201,7 +238,12 @@ fn resource_limits_are_enforced() {
     let engine = engine();
     let mut store = Store::new(
         &engine,
-        Data { limits: StoreLimitsBuilder::new().memory_size(1 << 16).instances(2).build() },
+        Data {
+            limits: StoreLimitsBuilder::new()
+                .memory_size(1 << 16)
+                .instances(2)
+                .build(),
+        },
     );
     store.limiter(|d| &mut d.limits);
     let big = Module::new(&engine, "(module (memory 2))").unwrap();
@@ -213,7 +255,9 @@ fn resource_limits_are_enforced() {
     )
     .unwrap();
     let instance = Instance::new(&mut store, &grows, &[]).unwrap();
-    let grow = instance.get_typed_func::<(), i32>(&mut store, "grow").unwrap();
+    let grow = instance
+        .get_typed_func::<(), i32>(&mut store, "grow")
+        .unwrap();
     assert_eq!(grow.call(&mut store, ()).unwrap(), -1);
     let empty = Module::new(&engine, "(module)").unwrap();
     // `big` counted as an instance attempt only if created; two live instances max.
@@ -311,7 +355,11 @@ fn externrefs_round_trip() {
     let r = ExternRef::new(&mut store, 1234u32).unwrap();
     let id = instance.get_func(&mut store, "id").unwrap();
     let mut results = [Val::null_extern_ref()];
-    id.call(&mut store, &[Val::ExternRef(Some(r))], &mut results).unwrap();
+    id.call(&mut store, &[Val::ExternRef(Some(r))], &mut results)
+        .unwrap();
     let back = results[0].externref().unwrap().unwrap();
-    assert_eq!(back.data(&store).unwrap().unwrap().downcast_ref::<u32>(), Some(&1234));
+    assert_eq!(
+        back.data(&store).unwrap().unwrap().downcast_ref::<u32>(),
+        Some(&1234)
+    );
 }

@@ -152,7 +152,7 @@ macro_rules! tuple_impls {
             }
         }
 
-        #[allow(non_snake_case, unused_variables, unused_mut, unused_assignments)]
+        #[allow(non_snake_case, unused_variables, unused_mut, unused_assignments, clippy::unused_unit)]
         impl<$($a: WasmTy),*> WasmResults for ($($a,)*) {
             fn valtypes() -> Vec<ValType> {
                 vec![$($a::valtype()),*]
