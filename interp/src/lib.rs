@@ -1,1 +1,177 @@
-//! placeholder
+//! strata-interp: Strata's register-based WebAssembly interpreter.
+//!
+//! Every instance starts here. A function is translated to register bytecode on its first
+//! call ([`translate`]): operands are frame slots, so `local.get` and constants cost no
+//! instruction and most wasm operators become one bytecode instruction. The executor
+//! ([`exec`]) runs calls between an instance's own functions in one loop over one value
+//! stack per thread, and reaches everything else (imports, other instances, the host)
+//! through the array calling convention, like every tier.
+//!
+//! Traps are values: the executor returns them, [`array_call`] reports them through the
+//! store's `VMStoreContext` and returns `false`. No signal is involved; memory accesses are
+//! bounds-checked here.
+
+mod exec;
+mod instr;
+mod semantics;
+mod translate;
+mod vm;
+
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
+use strata_environ::vmcontext::{VMContext, VMFuncRef, VMStoreContext};
+use strata_environ::{ModuleInfo, TrapCode, VMOffsets, ValRaw};
+use translate::CompiledFunc;
+use vm::{ValueStack, Vmctx};
+
+/// The interpreter's per-module state: the module and its functions' bytecode, translated
+/// on first call and shared by every instance and thread.
+pub struct InterpModule {
+    info: Arc<ModuleInfo>,
+    offsets: VMOffsets,
+    funcs: Box<[OnceLock<Option<CompiledFunc>>]>,
+}
+
+impl std::fmt::Debug for InterpModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let translated = self.funcs.iter().filter(|f| f.get().is_some()).count();
+        f.debug_struct("InterpModule")
+            .field("functions", &self.funcs.len())
+            .field("translated", &translated)
+            .finish()
+    }
+}
+
+impl InterpModule {
+    /// State for `info`; translates nothing yet.
+    pub fn new(info: Arc<ModuleInfo>) -> InterpModule {
+        let funcs = (0..info.num_defined_funcs())
+            .map(|_| OnceLock::new())
+            .collect();
+        InterpModule {
+            offsets: VMOffsets::new(&info),
+            info,
+            funcs,
+        }
+    }
+
+    /// Translates every function now (benchmarks of translation speed, eager modes), with
+    /// the first translation error, if any.
+    pub fn translate_all(&self) -> anyhow::Result<()> {
+        for defined in 0..self.info.num_defined_funcs() {
+            translate::translate(&self.info, self.offsets, defined)?;
+            self.compiled(defined);
+        }
+        Ok(())
+    }
+
+    /// The bytecode of defined function `defined`, translated on first use. `None` only if
+    /// translation failed, which validation rules out (the caller reports a trap).
+    fn compiled(&self, defined: u32) -> Option<&CompiledFunc> {
+        self.funcs[defined as usize]
+            .get_or_init(|| translate::translate(&self.info, self.offsets, defined).ok())
+            .as_ref()
+    }
+}
+
+thread_local! {
+    /// Value stacks of finished activations on this thread, reused by the next ones.
+    static STACKS: RefCell<Vec<ValueStack>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with a value stack of this thread (a fresh one for re-entrant activations).
+fn with_stack<R>(f: impl FnOnce(&mut ValueStack) -> R) -> R {
+    let mut stack = STACKS
+        .with(|s| s.borrow_mut().pop())
+        .unwrap_or_else(ValueStack::new);
+    let result = f(&mut stack);
+    STACKS.with(|s| s.borrow_mut().push(stack));
+    result
+}
+
+/// An address in the current native stack frame.
+#[inline(never)]
+fn stack_pointer() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
+/// Records a trap raised by the interpreter in the store, for the host-to-wasm entry.
+fn report_trap(store: *mut VMStoreContext, code: TrapCode, func: u32) {
+    // SAFETY: the store context outlives every call into the store's instances, and nothing
+    // else accesses it while wasm runs on this thread.
+    unsafe {
+        (*store).trap_code = code.as_raw().get().into();
+        (*store).trap_func = func;
+    }
+}
+
+/// The array-call entry of every interpreted function (see
+/// [`strata_environ::vmcontext::VMArrayCallFn`]).
+///
+/// # Safety
+/// `callee` must be a live `VMFuncRef` of a defined function of an instance whose module's
+/// `InterpModule` the `VMContext` points at; `values` must hold `len` values, at least
+/// max(params, results) of the function's signature, with the arguments in place.
+pub unsafe extern "C" fn array_call(
+    callee: *const VMFuncRef,
+    _caller_vmctx: *mut VMContext,
+    values: *mut ValRaw,
+    len: usize,
+) -> bool {
+    // SAFETY: `callee` is live per the contract.
+    let (vmctx, func_index) = unsafe { ((*callee).vmctx, (*callee).func_index) };
+    // The header fields come before the per-module arrays, so any layout reads them.
+    let header = VMOffsets {
+        num_funcs: 0,
+        num_tables: 0,
+        num_memories: 0,
+        num_globals: 0,
+    };
+    // SAFETY: the callee's `VMContext` is a live instance's; only its header is read.
+    let module = unsafe { Vmctx::new(vmctx, header) }.interp();
+    // SAFETY: as above, now with the module's full layout.
+    let vmctx = unsafe { Vmctx::new(vmctx, module.offsets) };
+    let store = vmctx.store_context();
+
+    // SAFETY: the store context is live (see `report_trap`).
+    if stack_pointer() < unsafe { (*store).stack_limit } {
+        report_trap(store, TrapCode::StackOverflow, func_index);
+        return false;
+    }
+    let Some(defined) = module.info.defined_func_index(func_index) else {
+        report_trap(store, TrapCode::UnreachableCodeReached, func_index);
+        return false;
+    };
+    let Some(func) = module.compiled(defined) else {
+        report_trap(store, TrapCode::UnreachableCodeReached, func_index);
+        return false;
+    };
+    // SAFETY: the caller provides `len` values.
+    let values = unsafe { std::slice::from_raw_parts_mut(values, len) };
+    let results = module.info.func_type(func_index).results.len();
+    let cx = exec::Context { vmctx, module };
+    let outcome = with_stack(|stack| {
+        let params = func.num_params as usize;
+        let slots = stack.slots_mut(params.max(results));
+        for (slot, v) in slots.iter_mut().zip(&values[..params]) {
+            *slot = v.get_u64();
+        }
+        let outcome = exec::run(&cx, stack, func);
+        if outcome.is_ok() {
+            let slots = stack.slots_mut(results);
+            for (v, slot) in values.iter_mut().zip(slots.iter()) {
+                *v = ValRaw::from_u64(*slot);
+            }
+        }
+        outcome
+    });
+    match outcome {
+        Ok(()) => true,
+        Err(exec::Exit::Trap(code, func)) => {
+            report_trap(store, code, func);
+            false
+        }
+        Err(exec::Exit::Propagated) => false,
+    }
+}

@@ -1,0 +1,875 @@
+//! Translation of one function body from wasm operators to register bytecode.
+//!
+//! One pass over the operators keeps a static model of the wasm operand stack whose entries
+//! name where each value already lives: a local, a constant slot, or a temporary. A stack
+//! position `p` has one canonical temporary slot, `temp_base + p`, so producing a value
+//! never needs a register allocator, and `local.get` or a constant costs no instruction.
+//!
+//! Invariants that keep this sound:
+//! - A stack entry naming a local is copied into its temporary before that local is written
+//!   (`local.set`, `local.tee`), and before every `block`, `loop` and `if`, so no such entry
+//!   lives across control flow where the copy could happen on one path only.
+//! - At every label the label's values are in the canonical slots of their stack positions;
+//!   branches copy into them, in ascending order, which is safe because a value's position is
+//!   never below its destination's.
+//! - `local.set` right after an instruction that produced the top of stack retargets that
+//!   instruction's result to the local instead of copying (unless a label intervened).
+
+use crate::instr::{for_each_numeric_op, Instr, Slot};
+use anyhow::{bail, Result};
+use std::collections::HashMap;
+use strata_environ::{ModuleInfo, VMOffsets};
+use wasmparser::{BlockType, Operator};
+
+/// Most constants one function keeps in frame slots; later ones are materialized with
+/// `Instr::Const` where used. Frames copy their constants in on every call.
+const MAX_CONST_SLOTS: usize = 128;
+
+/// A function ready for the executor.
+#[derive(Debug)]
+pub(crate) struct CompiledFunc {
+    pub(crate) code: Box<[Instr]>,
+    /// Index in the module's function space (for trap reports).
+    pub(crate) func_index: u32,
+    pub(crate) num_params: u32,
+    /// Declared locals after the parameters (zeroed on entry).
+    pub(crate) num_locals: u32,
+    /// Values of the constant slots, which follow the locals.
+    pub(crate) consts: Box<[u64]>,
+    /// Slots the frame needs, at least max(params, results).
+    pub(crate) frame_size: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operand {
+    Local(u32),
+    Const(Slot),
+    Temp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ControlKind {
+    Function,
+    Block,
+    Loop {
+        start: u32,
+    },
+    /// `else_jump`: the `BrIfZero` to patch to the `else` (or end, without one).
+    If {
+        else_jump: usize,
+    },
+    Else,
+}
+
+#[derive(Debug)]
+struct Control {
+    kind: ControlKind,
+    /// Operand stack height below the block's parameters.
+    height: u32,
+    params: u32,
+    results: u32,
+    /// Forward branches to patch with the end's position.
+    patches: Vec<usize>,
+    /// Whether the end is reached by a branch.
+    branched: bool,
+}
+
+impl Control {
+    fn label_arity(&self) -> u32 {
+        match self.kind {
+            ControlKind::Loop { .. } => self.params,
+            _ => self.results,
+        }
+    }
+}
+
+struct Translator<'m> {
+    module: &'m ModuleInfo,
+    offsets: VMOffsets,
+    code: Vec<Instr>,
+    stack: Vec<Operand>,
+    control: Vec<Control>,
+    const_slots: HashMap<u64, Slot>,
+    temp_base: u32,
+    max_height: u32,
+    reachable: bool,
+    /// Blocks opened inside unreachable code, skipped up to their `end`.
+    unreachable_depth: u32,
+    /// The instruction whose result is the top of stack, if nothing intervened.
+    last_result: Option<usize>,
+}
+
+/// Translates defined function `defined` of `module`.
+pub(crate) fn translate(
+    module: &ModuleInfo,
+    offsets: VMOffsets,
+    defined: u32,
+) -> Result<CompiledFunc> {
+    let func_index = module.func_index(defined);
+    let ty = module.func_type(func_index);
+    let num_params = ty.params.len() as u32;
+    let num_results = ty.results.len() as u32;
+    let body = module.function_body(defined);
+    let mut num_locals = 0u32;
+    for local in body.get_locals_reader()? {
+        let (count, _) = local?;
+        num_locals = match num_locals.checked_add(count) {
+            Some(n) => n,
+            None => bail!("too many locals"),
+        };
+    }
+
+    // Constants get frame slots after the locals, so they must be known before temporaries
+    // are numbered: a quick first pass collects them.
+    let first_const = num_params + num_locals;
+    let mut consts = Vec::new();
+    let mut const_slots = HashMap::new();
+    let mut reader = body.get_operators_reader()?;
+    while !reader.eof() && consts.len() < MAX_CONST_SLOTS {
+        if let Some(value) = const_value(&reader.read()?) {
+            const_slots.entry(value).or_insert_with(|| {
+                consts.push(value);
+                first_const + consts.len() as u32 - 1
+            });
+        }
+    }
+
+    let mut t = Translator {
+        module,
+        offsets,
+        code: Vec::new(),
+        stack: Vec::new(),
+        control: vec![Control {
+            kind: ControlKind::Function,
+            height: 0,
+            params: 0,
+            results: num_results,
+            patches: Vec::new(),
+            branched: false,
+        }],
+        const_slots,
+        temp_base: first_const + consts.len() as u32,
+        max_height: 0,
+        reachable: true,
+        unreachable_depth: 0,
+        last_result: None,
+    };
+    let mut reader = body.get_operators_reader()?;
+    while !reader.eof() {
+        let op = reader.read()?;
+        t.operator(op)?;
+    }
+    if !t.control.is_empty() {
+        bail!("function body ends inside a block");
+    }
+    let frame_size = (t.temp_base + t.max_height)
+        .max(num_params)
+        .max(num_results);
+    Ok(CompiledFunc {
+        code: t.code.into(),
+        func_index,
+        num_params,
+        num_locals,
+        consts: consts.into(),
+        frame_size,
+    })
+}
+
+/// The raw value of a constant operator.
+fn const_value(op: &Operator<'_>) -> Option<u64> {
+    Some(match *op {
+        Operator::I32Const { value } => value as u32 as u64,
+        Operator::I64Const { value } => value as u64,
+        Operator::F32Const { value } => value.bits() as u64,
+        Operator::F64Const { value } => value.bits(),
+        Operator::RefNull { .. } => 0,
+        _ => return None,
+    })
+}
+
+macro_rules! define_numeric_translation {
+    (
+        unary { $($un:ident $unf:ident,)* }
+        unary_trapping { $($unt:ident $untf:ident,)* }
+        binary { $($bin:ident $binf:ident,)* }
+        binary_trapping { $($bint:ident $bintf:ident,)* }
+        load { $($load:ident $lw:literal $lconv:expr,)* }
+        store { $($store:ident $sw:literal $sconv:expr,)* }
+    ) => {
+        impl Translator<'_> {
+            /// Translates a numeric, load or store operator; `false` if `op` is none of those.
+            fn numeric(&mut self, op: &Operator<'_>) -> bool {
+                match *op {
+                    $( Operator::$un => {
+                        let src = self.pop_slot();
+                        let dst = self.push_temp();
+                        self.emit_result(Instr::$un { dst, src });
+                    } )*
+                    $( Operator::$unt => {
+                        let src = self.pop_slot();
+                        let dst = self.push_temp();
+                        self.emit_result(Instr::$unt { dst, src });
+                    } )*
+                    $( Operator::$bin => {
+                        let b = self.pop_slot();
+                        let a = self.pop_slot();
+                        let dst = self.push_temp();
+                        self.emit_result(Instr::$bin { dst, a, b });
+                    } )*
+                    $( Operator::$bint => {
+                        let b = self.pop_slot();
+                        let a = self.pop_slot();
+                        let dst = self.push_temp();
+                        self.emit_result(Instr::$bint { dst, a, b });
+                    } )*
+                    $( Operator::$load { memarg } => {
+                        let addr = self.pop_slot();
+                        let dst = self.push_temp();
+                        self.emit_result(Instr::$load { dst, addr, offset: memarg.offset as u32 });
+                    } )*
+                    $( Operator::$store { memarg } => {
+                        let value = self.pop_slot();
+                        let addr = self.pop_slot();
+                        self.emit(Instr::$store { addr, value, offset: memarg.offset as u32 });
+                    } )*
+                    _ => return false,
+                }
+                true
+            }
+        }
+    };
+}
+for_each_numeric_op!(define_numeric_translation);
+
+impl Translator<'_> {
+    // ---- operand stack ----
+
+    fn slot_at(&self, pos: usize) -> Slot {
+        match self.stack[pos] {
+            Operand::Local(i) => i,
+            Operand::Const(s) => s,
+            Operand::Temp => self.temp_base + pos as u32,
+        }
+    }
+
+    fn pop_slot(&mut self) -> Slot {
+        let pos = self.stack.len() - 1;
+        let slot = self.slot_at(pos);
+        self.stack.pop();
+        slot
+    }
+
+    /// Pushes an entry. Every stack position may be materialized into its canonical slot,
+    /// so the frame covers the highest position of any entry, not only of temporaries.
+    fn push(&mut self, operand: Operand) {
+        self.stack.push(operand);
+        self.max_height = self.max_height.max(self.stack.len() as u32);
+    }
+
+    /// Pushes a temporary and returns its slot.
+    fn push_temp(&mut self) -> Slot {
+        self.push(Operand::Temp);
+        self.temp_base + self.stack.len() as u32 - 1
+    }
+
+    fn push_const(&mut self, value: u64) {
+        match self.const_slots.get(&value) {
+            Some(&slot) => self.push(Operand::Const(slot)),
+            None => {
+                let dst = self.push_temp();
+                self.emit_result(Instr::Const {
+                    dst,
+                    lo: value as u32,
+                    hi: (value >> 32) as u32,
+                });
+            }
+        }
+    }
+
+    /// Copies the entry at `pos` into its canonical slot if it lives elsewhere.
+    fn materialize(&mut self, pos: usize) {
+        if self.stack[pos] != Operand::Temp {
+            let src = self.slot_at(pos);
+            self.stack[pos] = Operand::Temp;
+            self.emit(Instr::Copy {
+                dst: self.temp_base + pos as u32,
+                src,
+            });
+        }
+    }
+
+    fn materialize_top(&mut self, n: u32) {
+        let len = self.stack.len();
+        for pos in len - n as usize..len {
+            self.materialize(pos);
+        }
+    }
+
+    /// Copies every entry naming a local (or `only` that local) into its temporary.
+    fn materialize_locals(&mut self, only: Option<u32>) {
+        for pos in 0..self.stack.len() {
+            if let Operand::Local(i) = self.stack[pos] {
+                if only.is_none_or(|l| l == i) {
+                    self.materialize(pos);
+                }
+            }
+        }
+    }
+
+    // ---- emission ----
+
+    fn emit(&mut self, instr: Instr) -> usize {
+        self.last_result = None;
+        self.code.push(instr);
+        self.code.len() - 1
+    }
+
+    /// Emits an instruction whose result is the new top of stack.
+    fn emit_result(&mut self, instr: Instr) {
+        self.code.push(instr);
+        self.last_result = Some(self.code.len() - 1);
+    }
+
+    fn pc(&self) -> u32 {
+        self.code.len() as u32
+    }
+
+    /// Binds a label here: instructions before it can no longer be retargeted.
+    fn bind_here(&mut self) -> u32 {
+        self.last_result = None;
+        self.pc()
+    }
+
+    fn patch(&mut self, at: usize, target: u32) {
+        match &mut self.code[at] {
+            Instr::Br { target: t }
+            | Instr::BrIfZero { target: t, .. }
+            | Instr::BrIfNonZero { target: t, .. } => *t = target,
+            other => unreachable!("patching a non-branch {other:?}"),
+        }
+    }
+
+    // ---- control ----
+
+    fn block_type(&self, ty: BlockType) -> (u32, u32) {
+        match ty {
+            BlockType::Empty => (0, 0),
+            BlockType::Type(_) => (0, 1),
+            BlockType::FuncType(i) => {
+                let ty = &self.module.types[i as usize];
+                (ty.params.len() as u32, ty.results.len() as u32)
+            }
+        }
+    }
+
+    fn push_control(&mut self, kind: ControlKind, ty: BlockType) {
+        let (params, results) = self.block_type(ty);
+        self.control.push(Control {
+            kind,
+            height: self.stack.len() as u32 - params,
+            params,
+            results,
+            patches: Vec::new(),
+            branched: false,
+        });
+    }
+
+    /// Copies of the top values into the slots of the label `depth` levels out.
+    fn branch_copies(&self, depth: u32) -> Vec<(Slot, Slot)> {
+        let frame = &self.control[self.control.len() - 1 - depth as usize];
+        let arity = frame.label_arity() as usize;
+        let first = self.stack.len() - arity;
+        (0..arity)
+            .filter_map(|k| {
+                let dst = self.temp_base + frame.height + k as u32;
+                let src = self.slot_at(first + k);
+                (src != dst).then_some((dst, src))
+            })
+            .collect()
+    }
+
+    /// Emits the jump (after any copies) of a branch to label `depth`.
+    fn emit_branch(&mut self, depth: u32) {
+        let idx = self.control.len() - 1 - depth as usize;
+        if self.control[idx].kind == ControlKind::Function {
+            self.emit_return();
+            return;
+        }
+        for (dst, src) in self.branch_copies(depth) {
+            self.emit(Instr::Copy { dst, src });
+        }
+        match self.control[idx].kind {
+            ControlKind::Loop { start } => {
+                self.emit(Instr::Br { target: start });
+            }
+            _ => {
+                let at = self.emit(Instr::Br { target: u32::MAX });
+                let frame = &mut self.control[idx];
+                frame.patches.push(at);
+                frame.branched = true;
+            }
+        }
+    }
+
+    /// Moves the function's results into slots `0..n` and returns.
+    fn emit_return(&mut self) {
+        let n = self.control[0].results;
+        if n == 1 {
+            let src = self.slot_at(self.stack.len() - 1);
+            if src != 0 {
+                self.emit(Instr::Copy { dst: 0, src });
+            }
+        } else if n > 1 {
+            // Two phases so no result overwrites another before it is read: into the
+            // canonical temporaries (above every local), then down in ascending order. The
+            // stack model is left alone: on a conditional return these copies run only on
+            // the returning path.
+            let first = self.stack.len() - n as usize;
+            for pos in first..self.stack.len() {
+                if self.stack[pos] != Operand::Temp {
+                    let src = self.slot_at(pos);
+                    self.emit(Instr::Copy {
+                        dst: self.temp_base + pos as u32,
+                        src,
+                    });
+                }
+            }
+            let first = first as u32;
+            for k in 0..n {
+                let src = self.temp_base + first + k;
+                if src != k {
+                    self.emit(Instr::Copy { dst: k, src });
+                }
+            }
+        }
+        self.emit(Instr::Return);
+    }
+
+    fn set_unreachable(&mut self) {
+        self.reachable = false;
+        let height = self.control.last().map_or(0, |c| c.height) as usize;
+        self.stack.truncate(height);
+    }
+
+    fn end(&mut self) {
+        let frame = self.control.last().expect("end inside a function");
+        if frame.kind == ControlKind::Function {
+            if self.reachable {
+                self.emit_return();
+            }
+            self.control.pop();
+            return;
+        }
+        if self.reachable {
+            let (height, results) = (frame.height as usize, frame.results);
+            for k in 0..results as usize {
+                let pos = self.stack.len() - results as usize + k;
+                let dst = self.temp_base + (height + k) as u32;
+                let src = self.slot_at(pos);
+                if src != dst {
+                    self.emit(Instr::Copy { dst, src });
+                }
+            }
+        }
+        let frame = self.control.pop().expect("checked above");
+        let here = self.bind_here();
+        let mut reachable = self.reachable || frame.branched;
+        if let ControlKind::If { else_jump } = frame.kind {
+            // No `else`: the false path reaches the end with the parameters as results.
+            self.patch(else_jump, here);
+            reachable = true;
+        }
+        if !matches!(frame.kind, ControlKind::Loop { .. }) {
+            for at in frame.patches {
+                self.patch(at, here);
+            }
+        }
+        self.stack.truncate(frame.height as usize);
+        for _ in 0..frame.results {
+            self.push_temp();
+        }
+        self.reachable = reachable;
+    }
+
+    fn else_(&mut self) {
+        if self.reachable {
+            self.emit_branch(0);
+        }
+        let here = self.bind_here();
+        let frame = self.control.last_mut().expect("else inside a function");
+        let ControlKind::If { else_jump } = frame.kind else {
+            unreachable!("validated: else follows if");
+        };
+        frame.kind = ControlKind::Else;
+        let (height, params) = (frame.height, frame.params);
+        self.patch(else_jump, here);
+        self.stack.truncate(height as usize);
+        for _ in 0..params {
+            self.push_temp();
+        }
+        self.reachable = true;
+    }
+
+    // ---- locals ----
+
+    fn local_set(&mut self, local: u32) {
+        let top = self.stack.len() - 1;
+        if self.stack[top] == Operand::Local(local) {
+            self.stack.pop();
+            return;
+        }
+        let aliased = self.stack[..top].contains(&Operand::Local(local));
+        if !aliased && self.stack[top] == Operand::Temp {
+            if let Some(at) = self.last_result {
+                let slot = self.temp_base + top as u32;
+                if let Some(dst) = self.code[at].dst_mut() {
+                    if *dst == slot {
+                        *dst = local;
+                        self.last_result = None;
+                        self.stack.pop();
+                        return;
+                    }
+                }
+            }
+        }
+        if aliased {
+            self.materialize_locals(Some(local));
+        }
+        let src = self.pop_slot();
+        self.emit(Instr::Copy { dst: local, src });
+    }
+
+    // ---- operators ----
+
+    fn operator(&mut self, op: Operator<'_>) -> Result<()> {
+        if !self.reachable {
+            match op {
+                Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                    self.unreachable_depth += 1;
+                }
+                Operator::Else if self.unreachable_depth == 0 => self.else_(),
+                Operator::End if self.unreachable_depth == 0 => self.end(),
+                Operator::End => self.unreachable_depth -= 1,
+                _ => {}
+            }
+            return Ok(());
+        }
+        if self.numeric(&op) {
+            return Ok(());
+        }
+        if let Some(value) = const_value(&op) {
+            self.push_const(value);
+            return Ok(());
+        }
+        match op {
+            Operator::Nop => {}
+            Operator::Unreachable => {
+                self.emit(Instr::Unreachable);
+                self.set_unreachable();
+            }
+            Operator::Block { blockty } => {
+                self.materialize_locals(None);
+                self.push_control(ControlKind::Block, blockty);
+            }
+            Operator::Loop { blockty } => {
+                // Back-edges deliver the parameters in their canonical slots, so the first
+                // entry must too.
+                self.materialize_locals(None);
+                self.materialize_top(self.block_type(blockty).0);
+                let start = self.bind_here();
+                self.push_control(ControlKind::Loop { start }, blockty);
+            }
+            Operator::If { blockty } => {
+                let cond = self.pop_slot();
+                // Both arms start from the parameters in their canonical slots.
+                self.materialize_locals(None);
+                self.materialize_top(self.block_type(blockty).0);
+                let else_jump = self.emit(Instr::BrIfZero {
+                    cond,
+                    target: u32::MAX,
+                });
+                self.push_control(ControlKind::If { else_jump }, blockty);
+            }
+            Operator::Else => self.else_(),
+            Operator::End => self.end(),
+            Operator::Br { relative_depth } => {
+                self.emit_branch(relative_depth);
+                self.set_unreachable();
+            }
+            Operator::BrIf { relative_depth } => self.br_if(relative_depth),
+            Operator::BrTable { targets } => {
+                let mut depths = Vec::with_capacity(targets.len() as usize + 1);
+                for depth in targets.targets() {
+                    depths.push(depth?);
+                }
+                depths.push(targets.default());
+                self.br_table(&depths);
+            }
+            Operator::Return => {
+                self.emit_return();
+                self.set_unreachable();
+            }
+            Operator::Call { function_index } => self.call(function_index),
+            Operator::CallIndirect {
+                type_index,
+                table_index,
+            } => {
+                let index = self.pop_slot();
+                let base = self.call_args(type_index);
+                self.emit(Instr::CallIndirect {
+                    index,
+                    ty: type_index,
+                    table: table_index,
+                });
+                self.emit(Instr::Arg {
+                    a: base,
+                    b: 0,
+                    c: 0,
+                });
+                self.call_results(type_index);
+            }
+            Operator::Drop => {
+                self.stack.pop();
+            }
+            Operator::Select | Operator::TypedSelect { .. } => {
+                let cond = self.pop_slot();
+                let b = self.pop_slot();
+                let a = self.pop_slot();
+                let dst = self.push_temp();
+                self.emit(Instr::Select { dst, a, b });
+                self.emit(Instr::Arg {
+                    a: cond,
+                    b: 0,
+                    c: 0,
+                });
+            }
+            Operator::LocalGet { local_index } => self.push(Operand::Local(local_index)),
+            Operator::LocalSet { local_index } => self.local_set(local_index),
+            Operator::LocalTee { local_index } => {
+                self.local_set(local_index);
+                self.push(Operand::Local(local_index));
+            }
+            Operator::GlobalGet { global_index } => {
+                let dst = self.push_temp();
+                let offset = self.offsets.global(global_index);
+                self.emit_result(Instr::GlobalGet { dst, offset });
+            }
+            Operator::GlobalSet { global_index } => {
+                let src = self.pop_slot();
+                let offset = self.offsets.global(global_index);
+                self.emit(Instr::GlobalSet { src, offset });
+            }
+            // Reinterpretations change only the static type: slots hold bits.
+            Operator::I32ReinterpretF32
+            | Operator::I64ReinterpretF64
+            | Operator::F32ReinterpretI32
+            | Operator::F64ReinterpretI64 => {}
+            Operator::RefIsNull => {
+                let src = self.pop_slot();
+                let dst = self.push_temp();
+                self.emit_result(Instr::I64Eqz { dst, src });
+            }
+            Operator::RefFunc { function_index } => {
+                let dst = self.push_temp();
+                let offset = self.offsets.func(function_index);
+                self.emit_result(Instr::RefFunc { dst, offset });
+            }
+            Operator::MemorySize { .. } => {
+                let dst = self.push_temp();
+                self.emit_result(Instr::MemorySize { dst });
+            }
+            Operator::MemoryGrow { .. } => {
+                let delta = self.pop_slot();
+                let dst = self.push_temp();
+                self.emit(Instr::MemoryGrow { dst, delta });
+            }
+            Operator::MemoryFill { .. } => {
+                let [dst, value, len] = self.pop3();
+                self.emit(Instr::MemoryFill { dst, value, len });
+            }
+            Operator::MemoryCopy { .. } => {
+                let [dst, src, len] = self.pop3();
+                self.emit(Instr::MemoryCopy { dst, src, len });
+            }
+            Operator::MemoryInit { data_index, .. } => {
+                let [dst, src, len] = self.pop3();
+                self.emit(Instr::MemoryInit { dst, src, len });
+                self.emit(Instr::Arg {
+                    a: data_index,
+                    b: 0,
+                    c: 0,
+                });
+            }
+            Operator::DataDrop { data_index } => {
+                self.emit(Instr::DataDrop { data: data_index });
+            }
+            Operator::TableGet { table } => {
+                let index = self.pop_slot();
+                let dst = self.push_temp();
+                self.emit_result(Instr::TableGet { dst, index, table });
+            }
+            Operator::TableSet { table } => {
+                let value = self.pop_slot();
+                let index = self.pop_slot();
+                self.emit(Instr::TableSet {
+                    index,
+                    value,
+                    table,
+                });
+            }
+            Operator::TableSize { table } => {
+                let dst = self.push_temp();
+                self.emit_result(Instr::TableSize { dst, table });
+            }
+            Operator::TableGrow { table } => {
+                let delta = self.pop_slot();
+                let init = self.pop_slot();
+                let dst = self.push_temp();
+                self.emit(Instr::TableGrow { dst, init, delta });
+                self.emit(Instr::Arg {
+                    a: table,
+                    b: 0,
+                    c: 0,
+                });
+            }
+            Operator::TableFill { table } => {
+                let [dst, value, len] = self.pop3();
+                self.emit(Instr::TableFill { dst, value, len });
+                self.emit(Instr::Arg {
+                    a: table,
+                    b: 0,
+                    c: 0,
+                });
+            }
+            Operator::TableCopy {
+                dst_table,
+                src_table,
+            } => {
+                let [dst, src, len] = self.pop3();
+                self.emit(Instr::TableCopy { dst, src, len });
+                self.emit(Instr::Arg {
+                    a: dst_table,
+                    b: src_table,
+                    c: 0,
+                });
+            }
+            Operator::TableInit { elem_index, table } => {
+                let [dst, src, len] = self.pop3();
+                self.emit(Instr::TableInit { dst, src, len });
+                self.emit(Instr::Arg {
+                    a: table,
+                    b: elem_index,
+                    c: 0,
+                });
+            }
+            Operator::ElemDrop { elem_index } => {
+                self.emit(Instr::ElemDrop { elem: elem_index });
+            }
+            other => bail!("unsupported operator {other:?}"),
+        }
+        Ok(())
+    }
+
+    /// Pops three operands, returned in push order.
+    fn pop3(&mut self) -> [Slot; 3] {
+        let c = self.pop_slot();
+        let b = self.pop_slot();
+        let a = self.pop_slot();
+        [a, b, c]
+    }
+
+    fn br_if(&mut self, depth: u32) {
+        let cond = self.pop_slot();
+        let idx = self.control.len() - 1 - depth as usize;
+        let is_function = self.control[idx].kind == ControlKind::Function;
+        let copies = self.branch_copies(depth);
+        if copies.is_empty() && !is_function {
+            let at = self.emit(Instr::BrIfNonZero {
+                cond,
+                target: u32::MAX,
+            });
+            match self.control[idx].kind {
+                ControlKind::Loop { start } => self.patch(at, start),
+                _ => {
+                    self.control[idx].patches.push(at);
+                    self.control[idx].branched = true;
+                }
+            }
+        } else {
+            let skip = self.emit(Instr::BrIfZero {
+                cond,
+                target: u32::MAX,
+            });
+            self.emit_branch(depth);
+            let here = self.bind_here();
+            self.patch(skip, here);
+        }
+    }
+
+    fn br_table(&mut self, depths: &[u32]) {
+        let index = self.pop_slot();
+        self.emit(Instr::BrTable {
+            index,
+            len: depths.len() as u32 - 1,
+        });
+        let first = self.code.len();
+        let mut stubs = Vec::new();
+        for (k, &depth) in depths.iter().enumerate() {
+            let at = self.emit(Instr::Br { target: u32::MAX });
+            let idx = self.control.len() - 1 - depth as usize;
+            let direct = self.control[idx].kind != ControlKind::Function
+                && self.branch_copies(depth).is_empty();
+            if direct {
+                match self.control[idx].kind {
+                    ControlKind::Loop { start } => self.patch(at, start),
+                    _ => {
+                        self.control[idx].patches.push(at);
+                        self.control[idx].branched = true;
+                    }
+                }
+            } else {
+                stubs.push((first + k, depth));
+            }
+        }
+        for (at, depth) in stubs {
+            let here = self.bind_here();
+            self.patch(at, here);
+            self.emit_branch(depth);
+        }
+        self.set_unreachable();
+    }
+
+    /// Places the arguments of a call of type `ty` in their canonical slots, pops them and
+    /// returns the slot of the first, where the callee's frame will start.
+    fn call_args(&mut self, ty: u32) -> Slot {
+        let params = self.module.types[ty as usize].params.len() as u32;
+        self.materialize_top(params);
+        let first = self.stack.len() as u32 - params;
+        self.stack.truncate(first as usize);
+        self.last_result = None;
+        self.temp_base + first
+    }
+
+    fn call_results(&mut self, ty: u32) {
+        for _ in 0..self.module.types[ty as usize].results.len() {
+            self.push_temp();
+        }
+    }
+
+    fn call(&mut self, func: u32) {
+        let ty = self.module.functions[func as usize];
+        let base = self.call_args(ty);
+        match self.module.defined_func_index(func) {
+            Some(defined) => self.emit(Instr::Call {
+                func: defined,
+                base,
+            }),
+            None => self.emit(Instr::CallRef {
+                offset: self.offsets.func(func),
+                base,
+                ty,
+            }),
+        };
+        self.call_results(ty);
+    }
+}

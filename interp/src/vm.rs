@@ -1,0 +1,273 @@
+//! The interpreter's view of the runtime's data: an instance's `VMContext`, its linear
+//! memory and tables, and the value stack frames live in. Every raw pointer the interpreter
+//! follows is followed here.
+
+use crate::translate::CompiledFunc;
+use crate::InterpModule;
+use strata_environ::vmcontext::{
+    VMBuiltins, VMContext, VMFuncRef, VMMemoryDefinition, VMStoreContext, VMTableDefinition,
+};
+use strata_environ::{VMOffsets, ValRaw};
+
+/// A live instance's `VMContext`, read through [`VMOffsets`].
+#[derive(Clone, Copy)]
+pub(crate) struct Vmctx {
+    ptr: *mut VMContext,
+    offsets: VMOffsets,
+}
+
+impl Vmctx {
+    /// # Safety
+    /// `ptr` must be the `VMContext` of a live instance whose module's layout is `offsets`,
+    /// and stay live (with everything it points at) while the returned value is used: the
+    /// runtime guarantees this for the duration of a call into one of its functions.
+    pub(crate) unsafe fn new(ptr: *mut VMContext, offsets: VMOffsets) -> Vmctx {
+        Vmctx { ptr, offsets }
+    }
+
+    pub(crate) fn as_ptr(self) -> *mut VMContext {
+        self.ptr
+    }
+
+    fn word(self, offset: u32) -> usize {
+        // SAFETY: offsets come from this module's `VMOffsets` (or the fixed header), so they
+        // lie inside the `VMContext`, whose pointer-sized fields are 8-byte aligned.
+        unsafe {
+            self.ptr
+                .cast::<u8>()
+                .add(offset as usize)
+                .cast::<usize>()
+                .read()
+        }
+    }
+
+    /// The interpreter state of the instance's module.
+    pub(crate) fn interp<'a>(self) -> &'a InterpModule {
+        // SAFETY: the runtime stores `Arc::as_ptr` of the module's `InterpModule` here; the
+        // instance keeps its module (and so that `Arc`) alive.
+        unsafe { &*(self.word(self.offsets.interp()) as *const InterpModule) }
+    }
+
+    pub(crate) fn store_context(self) -> *mut VMStoreContext {
+        self.word(self.offsets.store_context()) as *mut VMStoreContext
+    }
+
+    pub(crate) fn builtins<'a>(self) -> &'a VMBuiltins {
+        // SAFETY: points at the runtime's static builtin table.
+        unsafe { &*(self.word(self.offsets.builtins()) as *const VMBuiltins) }
+    }
+
+    /// The engine-wide signature id of module type `ty`.
+    pub(crate) fn type_id(self, ty: u32) -> u32 {
+        let ids = self.word(self.offsets.type_ids()) as *const u32;
+        // SAFETY: the array has one entry per module type and `ty` is a validated type index.
+        unsafe { ids.add(ty as usize).read() }
+    }
+
+    /// The `*const VMFuncRef` stored at byte `offset` (a function slot).
+    pub(crate) fn func_ref(self, offset: u32) -> *const VMFuncRef {
+        self.word(offset) as *const VMFuncRef
+    }
+
+    /// The global whose pointer is at byte `offset`.
+    pub(crate) fn global(self, offset: u32) -> *mut ValRaw {
+        self.word(offset) as *mut ValRaw
+    }
+
+    pub(crate) fn table<'a>(self, index: u32) -> &'a mut VMTableDefinition {
+        // SAFETY: table slots point at the store's live table records; the interpreter holds
+        // no other reference to one across this borrow's uses.
+        unsafe { &mut *(self.word(self.offsets.table(index)) as *mut VMTableDefinition) }
+    }
+
+    /// Memory 0 as it is now (`Memory::none()` if the module has none).
+    pub(crate) fn memory(self) -> Memory {
+        if self.offsets.num_memories == 0 {
+            return Memory::none();
+        }
+        let def = self.word(self.offsets.memory(0)) as *const VMMemoryDefinition;
+        // SAFETY: memory slots point at the store's live memory records.
+        let def = unsafe { &*def };
+        Memory {
+            base: def.base,
+            len: def.current_length,
+        }
+    }
+}
+
+/// Calls `callee` through the array convention.
+///
+/// # Safety
+/// `callee` must be a live function reference and `values` sized for its signature.
+pub(crate) unsafe fn array_call(
+    callee: *const VMFuncRef,
+    caller: Vmctx,
+    values: &mut [ValRaw],
+) -> bool {
+    // SAFETY: per the contract.
+    unsafe { ((*callee).array_call)(callee, caller.as_ptr(), values.as_mut_ptr(), values.len()) }
+}
+
+/// The fields of a `VMFuncRef` `call_indirect` checks.
+pub(crate) fn func_ref_target(f: *const VMFuncRef) -> (u32, *mut VMContext, u32) {
+    // SAFETY: non-null table elements of a funcref table are live `VMFuncRef`s of the store.
+    unsafe { ((*f).type_id, (*f).vmctx, (*f).func_index) }
+}
+
+/// A table's elements as a slice.
+pub(crate) fn table_elements(table: &mut VMTableDefinition) -> &mut [u64] {
+    if table.current_elements == 0 {
+        return &mut [];
+    }
+    // SAFETY: a table record describes `current_elements` initialized raw references.
+    unsafe { std::slice::from_raw_parts_mut(table.base, table.current_elements) }
+}
+
+/// A cached view of linear memory 0; reloaded after anything that may grow it.
+#[derive(Clone, Copy)]
+pub(crate) struct Memory {
+    base: *mut u8,
+    len: usize,
+}
+
+impl Memory {
+    fn none() -> Memory {
+        Memory {
+            base: std::ptr::null_mut(),
+            len: 0,
+        }
+    }
+
+    pub(crate) fn size_in_bytes(self) -> usize {
+        self.len
+    }
+
+    /// Whether `[addr, addr + len)` lies inside the memory.
+    fn contains(self, addr: u64, len: u64) -> bool {
+        addr.checked_add(len)
+            .is_some_and(|end| end <= self.len as u64)
+    }
+
+    #[inline(always)]
+    pub(crate) fn load<const N: usize>(self, addr: u64) -> Option<[u8; N]> {
+        if !self.contains(addr, N as u64) {
+            return None;
+        }
+        // SAFETY: `[addr, addr + N)` is inside the memory's accessible bytes.
+        Some(unsafe {
+            self.base
+                .add(addr as usize)
+                .cast::<[u8; N]>()
+                .read_unaligned()
+        })
+    }
+
+    #[inline(always)]
+    pub(crate) fn store<const N: usize>(self, addr: u64, bytes: [u8; N]) -> Option<()> {
+        if !self.contains(addr, N as u64) {
+            return None;
+        }
+        // SAFETY: as in `load`.
+        unsafe {
+            self.base
+                .add(addr as usize)
+                .cast::<[u8; N]>()
+                .write_unaligned(bytes)
+        };
+        Some(())
+    }
+
+    pub(crate) fn fill(self, dst: u64, value: u8, len: u64) -> Option<()> {
+        if !self.contains(dst, len) {
+            return None;
+        }
+        // SAFETY: the range is inside the memory.
+        unsafe { self.base.add(dst as usize).write_bytes(value, len as usize) };
+        Some(())
+    }
+
+    pub(crate) fn copy(self, dst: u64, src: u64, len: u64) -> Option<()> {
+        if !self.contains(dst, len) || !self.contains(src, len) {
+            return None;
+        }
+        // SAFETY: both ranges are inside the memory; `copy` allows overlap.
+        unsafe {
+            std::ptr::copy(
+                self.base.add(src as usize),
+                self.base.add(dst as usize),
+                len as usize,
+            )
+        };
+        Some(())
+    }
+}
+
+/// Slots of the value stack one thread's interpreter activations use (8 MiB, committed by
+/// the OS as it is touched).
+const STACK_SLOTS: usize = 1 << 20;
+
+/// The value stack: frames of 8-byte slots, one after the other.
+pub(crate) struct ValueStack {
+    slots: Box<[u64]>,
+}
+
+impl ValueStack {
+    pub(crate) fn new() -> ValueStack {
+        ValueStack {
+            slots: vec![0; STACK_SLOTS].into_boxed_slice(),
+        }
+    }
+
+    /// Sets up `func`'s frame at slot `fp` (arguments already in place): zeroes its locals
+    /// and copies its constants in. `None` when the frame does not fit.
+    pub(crate) fn enter(&mut self, fp: usize, func: &CompiledFunc) -> Option<Regs> {
+        let end = fp.checked_add(func.frame_size as usize)?;
+        let frame = self.slots.get_mut(fp..end)?;
+        let locals = func.num_params as usize;
+        let consts = locals + func.num_locals as usize;
+        frame[locals..consts].fill(0);
+        frame[consts..consts + func.consts.len()].copy_from_slice(&func.consts);
+        Some(Regs::new(frame))
+    }
+
+    /// The registers of an already entered frame.
+    pub(crate) fn frame(&mut self, fp: usize, func: &CompiledFunc) -> Regs {
+        Regs::new(&mut self.slots[fp..fp + func.frame_size as usize])
+    }
+
+    pub(crate) fn slots_mut(&mut self, len: usize) -> &mut [u64] {
+        &mut self.slots[..len]
+    }
+}
+
+/// The current frame's slots. Made from a frame of the value stack, which never moves
+/// while a thread runs wasm, so the pointer stays valid as long as the frame is live.
+#[derive(Clone, Copy)]
+pub(crate) struct Regs {
+    fp: *mut u64,
+    len: usize,
+}
+
+impl Regs {
+    fn new(frame: &mut [u64]) -> Regs {
+        Regs {
+            fp: frame.as_mut_ptr(),
+            len: frame.len(),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn get(self, slot: u32) -> u64 {
+        debug_assert!((slot as usize) < self.len);
+        // SAFETY: the translator only emits slots below the function's `frame_size`, and
+        // `Regs` covers exactly that many slots of the live frame.
+        unsafe { self.fp.add(slot as usize).read() }
+    }
+
+    #[inline(always)]
+    pub(crate) fn set(self, slot: u32, value: u64) {
+        debug_assert!((slot as usize) < self.len);
+        // SAFETY: as in `get`.
+        unsafe { self.fp.add(slot as usize).write(value) }
+    }
+}
