@@ -204,7 +204,7 @@ fn wast_failures_name_their_line_and_exit_1() {
     assert_status(&out, 1);
     let text = stdout(&out);
     assert!(
-        text.contains(&format!("{path}:2:1: assert_return:")),
+        text.contains(&format!("{path}:2:2: assert_return:")),
         "{text}"
     );
     assert!(text.contains("expected i32 2"), "{text}");
@@ -221,5 +221,6 @@ fn readme_shows_the_embedding_example_verbatim() {
         "README.md's API example differs from examples/embed.rs (which cargo builds)"
     );
     // The quick start's first command runs a shipped example.
-    assert!(readme.contains("cargo run -- run examples/fib.wat --invoke fib 20\ncargo test\n"));
+    assert!(readme
+        .contains("cargo run -- run examples/fib.wat --invoke fib 20\ncargo test --workspace\n"));
 }
