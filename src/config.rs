@@ -93,7 +93,9 @@ impl Config {
         match self.strategy {
             Strategy::Tiered | Strategy::Interpreter => {}
             Strategy::Baseline => {
-                bail!("the baseline tier is not available yet in this build of Strata")
+                if !crate::vm::native_supported() {
+                    bail!("the baseline tier needs an x86-64 CPU with POPCNT, on Linux");
+                }
             }
             Strategy::Optimizing => {
                 bail!("the optimizing tier is not available yet in this build of Strata")

@@ -15,6 +15,7 @@ pub struct Engine {
 struct EngineInner {
     config: Config,
     signatures: SignatureRegistry,
+    trampolines: crate::vm::Trampolines,
 }
 
 impl std::fmt::Debug for Engine {
@@ -39,6 +40,7 @@ impl Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
                 signatures: SignatureRegistry::default(),
+                trampolines: Default::default(),
             }),
         })
     }
@@ -54,6 +56,10 @@ impl Engine {
 
     pub(crate) fn signatures(&self) -> &SignatureRegistry {
         &self.inner.signatures
+    }
+
+    pub(crate) fn trampolines(&self) -> &crate::vm::Trampolines {
+        &self.inner.trampolines
     }
 }
 

@@ -23,6 +23,8 @@ pub(crate) struct ModuleInner {
     /// Engine signature id of each module type index.
     pub(crate) type_ids: Box<[u32]>,
     pub(crate) interp: Arc<InterpModule>,
+    /// Native code of the module's functions, and their code table.
+    pub(crate) native: crate::vm::NativeCode,
 }
 
 impl std::fmt::Debug for Module {
@@ -50,6 +52,7 @@ impl Module {
             .map(|t| engine.signatures().register(t))
             .collect();
         let interp = Arc::new(InterpModule::new(info.clone()));
+        let native = crate::vm::NativeCode::new(info.num_defined_funcs());
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),
@@ -57,6 +60,7 @@ impl Module {
                 info,
                 type_ids,
                 interp,
+                native,
             }),
         })
     }

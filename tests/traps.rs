@@ -2,9 +2,12 @@
 
 use strata::*;
 
-fn engine() -> Engine {
+/// Every strategy available in this build; each test runs under all of them.
+const STRATEGIES: [Strategy; 2] = [Strategy::Interpreter, Strategy::Baseline];
+
+fn engine(strategy: Strategy) -> Engine {
     let mut config = Config::new();
-    config.strategy(Strategy::Interpreter);
+    config.strategy(strategy);
     Engine::new(&config).unwrap()
 }
 
@@ -37,88 +40,94 @@ const TRAPS_WAT: &str = r#"
 
 #[test]
 fn every_trap_kind_is_a_value_and_the_store_survives() {
-    let engine = engine();
-    let module = Module::new(&engine, TRAPS_WAT).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Instance::new(&mut store, &module, &[]).unwrap();
-    let store_fn = instance
-        .get_typed_func::<i32, ()>(&mut store, "store")
-        .unwrap();
-    let load = instance
-        .get_typed_func::<(), i32>(&mut store, "load")
-        .unwrap();
-    store_fn.call(&mut store, 42).unwrap();
-    let cases = [
-        ("unreachable", Trap::UnreachableCodeReached),
-        ("oob", Trap::MemoryOutOfBounds),
-        ("div0", Trap::IntegerDivisionByZero),
-        ("overflow", Trap::IntegerOverflow),
-        ("conv", Trap::BadConversionToInteger),
-        ("null", Trap::IndirectCallToNull),
-        ("sig", Trap::BadSignature),
-        ("table", Trap::TableOutOfBounds),
-    ];
-    for (name, expected) in cases {
-        let func = instance.get_func(&mut store, name).unwrap();
-        let mut results = vec![Val::I32(0); func.ty(&store).results().len()];
-        let error = func.call(&mut store, &[], &mut results).unwrap_err();
-        assert_eq!(trap_of(&error), expected, "{name}");
-        // Memory contents survive the trap and the store keeps working.
-        assert_eq!(load.call(&mut store, ()).unwrap(), 42, "after {name}");
+    for strategy in STRATEGIES {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, TRAPS_WAT).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let store_fn = instance
+            .get_typed_func::<i32, ()>(&mut store, "store")
+            .unwrap();
+        let load = instance
+            .get_typed_func::<(), i32>(&mut store, "load")
+            .unwrap();
+        store_fn.call(&mut store, 42).unwrap();
+        let cases = [
+            ("unreachable", Trap::UnreachableCodeReached),
+            ("oob", Trap::MemoryOutOfBounds),
+            ("div0", Trap::IntegerDivisionByZero),
+            ("overflow", Trap::IntegerOverflow),
+            ("conv", Trap::BadConversionToInteger),
+            ("null", Trap::IndirectCallToNull),
+            ("sig", Trap::BadSignature),
+            ("table", Trap::TableOutOfBounds),
+        ];
+        for (name, expected) in cases {
+            let func = instance.get_func(&mut store, name).unwrap();
+            let mut results = vec![Val::I32(0); func.ty(&store).results().len()];
+            let error = func.call(&mut store, &[], &mut results).unwrap_err();
+            assert_eq!(trap_of(&error), expected, "{name} under {strategy:?}");
+            // Memory contents survive the trap and the store keeps working.
+            assert_eq!(load.call(&mut store, ()).unwrap(), 42, "after {name}");
+        }
     }
 }
 
 #[test]
 fn runaway_recursion_is_stack_overflow() {
-    let engine = engine();
-    let module = Module::new(&engine, TRAPS_WAT).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Instance::new(&mut store, &module, &[]).unwrap();
-    let recurse = instance
-        .get_typed_func::<i32, i32>(&mut store, "recurse")
-        .unwrap();
-    let error = recurse.call(&mut store, 0).unwrap_err();
-    assert_eq!(trap_of(&error), Trap::StackOverflow);
-    let load = instance
-        .get_typed_func::<(), i32>(&mut store, "load")
-        .unwrap();
-    assert_eq!(load.call(&mut store, ()).unwrap(), 0);
+    for strategy in STRATEGIES {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, TRAPS_WAT).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let recurse = instance
+            .get_typed_func::<i32, i32>(&mut store, "recurse")
+            .unwrap();
+        let error = recurse.call(&mut store, 0).unwrap_err();
+        assert_eq!(trap_of(&error), Trap::StackOverflow);
+        let load = instance
+            .get_typed_func::<(), i32>(&mut store, "load")
+            .unwrap();
+        assert_eq!(load.call(&mut store, ()).unwrap(), 0);
+    }
 }
 
 #[test]
 fn recursion_through_the_host_is_stack_overflow() {
-    let engine = engine();
-    let module = Module::new(
-        &engine,
-        r#"(module
-          (import "host" "reenter" (func $reenter (param i32) (result i32)))
-          (func (export "down") (param i32) (result i32)
-            local.get 0 i32.const 1 i32.add call $reenter))"#,
-    )
-    .unwrap();
-    let mut store = Store::new(&engine, ());
-    let mut linker = Linker::new(&engine);
-    linker
-        .func_wrap(
-            "host",
-            "reenter",
-            |mut caller: Caller<'_, ()>, depth: i32| -> Result<i32> {
-                let down = caller
-                    .get_export("down")
-                    .and_then(|e| e.into_func())
-                    .expect("down is exported");
-                let down = down.typed::<i32, i32>(&caller)?;
-                down.call(&mut caller, depth)
-            },
+    for strategy in STRATEGIES {
+        let engine = engine(strategy);
+        let module = Module::new(
+            &engine,
+            r#"(module
+              (import "host" "reenter" (func $reenter (param i32) (result i32)))
+              (func (export "down") (param i32) (result i32)
+                local.get 0 i32.const 1 i32.add call $reenter))"#,
         )
         .unwrap();
-    let instance = linker.instantiate(&mut store, &module).unwrap();
-    let down = instance
-        .get_typed_func::<i32, i32>(&mut store, "down")
-        .unwrap();
-    let error = down.call(&mut store, 0).unwrap_err();
-    assert_eq!(trap_of(&error), Trap::StackOverflow);
-    // The store is usable afterwards, with its stack limit restored.
-    let error = down.call(&mut store, 0).unwrap_err();
-    assert_eq!(trap_of(&error), Trap::StackOverflow);
+        let mut store = Store::new(&engine, ());
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap(
+                "host",
+                "reenter",
+                |mut caller: Caller<'_, ()>, depth: i32| -> Result<i32> {
+                    let down = caller
+                        .get_export("down")
+                        .and_then(|e| e.into_func())
+                        .expect("down is exported");
+                    let down = down.typed::<i32, i32>(&caller)?;
+                    down.call(&mut caller, depth)
+                },
+            )
+            .unwrap();
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let down = instance
+            .get_typed_func::<i32, i32>(&mut store, "down")
+            .unwrap();
+        let error = down.call(&mut store, 0).unwrap_err();
+        assert_eq!(trap_of(&error), Trap::StackOverflow);
+        // The store is usable afterwards, with its stack limit restored.
+        let error = down.call(&mut store, 0).unwrap_err();
+        assert_eq!(trap_of(&error), Trap::StackOverflow);
+    }
 }

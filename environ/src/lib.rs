@@ -10,6 +10,8 @@
 //! - the `repr(C)` records those offsets point at ([`vmcontext`]), the builtin (libcall)
 //!   table the tiers call back into the runtime through, [`TrapCode`] and [`ValRaw`].
 
+pub mod abi;
+mod compiled;
 mod module;
 mod trap;
 mod types;
@@ -17,6 +19,7 @@ mod val;
 pub mod vmcontext;
 mod vmoffsets;
 
+pub use compiled::{trap_at, CompiledFunction, TrapSite};
 pub use module::{
     translate_module, ConstExpr, ConstOp, DataSegment, ElementSegment, Export, ExportKind,
     FunctionBody, Import, ModuleInfo, SegmentMode, WASM_FEATURES,

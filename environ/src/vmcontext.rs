@@ -105,6 +105,9 @@ pub struct VMBuiltins {
     ) -> u32,
     /// `elem.drop`.
     pub elem_drop: unsafe extern "C" fn(vmctx: *mut VMContext, elem: u32),
+    /// Leaves JIT code for the innermost host-to-wasm entry, which then reports trap `code`
+    /// (a raw [`crate::TrapCode`]), or, with 0, the trap a callee already reported.
+    pub raise_trap: unsafe extern "C" fn(vmctx: *mut VMContext, code: u32) -> !,
 }
 
 /// Byte offsets inside the fixed-layout records, for code generators.
@@ -121,6 +124,13 @@ pub mod offsets {
     pub const STORE_STACK_LIMIT: u8 = 0;
     pub const STORE_TRAP_CODE: u8 = 8;
     pub const STORE_TRAP_FUNC: u8 = 12;
+    pub const BUILTIN_MEMORY_GROW: u8 = 0;
+    pub const BUILTIN_TABLE_GROW: u8 = 8;
+    pub const BUILTIN_MEMORY_INIT: u8 = 16;
+    pub const BUILTIN_DATA_DROP: u8 = 24;
+    pub const BUILTIN_TABLE_INIT: u8 = 32;
+    pub const BUILTIN_ELEM_DROP: u8 = 40;
+    pub const BUILTIN_RAISE_TRAP: u8 = 48;
 }
 
 #[cfg(test)]
@@ -158,6 +168,28 @@ mod tests {
         assert_eq!(
             offset_of!(VMStoreContext, trap_func),
             STORE_TRAP_FUNC.into()
+        );
+        assert_eq!(
+            offset_of!(VMBuiltins, memory_grow),
+            BUILTIN_MEMORY_GROW.into()
+        );
+        assert_eq!(
+            offset_of!(VMBuiltins, table_grow),
+            BUILTIN_TABLE_GROW.into()
+        );
+        assert_eq!(
+            offset_of!(VMBuiltins, memory_init),
+            BUILTIN_MEMORY_INIT.into()
+        );
+        assert_eq!(offset_of!(VMBuiltins, data_drop), BUILTIN_DATA_DROP.into());
+        assert_eq!(
+            offset_of!(VMBuiltins, table_init),
+            BUILTIN_TABLE_INIT.into()
+        );
+        assert_eq!(offset_of!(VMBuiltins, elem_drop), BUILTIN_ELEM_DROP.into());
+        assert_eq!(
+            offset_of!(VMBuiltins, raise_trap),
+            BUILTIN_RAISE_TRAP.into()
         );
     }
 }

@@ -7,7 +7,9 @@
 //!       24   type_ids: *const u32           engine signature id per module type index
 //!       32   interp: *const ()              the interpreter's per-module state
 //!       40   instance: *mut ()              the runtime's instance (for libcalls)
-//!       48   funcs:    [*const VMFuncRef;          num_funcs]     imports first
+//!       48   code_table: *const AtomicPtr<u8> the module's native entries, one per defined
+//!                                           function (null: not compiled yet)
+//!       56   funcs:    [*const VMFuncRef;          num_funcs]     imports first
 //!            tables:   [*mut VMTableDefinition;    num_tables]
 //!            memories: [*mut VMMemoryDefinition;   num_memories]
 //!            globals:  [*mut ValRaw;               num_globals]
@@ -62,8 +64,11 @@ impl VMOffsets {
     pub const fn instance(&self) -> u32 {
         40
     }
-    fn funcs_begin(&self) -> u32 {
+    pub const fn code_table(&self) -> u32 {
         48
+    }
+    fn funcs_begin(&self) -> u32 {
+        56
     }
     fn tables_begin(&self) -> u32 {
         self.funcs_begin() + self.num_funcs * PTR
@@ -113,11 +118,11 @@ mod tests {
             num_memories: 2,
             num_globals: 1,
         };
-        assert_eq!(o.func(0), 48);
-        assert_eq!(o.func(2), 64);
-        assert_eq!(o.table(0), 72);
-        assert_eq!(o.memory(1), 88);
-        assert_eq!(o.global(0), 96);
+        assert_eq!(o.func(0), 56);
+        assert_eq!(o.func(2), 72);
+        assert_eq!(o.table(0), 80);
+        assert_eq!(o.memory(1), 96);
+        assert_eq!(o.global(0), 104);
         assert_eq!(o.size(), 112);
     }
 }

@@ -14,6 +14,7 @@ pub(crate) static BUILTINS: VMBuiltins = VMBuiltins {
     data_drop,
     table_init,
     elem_drop,
+    raise_trap: super::native::raise_trap,
 };
 
 /// Runs `f` with the instance of `vmctx` and its store.

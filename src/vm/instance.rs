@@ -99,7 +99,10 @@ impl InstanceData {
             exports: vec![None; info.exports.len()],
         });
         let vmctx = data.vmctx();
-        let array_call: VMArrayCallFn = strata_interp::array_call;
+        let array_call: VMArrayCallFn = match module.engine().config().strategy {
+            crate::Strategy::Baseline => super::tiering::array_call,
+            _ => strata_interp::array_call,
+        };
         data.funcrefs = (0..info.num_defined_funcs())
             .map(|defined| {
                 let index = info.func_index(defined);
@@ -136,6 +139,7 @@ impl InstanceData {
             std::sync::Arc::as_ptr(&inner.interp) as usize,
         );
         w.word(offsets.instance(), self_ptr as usize);
+        w.word(offsets.code_table(), inner.native.table_ptr() as usize);
         for (i, f) in data.funcs.iter().enumerate() {
             w.word(offsets.func(i as u32), f.as_ptr() as usize);
         }

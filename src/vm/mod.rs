@@ -6,17 +6,22 @@
 //! comment. The safe API (`Store`, `Instance`, `Func`, ...) is built on the functions here.
 
 mod builtins;
+mod code;
 mod entry;
 mod host;
 mod instance;
 mod memory;
+mod native;
 mod table;
+mod tiering;
 
 pub(crate) use entry::invoke;
 pub(crate) use host::{new_host_func, HostFn, HostFuncOwner};
 pub(crate) use instance::{funcref_type_id, FuncRefPtr, InstanceData, InstanceParts};
 pub(crate) use memory::{MemoryConfig, MemoryData};
+pub(crate) use native::supported as native_supported;
 pub(crate) use table::TableData;
+pub(crate) use tiering::{NativeCode, Trampolines};
 
 use crate::limits::ResourceLimiter;
 use crate::store::StoreOpaque;

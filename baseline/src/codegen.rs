@@ -1,0 +1,816 @@
+//! One pass from wasm operators to x86-64, in the manner of V8's Liftoff.
+//!
+//! The operand stack is modelled statically: an entry is a constant (emitted as an
+//! immediate where it is used), a local (read from its frame slot where it is used), or a
+//! temporary in the canonical frame slot of its stack position. Operators load their
+//! operands into scratch registers and store their result in the canonical slot, so at every
+//! label the values are where the label expects them with no register state to reconcile.
+//! (Keeping temporaries in registers between operators is the next step; the model makes
+//! room for it.) The same invariants as the interpreter's translator keep locals sound: an
+//! entry naming a local is copied out before the local is written and at every block entry.
+//!
+//! Registers: `r15` holds the callee `VMContext`, `r14` the base of memory 0 (reloaded after
+//! calls and `memory.grow`); `rax`, `rcx`, `rdx` are scratch. Frame, from `rbp` down: saved
+//! `r15`, saved `r14`, then 8-byte slots (params, locals, temporaries); at the bottom, from
+//! `rsp` up, outgoing stack arguments and the values area of array calls.
+
+use crate::Unsupported;
+use dynasmrt::x64::X64Relocation;
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+use strata_environ::abi::{is_float, ArgLoc, NativeSignature};
+use strata_environ::vmcontext::offsets as off;
+use strata_environ::{
+    CompiledFunction, ModuleInfo, TrapCode, TrapSite, VMOffsets, WasmFuncType, WasmValType,
+};
+use wasmparser::{BlockType, Operator};
+
+type Asm = VecAssembler<X64Relocation>;
+
+/// Options the runtime's configuration decides.
+#[derive(Debug, Clone, Copy)]
+pub struct CompileOptions {
+    /// Check every memory access against the memory's current length, instead of relying
+    /// on a 4 GiB reservation plus guard pages.
+    pub explicit_bounds_checks: bool,
+    /// Bytes of inaccessible guard after a 4 GiB reservation (static offsets below it need no
+    /// check).
+    pub guard_size: u64,
+}
+
+const RAX: u8 = 0;
+const RCX: u8 = 1;
+const RDX: u8 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operand {
+    Local(u32),
+    Const(u64),
+    Temp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Function,
+    Block,
+    Loop,
+    If { else_label: DynamicLabel },
+    Else,
+}
+
+struct Control {
+    kind: Kind,
+    height: u32,
+    results: u32,
+    /// The branch target: the loop head for loops, the end otherwise.
+    label: DynamicLabel,
+    branched: bool,
+}
+
+pub(crate) struct Compiler<'m> {
+    module: &'m ModuleInfo,
+    offsets: VMOffsets,
+    options: CompileOptions,
+    asm: Asm,
+    stack: Vec<Operand>,
+    control: Vec<Control>,
+    temp_base: u32,
+    max_height: u32,
+    reachable: bool,
+    unreachable_depth: u32,
+    func_type: &'m WasmFuncType,
+    trap_sites: Vec<TrapSite>,
+    trap_labels: Vec<(TrapCode, DynamicLabel)>,
+    /// Most values any array call of this function passes (sizes its values area).
+    max_array_values: u32,
+}
+
+/// Compiles defined function `defined`.
+pub fn compile(
+    module: &ModuleInfo,
+    offsets: VMOffsets,
+    options: CompileOptions,
+    defined: u32,
+) -> Result<CompiledFunction, Unsupported> {
+    let func_index = module.func_index(defined);
+    let func_type = module.func_type(func_index);
+    if func_type.results.len() > 1 {
+        return Err(Unsupported::new("multiple results"));
+    }
+    let body = module.function_body(defined);
+    let mut num_locals = 0u32;
+    for local in body.get_locals_reader()? {
+        let (count, _) = local?;
+        num_locals = num_locals
+            .checked_add(count)
+            .ok_or_else(|| Unsupported::new("too many locals"))?;
+    }
+    let num_params = func_type.params.len() as u32;
+    let mut c = Compiler {
+        module,
+        offsets,
+        options,
+        asm: Asm::new(0),
+        stack: Vec::new(),
+        control: Vec::new(),
+        temp_base: num_params + num_locals,
+        max_height: 0,
+        reachable: true,
+        unreachable_depth: 0,
+        func_type,
+        trap_sites: Vec::new(),
+        trap_labels: Vec::new(),
+        max_array_values: 0,
+    };
+    let end = c.asm.new_dynamic_label();
+    c.control.push(Control {
+        kind: Kind::Function,
+        height: 0,
+        results: func_type.results.len() as u32,
+        label: end,
+        branched: false,
+    });
+    let frame_patch = c.prologue(num_params, num_locals);
+    let mut reader = body.get_operators_reader()?;
+    while !reader.eof() {
+        c.operator(reader.read()?)?;
+    }
+    c.epilogue_and_stubs();
+    c.finish(frame_patch)
+}
+
+fn slot_offset(slot: u32) -> i32 {
+    -24 - 8 * slot as i32
+}
+
+impl Compiler<'_> {
+    // ---- frame ----
+
+    /// Emits the prologue; returns where the frame size immediate must be patched.
+    fn prologue(&mut self, num_params: u32, num_locals: u32) -> usize {
+        dynasm!(self.asm
+            ; .arch x64
+            ; push rbp
+            ; mov rbp, rsp
+            ; push r15
+            ; push r14
+            ; sub rsp, 0x7fff_fff0
+        );
+        let frame_patch = self.asm.offset().0 - 4;
+        let store_context = self.offsets.store_context() as i32;
+        dynasm!(self.asm
+            ; .arch x64
+            ; mov r15, rdi
+            ; mov rax, QWORD [r15 + store_context]
+            ; cmp rsp, QWORD [rax + off::STORE_STACK_LIMIT as i32]
+        );
+        let overflow = self.trap_label(TrapCode::StackOverflow);
+        dynasm!(self.asm ; .arch x64 ; jb =>overflow);
+        let sig = NativeSignature::new(self.func_type);
+        for (i, loc) in sig.params.iter().enumerate() {
+            let dst = slot_offset(i as u32);
+            match *loc {
+                ArgLoc::Gpr(r) => dynasm!(self.asm ; .arch x64 ; mov QWORD [rbp + dst], Rq(r)),
+                ArgLoc::Xmm(x) => dynasm!(self.asm ; .arch x64 ; movq QWORD [rbp + dst], Rx(x)),
+                ArgLoc::Stack(o) => dynasm!(self.asm
+                    ; .arch x64
+                    ; mov rax, QWORD [rbp + 16 + o as i32]
+                    ; mov QWORD [rbp + dst], rax
+                ),
+            }
+        }
+        if num_locals > 0 {
+            dynasm!(self.asm ; .arch x64 ; xor eax, eax);
+            for l in num_params..num_params + num_locals {
+                dynasm!(self.asm ; .arch x64 ; mov QWORD [rbp + slot_offset(l)], rax);
+            }
+        }
+        self.reload_memory_base();
+        frame_patch
+    }
+
+    fn reload_memory_base(&mut self) {
+        if self.offsets.num_memories > 0 {
+            let mem = self.offsets.memory(0) as i32;
+            dynasm!(self.asm
+                ; .arch x64
+                ; mov rax, QWORD [r15 + mem]
+                ; mov r14, QWORD [rax + off::MEMORY_BASE as i32]
+            );
+        }
+    }
+
+    fn epilogue_and_stubs(&mut self) {
+        for (code, label) in std::mem::take(&mut self.trap_labels) {
+            dynasm!(self.asm ; .arch x64 ; =>label);
+            self.trap_sites.push(TrapSite {
+                offset: self.asm.offset().0 as u32,
+                code,
+            });
+            dynasm!(self.asm ; .arch x64 ; ud2);
+        }
+    }
+
+    fn finish(self, frame_patch: usize) -> Result<CompiledFunction, Unsupported> {
+        let slots = self.temp_base + self.max_height;
+        let bottom = if self.max_array_values > 0 {
+            MAX_STACK_ARGS_BYTES + 16 * self.max_array_values
+        } else {
+            0
+        };
+        // Saved r15 and r14 take 16 bytes, so 16-byte multiples keep rsp aligned at calls.
+        let frame = (8 * slots + bottom).next_multiple_of(16);
+        let mut code = self
+            .asm
+            .finalize()
+            .map_err(|e| Unsupported::new(format!("assembler: {e}")))?;
+        code[frame_patch..frame_patch + 4].copy_from_slice(&frame.to_le_bytes());
+        let mut trap_sites = self.trap_sites;
+        trap_sites.sort_by_key(|s| s.offset);
+        Ok(CompiledFunction { code, trap_sites })
+    }
+
+    /// The shared `ud2` stub raising `code`.
+    fn trap_label(&mut self, code: TrapCode) -> DynamicLabel {
+        if let Some(&(_, l)) = self.trap_labels.iter().find(|(c, _)| *c == code) {
+            return l;
+        }
+        let l = self.asm.new_dynamic_label();
+        self.trap_labels.push((code, l));
+        l
+    }
+
+    /// Records that the next instruction may fault with `code`.
+    fn trap_site_here(&mut self, code: TrapCode) {
+        self.trap_sites.push(TrapSite {
+            offset: self.asm.offset().0 as u32,
+            code,
+        });
+    }
+
+    // ---- operand stack ----
+
+    fn push(&mut self, op: Operand) {
+        self.stack.push(op);
+        self.max_height = self.max_height.max(self.stack.len() as u32);
+    }
+
+    /// Pushes a temporary; returns its slot's frame offset.
+    fn push_temp(&mut self) -> i32 {
+        self.push(Operand::Temp);
+        slot_offset(self.temp_base + self.stack.len() as u32 - 1)
+    }
+
+    fn pop(&mut self) -> (Operand, u32) {
+        let pos = self.stack.len() as u32 - 1;
+        (self.stack.pop().expect("validated stack"), pos)
+    }
+
+    /// Loads an operand (at stack position `pos`) into register `r`.
+    fn load(&mut self, op: Operand, pos: u32, r: u8) {
+        match op {
+            Operand::Local(i) => {
+                dynasm!(self.asm ; .arch x64 ; mov Rq(r), QWORD [rbp + slot_offset(i)])
+            }
+            Operand::Temp => {
+                let o = slot_offset(self.temp_base + pos);
+                dynasm!(self.asm ; .arch x64 ; mov Rq(r), QWORD [rbp + o])
+            }
+            Operand::Const(v) => self.load_const(v, r),
+        }
+    }
+
+    fn load_const(&mut self, v: u64, r: u8) {
+        if v <= u32::MAX as u64 {
+            dynasm!(self.asm ; .arch x64 ; mov Rd(r), v as i32)
+        } else {
+            dynasm!(self.asm ; .arch x64 ; mov Rq(r), QWORD v as i64)
+        }
+    }
+
+    fn store(&mut self, r: u8, offset: i32) {
+        dynasm!(self.asm ; .arch x64 ; mov QWORD [rbp + offset], Rq(r));
+    }
+
+    fn materialize(&mut self, pos: usize) {
+        let op = self.stack[pos];
+        if op != Operand::Temp {
+            self.load(op, pos as u32, RAX);
+            self.store(RAX, slot_offset(self.temp_base + pos as u32));
+            self.stack[pos] = Operand::Temp;
+        }
+    }
+
+    fn materialize_locals(&mut self, only: Option<u32>) {
+        for pos in 0..self.stack.len() {
+            if let Operand::Local(i) = self.stack[pos] {
+                if only.is_none_or(|l| l == i) {
+                    self.materialize(pos);
+                }
+            }
+        }
+    }
+
+    // ---- control ----
+
+    fn block_results(&self, ty: BlockType) -> Result<u32, Unsupported> {
+        match ty {
+            BlockType::Empty => Ok(0),
+            BlockType::Type(_) => Ok(1),
+            BlockType::FuncType(i) => {
+                let t = &self.module.types[i as usize];
+                if t.params.is_empty() && t.results.len() <= 1 {
+                    Ok(t.results.len() as u32)
+                } else {
+                    Err(Unsupported::new("multi-value block"))
+                }
+            }
+        }
+    }
+
+    fn push_control(&mut self, kind: Kind, results: u32, label: DynamicLabel) {
+        self.control.push(Control {
+            kind,
+            height: self.stack.len() as u32,
+            results,
+            label,
+            branched: false,
+        });
+    }
+
+    /// Copies the label's values into its slots and jumps (or returns, for the function).
+    fn branch(&mut self, depth: u32) {
+        let idx = self.control.len() - 1 - depth as usize;
+        if self.control[idx].kind == Kind::Function {
+            self.emit_return();
+            return;
+        }
+        let frame = &self.control[idx];
+        let arity = if frame.kind == Kind::Loop {
+            0
+        } else {
+            frame.results
+        };
+        let height = frame.height;
+        let label = frame.label;
+        for k in 0..arity {
+            let pos = self.stack.len() as u32 - arity + k;
+            let dst = height + k;
+            if !(self.stack[pos as usize] == Operand::Temp && pos == dst) {
+                self.load(self.stack[pos as usize], pos, RAX);
+                self.store(RAX, slot_offset(self.temp_base + dst));
+            }
+        }
+        self.control[idx].branched = true;
+        dynasm!(self.asm ; .arch x64 ; jmp =>label);
+    }
+
+    fn emit_return(&mut self) {
+        if let Some(&ty) = self.func_type.results.first() {
+            let pos = self.stack.len() as u32 - 1;
+            self.load(self.stack[pos as usize], pos, RAX);
+            if is_float(ty) {
+                dynasm!(self.asm ; .arch x64 ; movq xmm0, rax);
+            }
+        }
+        dynasm!(self.asm
+            ; .arch x64
+            ; lea rsp, [rbp - 16]
+            ; pop r14
+            ; pop r15
+            ; pop rbp
+            ; ret
+        );
+    }
+
+    fn set_unreachable(&mut self) {
+        self.reachable = false;
+        let height = self.control.last().map_or(0, |c| c.height) as usize;
+        self.stack.truncate(height);
+    }
+
+    fn end(&mut self) {
+        let frame = self.control.last().expect("validated nesting");
+        if frame.kind == Kind::Function {
+            if self.reachable {
+                self.emit_return();
+            }
+            self.control.pop();
+            return;
+        }
+        if self.reachable && frame.results == 1 {
+            let pos = self.stack.len() as u32 - 1;
+            let dst = frame.height;
+            if !(self.stack[pos as usize] == Operand::Temp && pos == dst) {
+                self.load(self.stack[pos as usize], pos, RAX);
+                self.store(RAX, slot_offset(self.temp_base + dst));
+            }
+        }
+        let frame = self.control.pop().expect("checked above");
+        let mut reachable = self.reachable || frame.branched;
+        match frame.kind {
+            Kind::If { else_label } => {
+                dynasm!(self.asm ; .arch x64 ; =>else_label);
+                reachable = true;
+            }
+            Kind::Loop => reachable = self.reachable,
+            _ => {}
+        }
+        if frame.kind != Kind::Loop {
+            dynasm!(self.asm ; .arch x64 ; =>frame.label);
+        }
+        self.stack.truncate(frame.height as usize);
+        for _ in 0..frame.results {
+            self.push_temp();
+        }
+        self.reachable = reachable;
+    }
+
+    fn else_(&mut self) {
+        if self.reachable {
+            self.branch(0);
+        }
+        let frame = self.control.last_mut().expect("validated nesting");
+        let Kind::If { else_label } = frame.kind else {
+            unreachable!("validated: else follows if")
+        };
+        frame.kind = Kind::Else;
+        let height = frame.height as usize;
+        dynasm!(self.asm ; .arch x64 ; =>else_label);
+        self.stack.truncate(height);
+        self.reachable = true;
+    }
+
+    // ---- operators ----
+
+    fn operator(&mut self, op: Operator<'_>) -> Result<(), Unsupported> {
+        if !self.reachable {
+            match op {
+                Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                    self.unreachable_depth += 1
+                }
+                Operator::Else if self.unreachable_depth == 0 => self.else_(),
+                Operator::End if self.unreachable_depth == 0 => self.end(),
+                Operator::End => self.unreachable_depth -= 1,
+                _ => {}
+            }
+            return Ok(());
+        }
+        if crate::ops::integer(self, &op) {
+            return Ok(());
+        }
+        match op {
+            Operator::Nop => {}
+            Operator::Unreachable => {
+                let l = self.trap_label(TrapCode::UnreachableCodeReached);
+                dynasm!(self.asm ; .arch x64 ; jmp =>l);
+                self.set_unreachable();
+            }
+            Operator::Block { blockty } => {
+                let results = self.block_results(blockty)?;
+                self.materialize_locals(None);
+                let label = self.asm.new_dynamic_label();
+                self.push_control(Kind::Block, results, label);
+            }
+            Operator::Loop { blockty } => {
+                let results = self.block_results(blockty)?;
+                self.materialize_locals(None);
+                let label = self.asm.new_dynamic_label();
+                dynasm!(self.asm ; .arch x64 ; =>label);
+                self.push_control(Kind::Loop, results, label);
+            }
+            Operator::If { blockty } => {
+                let results = self.block_results(blockty)?;
+                let (cond, pos) = self.pop();
+                self.materialize_locals(None);
+                self.load(cond, pos, RAX);
+                let else_label = self.asm.new_dynamic_label();
+                dynasm!(self.asm ; .arch x64 ; test eax, eax ; jz =>else_label);
+                let label = self.asm.new_dynamic_label();
+                self.push_control(Kind::If { else_label }, results, label);
+            }
+            Operator::Else => self.else_(),
+            Operator::End => self.end(),
+            Operator::Br { relative_depth } => {
+                self.branch(relative_depth);
+                self.set_unreachable();
+            }
+            Operator::BrIf { relative_depth } => {
+                let (cond, pos) = self.pop();
+                self.load(cond, pos, RAX);
+                let skip = self.asm.new_dynamic_label();
+                dynasm!(self.asm ; .arch x64 ; test eax, eax ; jz =>skip);
+                self.branch(relative_depth);
+                dynasm!(self.asm ; .arch x64 ; =>skip);
+            }
+            Operator::BrTable { targets } => {
+                let (index, pos) = self.pop();
+                self.load(index, pos, RCX);
+                let mut depths = Vec::new();
+                for t in targets.targets() {
+                    depths.push(t?);
+                }
+                for (k, depth) in depths.into_iter().enumerate() {
+                    let next = self.asm.new_dynamic_label();
+                    dynasm!(self.asm ; .arch x64 ; cmp ecx, k as i32 ; jne =>next);
+                    self.branch(depth);
+                    dynasm!(self.asm ; .arch x64 ; =>next);
+                }
+                self.branch(targets.default());
+                self.set_unreachable();
+            }
+            Operator::Return => {
+                self.emit_return();
+                self.set_unreachable();
+            }
+            Operator::Call { function_index } => self.call(function_index)?,
+            Operator::Drop => {
+                self.stack.pop();
+            }
+            Operator::Select | Operator::TypedSelect { .. } => {
+                let (cond, cpos) = self.pop();
+                let (b, bpos) = self.pop();
+                let (a, apos) = self.pop();
+                self.load(cond, cpos, RDX);
+                self.load(b, bpos, RCX);
+                self.load(a, apos, RAX);
+                let dst = self.push_temp();
+                dynasm!(self.asm ; .arch x64 ; test edx, edx ; cmovz rax, rcx);
+                self.store(RAX, dst);
+            }
+            Operator::LocalGet { local_index } => self.push(Operand::Local(local_index)),
+            Operator::LocalSet { local_index } => self.local_set(local_index),
+            Operator::LocalTee { local_index } => {
+                self.local_set(local_index);
+                self.push(Operand::Local(local_index));
+            }
+            Operator::GlobalGet { global_index } => {
+                let g = self.offsets.global(global_index) as i32;
+                let dst = self.push_temp();
+                dynasm!(self.asm
+                    ; .arch x64
+                    ; mov rax, QWORD [r15 + g]
+                    ; mov rax, QWORD [rax]
+                );
+                self.store(RAX, dst);
+            }
+            Operator::GlobalSet { global_index } => {
+                let g = self.offsets.global(global_index) as i32;
+                let (v, pos) = self.pop();
+                self.load(v, pos, RCX);
+                dynasm!(self.asm
+                    ; .arch x64
+                    ; mov rax, QWORD [r15 + g]
+                    ; mov QWORD [rax], rcx
+                );
+            }
+            Operator::I32Const { value } => self.push(Operand::Const(value as u32 as u64)),
+            Operator::I64Const { value } => self.push(Operand::Const(value as u64)),
+            Operator::F32Const { value } => self.push(Operand::Const(value.bits() as u64)),
+            Operator::F64Const { value } => self.push(Operand::Const(value.bits())),
+            Operator::I32ReinterpretF32
+            | Operator::I64ReinterpretF64
+            | Operator::F32ReinterpretI32
+            | Operator::F64ReinterpretI64 => {}
+            Operator::MemorySize { .. } => {
+                let mem = self.offsets.memory(0) as i32;
+                let dst = self.push_temp();
+                dynasm!(self.asm
+                    ; .arch x64
+                    ; mov rax, QWORD [r15 + mem]
+                    ; mov rax, QWORD [rax + off::MEMORY_CURRENT_LENGTH as i32]
+                    ; shr rax, 16
+                );
+                self.store(RAX, dst);
+            }
+            Operator::MemoryGrow { .. } => {
+                let (delta, pos) = self.pop();
+                self.load(delta, pos, RDX);
+                let builtins = self.offsets.builtins() as i32;
+                dynasm!(self.asm
+                    ; .arch x64
+                    ; mov edx, edx
+                    ; mov rdi, r15
+                    ; xor esi, esi
+                    ; mov rax, QWORD [r15 + builtins]
+                    ; call QWORD [rax + off::BUILTIN_MEMORY_GROW as i32]
+                    ; mov eax, eax
+                );
+                let dst = self.push_temp();
+                self.store(RAX, dst);
+                self.reload_memory_base();
+            }
+            other => {
+                if let Some(access) = crate::ops::memory_access(&other) {
+                    return self.memory(access);
+                }
+                return Err(Unsupported::new(format!("operator {other:?}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn local_set(&mut self, local: u32) {
+        let (v, pos) = self.pop();
+        if v == Operand::Local(local) {
+            return;
+        }
+        self.materialize_locals(Some(local));
+        self.load(v, pos, RAX);
+        self.store(RAX, slot_offset(local));
+    }
+
+    // ---- memory ----
+
+    fn memory(&mut self, access: crate::ops::MemoryAccess) -> Result<(), Unsupported> {
+        let value = if access.store {
+            let (v, pos) = self.pop();
+            self.load(v, pos, RCX);
+            true
+        } else {
+            false
+        };
+        let (addr, pos) = self.pop();
+        self.load(addr, pos, RAX);
+        dynasm!(self.asm ; .arch x64 ; mov eax, eax);
+        let offset = access.offset;
+        let static_ok = !self.options.explicit_bounds_checks
+            && offset + access.size as u64 <= self.options.guard_size
+            && offset <= i32::MAX as u64;
+        let disp = if static_ok {
+            offset as i32
+        } else {
+            // rax = addr + offset; check addr + offset + size <= current length.
+            let mem = self.offsets.memory(0) as i32;
+            let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
+            let end = offset + access.size as u64;
+            dynasm!(self.asm
+                ; .arch x64
+                ; mov rdx, QWORD end as i64
+                ; add rdx, rax
+                ; mov rdi, QWORD [r15 + mem]
+                ; cmp rdx, QWORD [rdi + off::MEMORY_CURRENT_LENGTH as i32]
+                ; ja =>oob
+                ; mov rdx, QWORD offset as i64
+                ; add rax, rdx
+            );
+            0
+        };
+        self.trap_site_here(TrapCode::MemoryOutOfBounds);
+        if value {
+            crate::ops::emit_store(&mut self.asm, access.size, disp);
+        } else {
+            crate::ops::emit_load(&mut self.asm, access.kind, disp);
+            let dst = self.push_temp();
+            self.store(RAX, dst);
+        }
+        Ok(())
+    }
+
+    // ---- calls ----
+
+    fn call(&mut self, func: u32) -> Result<(), Unsupported> {
+        let ty = self.module.func_type(func);
+        if ty.results.len() > 1 {
+            return Err(Unsupported::new("call with multiple results"));
+        }
+        let sig = NativeSignature::new(ty);
+        let nparams = ty.params.len();
+        let first = self.stack.len() - nparams;
+        let args: Vec<(Operand, u32)> = (first..self.stack.len())
+            .map(|p| (self.stack[p], p as u32))
+            .collect();
+        self.stack.truncate(first);
+        if sig.stack_args_size > MAX_STACK_ARGS_BYTES {
+            return Err(Unsupported::new("call with many stack arguments"));
+        }
+        let array_len = nparams.max(ty.results.len()) as u32;
+        self.max_array_values = self.max_array_values.max(array_len.max(1));
+        let done = self.asm.new_dynamic_label();
+        let slow = self.asm.new_dynamic_label();
+
+        if let Some(defined) = self.module.defined_func_index(func) {
+            let table = self.offsets.code_table() as i32;
+            dynasm!(self.asm
+                ; .arch x64
+                ; mov rax, QWORD [r15 + table]
+                ; mov r11, QWORD [rax + 8 * defined as i32]
+                ; test r11, r11
+                ; jz =>slow
+            );
+            for (&(op, pos), loc) in args.iter().zip(&sig.params) {
+                match *loc {
+                    ArgLoc::Gpr(r) => self.load(op, pos, r),
+                    ArgLoc::Xmm(x) => {
+                        self.load(op, pos, RAX);
+                        dynasm!(self.asm ; .arch x64 ; movq Rx(x), rax);
+                    }
+                    ArgLoc::Stack(o) => {
+                        self.load(op, pos, RAX);
+                        dynasm!(self.asm ; .arch x64 ; mov QWORD [rsp + o as i32], rax);
+                    }
+                }
+            }
+            dynasm!(self.asm
+                ; .arch x64
+                ; mov rdi, r15
+                ; mov rsi, r15
+                ; call r11
+            );
+            match ty.results.first() {
+                Some(WasmValType::I32) => dynasm!(self.asm ; .arch x64 ; mov eax, eax),
+                Some(WasmValType::F32) => dynasm!(self.asm ; .arch x64 ; movd eax, xmm0),
+                Some(WasmValType::F64) => dynasm!(self.asm ; .arch x64 ; movq rax, xmm0),
+                _ => {}
+            }
+            dynasm!(self.asm ; .arch x64 ; jmp =>done);
+        }
+
+        // Through the function's `VMFuncRef` and the array convention.
+        dynasm!(self.asm ; .arch x64 ; =>slow);
+        for (k, &(op, pos)) in args.iter().enumerate() {
+            self.load(op, pos, RAX);
+            dynasm!(self.asm
+                ; .arch x64
+                ; mov QWORD [rsp + self.values_offset() + 16 * k as i32], rax
+            );
+        }
+        let fref = self.offsets.func(func) as i32;
+        let vo = self.values_offset();
+        let raise = self.raise_label();
+        dynasm!(self.asm
+            ; .arch x64
+            ; mov rdi, QWORD [r15 + fref]
+            ; mov rsi, r15
+            ; lea rdx, [rsp + vo]
+            ; mov ecx, array_len as i32
+            ; call QWORD [rdi + off::FUNCREF_ARRAY_CALL as i32]
+            ; test al, al
+            ; jz =>raise
+            ; mov rax, QWORD [rsp + vo]
+            ; =>done
+        );
+        if !ty.results.is_empty() {
+            let dst = self.push_temp();
+            self.store(RAX, dst);
+        }
+        self.reload_memory_base();
+        Ok(())
+    }
+
+    /// Offset from `rsp` of the array-call values area, above the outgoing stack arguments.
+    fn values_offset(&self) -> i32 {
+        MAX_STACK_ARGS_BYTES as i32
+    }
+
+    /// A stub that leaves for the host-to-wasm entry after a callee reported a trap.
+    fn raise_label(&mut self) -> DynamicLabel {
+        let l = self.asm.new_dynamic_label();
+        let builtins = self.offsets.builtins() as i32;
+        let after = self.asm.new_dynamic_label();
+        dynasm!(self.asm
+            ; .arch x64
+            ; jmp =>after
+            ; =>l
+            ; mov rdi, r15
+            ; xor esi, esi
+            ; mov rax, QWORD [r15 + builtins]
+            ; call QWORD [rax + off::BUILTIN_RAISE_TRAP as i32]
+            ; ud2
+            ; =>after
+        );
+        l
+    }
+}
+
+/// Room reserved below the frame for outgoing stack arguments of any call (signatures with
+/// more stack arguments are compiled by the interpreter only, for now).
+pub(crate) const MAX_STACK_ARGS_BYTES: u32 = 256;
+
+impl Compiler<'_> {
+    pub(crate) fn asm(&mut self) -> &mut Asm {
+        &mut self.asm
+    }
+
+    /// Pops two operands into `rax` (first) and `rcx` (second).
+    pub(crate) fn pop2_into_rax_rcx(&mut self) {
+        let (b, bpos) = self.pop();
+        let (a, apos) = self.pop();
+        self.load(a, apos, RAX);
+        self.load(b, bpos, RCX);
+    }
+
+    pub(crate) fn pop_into_rax(&mut self) {
+        let (a, apos) = self.pop();
+        self.load(a, apos, RAX);
+    }
+
+    /// Pushes `rax` as the result.
+    pub(crate) fn push_rax(&mut self) {
+        let dst = self.push_temp();
+        self.store(RAX, dst);
+    }
+
+    pub(crate) fn trap_to(&mut self, code: TrapCode) -> DynamicLabel {
+        self.trap_label(code)
+    }
+}

@@ -1,0 +1,179 @@
+//! Which tier runs a function: the module's code table, compiling on demand, and the array
+//! entry that JIT-enabled strategies give every defined function.
+//!
+//! A module's code table holds one atomic entry pointer per defined function (null while the
+//! function has no native code). Native callers read it at each call; the array entry below
+//! reads it too, and falls back to the interpreter while it is null. Installing code is one
+//! release store, so every instance on every thread picks it up at its next call.
+
+use super::code::CodeMemory;
+use super::instance::instance_from_vmctx;
+use super::native;
+use crate::config::Strategy;
+use crate::module::ModuleInner;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use strata_environ::vmcontext::{VMContext, VMFuncRef, VMStoreContext};
+use strata_environ::{TrapCode, ValRaw, WasmFuncType};
+
+/// A module's native code.
+pub(crate) struct NativeCode {
+    /// Current native entry of each defined function (null: none yet).
+    table: Box<[AtomicPtr<u8>]>,
+    /// Baseline code of each function; `None` inside when the baseline cannot compile it.
+    baseline: Box<[OnceLock<Option<CodeMemory>>]>,
+}
+
+impl NativeCode {
+    pub(crate) fn new(num_defined: u32) -> NativeCode {
+        NativeCode {
+            table: (0..num_defined)
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
+            baseline: (0..num_defined).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The code table, as `VMContext`s point at it.
+    pub(crate) fn table_ptr(&self) -> *const AtomicPtr<u8> {
+        self.table.as_ptr()
+    }
+
+    fn entry(&self, defined: u32) -> *const u8 {
+        self.table[defined as usize].load(Ordering::Acquire)
+    }
+}
+
+/// Compiles defined function `defined` with the baseline (once) and installs it. Returns its
+/// entry, or null when the baseline cannot compile it.
+fn compile_baseline(module: &ModuleInner, defined: u32) -> *const u8 {
+    let code = module.native.baseline[defined as usize].get_or_init(|| {
+        let config = module.engine.config();
+        let options = strata_baseline::CompileOptions {
+            explicit_bounds_checks: config.memory_reservation < 1 << 32,
+            guard_size: config.memory_guard_size,
+        };
+        let func_index = module.info.func_index(defined);
+        let compiled =
+            strata_baseline::compile(&module.info, module.offsets, options, defined).ok()?;
+        CodeMemory::new(&compiled, func_index).ok()
+    });
+    match code {
+        Some(code) => {
+            let entry = code.entry();
+            module.native.table[defined as usize].store(entry.cast_mut(), Ordering::Release);
+            entry
+        }
+        None => std::ptr::null(),
+    }
+}
+
+/// The engine's array-to-native trampolines, one per signature.
+#[derive(Default)]
+pub(crate) struct Trampolines {
+    by_signature: Mutex<std::collections::HashMap<u32, Option<Arc<CodeMemory>>>>,
+}
+
+impl Trampolines {
+    /// The trampoline for signature `id` (of type `ty`), generated on first use.
+    fn get(&self, id: u32, ty: &WasmFuncType) -> Option<native::TrampolineFn> {
+        let mut map = self.by_signature.lock().unwrap_or_else(|e| e.into_inner());
+        let code = map.entry(id).or_insert_with(|| {
+            let bytes = strata_baseline::trampoline::array_to_native(ty).ok()?;
+            let func = strata_environ::CompiledFunction {
+                code: bytes,
+                trap_sites: Vec::new(),
+            };
+            CodeMemory::new(&func, u32::MAX).ok().map(Arc::new)
+        });
+        let entry = code.as_ref()?.entry();
+        // SAFETY: the code is a trampoline generated for exactly this signature, with the
+        // `TrampolineFn` ABI; it stays mapped as long as the engine.
+        Some(unsafe { std::mem::transmute::<*const u8, native::TrampolineFn>(entry) })
+    }
+}
+
+/// The array entry of defined functions under JIT-enabled strategies: native code if the
+/// function has (or, under `Strategy::Baseline`, can get) some, else the interpreter.
+///
+/// # Safety
+/// As for every `VMArrayCallFn`: `callee` is a live defined function's `VMFuncRef` and
+/// `values` holds `len` values with the arguments in place.
+pub(crate) unsafe extern "C" fn array_call(
+    callee: *const VMFuncRef,
+    caller_vmctx: *mut VMContext,
+    values: *mut ValRaw,
+    len: usize,
+) -> bool {
+    // SAFETY: `callee` is live per the contract.
+    let (vmctx, func_index, type_id) =
+        unsafe { ((*callee).vmctx, (*callee).func_index, (*callee).type_id) };
+    // SAFETY: a defined function's vmctx is its live instance's; the instance keeps its
+    // module alive for the whole call, so the pointer stays valid after the borrow ends.
+    let module: *const ModuleInner = unsafe { instance_from_vmctx(vmctx) }.module.inner();
+    // SAFETY: see above.
+    let module = unsafe { &*module };
+    let defined = func_index - module.info.num_imported_funcs;
+    let mut entry = module.native.entry(defined);
+    if entry.is_null() && module.engine.config().strategy == Strategy::Baseline {
+        entry = compile_baseline(module, defined);
+    }
+    let trampoline = if entry.is_null() {
+        None
+    } else {
+        let ty = module.info.func_type(func_index);
+        module.engine.trampolines().get(type_id, ty)
+    };
+    let Some(trampoline) = trampoline else {
+        // SAFETY: forwarding the same contract.
+        return unsafe { strata_interp::array_call(callee, caller_vmctx, values, len) };
+    };
+    let store = store_context(vmctx, module);
+    if approximate_stack_pointer() < {
+        // SAFETY: the store context outlives calls into its instances.
+        unsafe { (*store).stack_limit }
+    } {
+        report(
+            store,
+            TrapCode::StackOverflow.as_raw().get().into(),
+            func_index,
+        );
+        return false;
+    }
+    // SAFETY: the trampoline matches the function's signature, `entry` is its code and
+    // `values` is sized for it (contract).
+    match unsafe { native::enter(trampoline, entry, vmctx, caller_vmctx, values) } {
+        Ok(()) => true,
+        Err((0, _)) => false,
+        Err((code, func)) => {
+            report(store, code, func);
+            false
+        }
+    }
+}
+
+fn store_context(vmctx: *mut VMContext, module: &ModuleInner) -> *mut VMStoreContext {
+    let offset = module.offsets.store_context() as usize;
+    // SAFETY: the field at this offset of a live `VMContext` holds its store's context.
+    unsafe {
+        vmctx
+            .cast::<u8>()
+            .add(offset)
+            .cast::<*mut VMStoreContext>()
+            .read()
+    }
+}
+
+fn report(store: *mut VMStoreContext, code: u32, func: u32) {
+    // SAFETY: the store context is live and used by this thread only while wasm runs.
+    unsafe {
+        (*store).trap_code = code;
+        (*store).trap_func = func;
+    }
+}
+
+#[inline(never)]
+fn approximate_stack_pointer() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
