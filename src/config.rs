@@ -94,7 +94,7 @@ impl Config {
             Strategy::Tiered | Strategy::Interpreter => {}
             Strategy::Baseline => {
                 if !crate::vm::native_supported() {
-                    bail!("the baseline tier needs an x86-64 CPU with POPCNT, on Linux");
+                    bail!("the baseline tier needs an x86-64 CPU with POPCNT and SSE4.1, on Linux");
                 }
             }
             Strategy::Optimizing => {

@@ -65,6 +65,14 @@ impl Module {
         })
     }
 
+    /// Compiles every function with the baseline tier now, as `Strategy::Baseline` does on
+    /// first calls; fails naming the first function it cannot compile. For tests and
+    /// benchmarks of the baseline.
+    #[doc(hidden)]
+    pub fn compile_baseline_eagerly(&self) -> Result<()> {
+        crate::vm::compile_all_baseline(&self.inner)
+    }
+
     /// Compiles the module in a `.wasm` or `.wat` file.
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
         let path = path.as_ref();

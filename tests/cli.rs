@@ -110,21 +110,34 @@ fn trap_prints_message_and_exits_1() {
 
 #[test]
 fn unavailable_tier_is_an_error() {
-    for tier in ["optimizing"] {
-        let out = strata(&[
-            "run",
-            "--tier",
-            tier,
-            "examples/fib.wat",
-            "--invoke",
-            "fib",
-            "1",
-        ]);
-        assert_status(&out, 2);
-        assert!(stderr(&out).contains(tier), "{}", stderr(&out));
-        assert!(stderr(&out).contains("not available"), "{}", stderr(&out));
-        assert_eq!(stdout(&out), "", "no silent fallback to another tier");
-    }
+    let out = strata(&[
+        "run",
+        "--tier",
+        "optimizing",
+        "examples/fib.wat",
+        "--invoke",
+        "fib",
+        "1",
+    ]);
+    assert_status(&out, 2);
+    assert!(stderr(&out).contains("optimizing"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not available"), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "no silent fallback to another tier");
+}
+
+#[test]
+fn baseline_tier_runs_the_examples() {
+    let out = strata(&[
+        "run",
+        "--tier",
+        "baseline",
+        "examples/fib.wat",
+        "--invoke",
+        "fib",
+        "20",
+    ]);
+    assert_status(&out, 0);
+    assert_eq!(stdout(&out), "6765\n");
 }
 
 #[test]

@@ -19,10 +19,11 @@ use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 use strata_environ::abi::{is_float, ArgLoc, NativeSignature};
 use strata_environ::vmcontext::offsets as off;
-use strata_environ::{
-    CompiledFunction, ModuleInfo, TrapCode, TrapSite, VMOffsets, WasmFuncType, WasmValType,
-};
+use strata_environ::{CompiledFunction, ModuleInfo, TrapCode, TrapSite, VMOffsets, WasmFuncType};
 use wasmparser::{BlockType, Operator};
+
+mod bulk;
+mod call;
 
 type Asm = VecAssembler<X64Relocation>;
 
@@ -59,7 +60,9 @@ enum Kind {
 
 struct Control {
     kind: Kind,
+    /// Operand stack height below the block's parameters.
     height: u32,
+    params: u32,
     results: u32,
     /// The branch target: the loop head for loops, the end otherwise.
     label: DynamicLabel,
@@ -74,6 +77,8 @@ pub(crate) struct Compiler<'m> {
     stack: Vec<Operand>,
     control: Vec<Control>,
     temp_base: u32,
+    /// Slot holding the caller's results-area pointer (functions with several results).
+    results_area_slot: Option<u32>,
     max_height: u32,
     reachable: bool,
     unreachable_depth: u32,
@@ -93,9 +98,6 @@ pub fn compile(
 ) -> Result<CompiledFunction, Unsupported> {
     let func_index = module.func_index(defined);
     let func_type = module.func_type(func_index);
-    if func_type.results.len() > 1 {
-        return Err(Unsupported::new("multiple results"));
-    }
     let body = module.function_body(defined);
     let mut num_locals = 0u32;
     for local in body.get_locals_reader()? {
@@ -105,6 +107,8 @@ pub fn compile(
             .ok_or_else(|| Unsupported::new("too many locals"))?;
     }
     let num_params = func_type.params.len() as u32;
+    // With several results, the results-area pointer gets a slot after the locals.
+    let results_area_slot = (func_type.results.len() > 1).then_some(num_params + num_locals);
     let mut c = Compiler {
         module,
         offsets,
@@ -112,7 +116,8 @@ pub fn compile(
         asm: Asm::new(0),
         stack: Vec::new(),
         control: Vec::new(),
-        temp_base: num_params + num_locals,
+        temp_base: num_params + num_locals + results_area_slot.is_some() as u32,
+        results_area_slot,
         max_height: 0,
         reachable: true,
         unreachable_depth: 0,
@@ -125,6 +130,7 @@ pub fn compile(
     c.control.push(Control {
         kind: Kind::Function,
         height: 0,
+        params: 0,
         results: func_type.results.len() as u32,
         label: end,
         branched: false,
@@ -176,6 +182,18 @@ impl Compiler<'_> {
                     ; mov rax, QWORD [rbp + 16 + o as i32]
                     ; mov QWORD [rbp + dst], rax
                 ),
+            }
+        }
+        if let (Some(slot), Some(loc)) = (self.results_area_slot, sig.results_area) {
+            let dst = slot_offset(slot);
+            match loc {
+                ArgLoc::Gpr(r) => dynasm!(self.asm ; .arch x64 ; mov QWORD [rbp + dst], Rq(r)),
+                ArgLoc::Stack(o) => dynasm!(self.asm
+                    ; .arch x64
+                    ; mov rax, QWORD [rbp + 16 + o as i32]
+                    ; mov QWORD [rbp + dst], rax
+                ),
+                ArgLoc::Xmm(_) => unreachable!("pointers travel in integer registers"),
             }
         }
         if num_locals > 0 {
@@ -312,29 +330,46 @@ impl Compiler<'_> {
 
     // ---- control ----
 
-    fn block_results(&self, ty: BlockType) -> Result<u32, Unsupported> {
+    fn block_type(&self, ty: BlockType) -> (u32, u32) {
         match ty {
-            BlockType::Empty => Ok(0),
-            BlockType::Type(_) => Ok(1),
+            BlockType::Empty => (0, 0),
+            BlockType::Type(_) => (0, 1),
             BlockType::FuncType(i) => {
                 let t = &self.module.types[i as usize];
-                if t.params.is_empty() && t.results.len() <= 1 {
-                    Ok(t.results.len() as u32)
-                } else {
-                    Err(Unsupported::new("multi-value block"))
-                }
+                (t.params.len() as u32, t.results.len() as u32)
             }
         }
     }
 
-    fn push_control(&mut self, kind: Kind, results: u32, label: DynamicLabel) {
+    fn push_control(&mut self, kind: Kind, (params, results): (u32, u32), label: DynamicLabel) {
         self.control.push(Control {
             kind,
-            height: self.stack.len() as u32,
+            height: self.stack.len() as u32 - params,
+            params,
             results,
             label,
             branched: false,
         });
+    }
+
+    fn materialize_top(&mut self, n: u32) {
+        let len = self.stack.len();
+        for pos in len - n as usize..len {
+            self.materialize(pos);
+        }
+    }
+
+    /// Copies the top `arity` values into the canonical slots of positions `height..`, in
+    /// ascending order (a value's position is never below its destination's).
+    fn copy_to(&mut self, arity: u32, height: u32) {
+        for k in 0..arity {
+            let pos = self.stack.len() as u32 - arity + k;
+            let dst = height + k;
+            if !(self.stack[pos as usize] == Operand::Temp && pos == dst) {
+                self.load(self.stack[pos as usize], pos, RAX);
+                self.store(RAX, slot_offset(self.temp_base + dst));
+            }
+        }
     }
 
     /// Copies the label's values into its slots and jumps (or returns, for the function).
@@ -346,26 +381,26 @@ impl Compiler<'_> {
         }
         let frame = &self.control[idx];
         let arity = if frame.kind == Kind::Loop {
-            0
+            frame.params
         } else {
             frame.results
         };
-        let height = frame.height;
-        let label = frame.label;
-        for k in 0..arity {
-            let pos = self.stack.len() as u32 - arity + k;
-            let dst = height + k;
-            if !(self.stack[pos as usize] == Operand::Temp && pos == dst) {
-                self.load(self.stack[pos as usize], pos, RAX);
-                self.store(RAX, slot_offset(self.temp_base + dst));
-            }
-        }
+        let (height, label) = (frame.height, frame.label);
+        self.copy_to(arity, height);
         self.control[idx].branched = true;
         dynasm!(self.asm ; .arch x64 ; jmp =>label);
     }
 
     fn emit_return(&mut self) {
-        if let Some(&ty) = self.func_type.results.first() {
+        let n = self.func_type.results.len();
+        if let Some(slot) = self.results_area_slot {
+            dynasm!(self.asm ; .arch x64 ; mov rdx, QWORD [rbp + slot_offset(slot)]);
+            for k in 0..n {
+                let pos = (self.stack.len() - n + k) as u32;
+                self.load(self.stack[pos as usize], pos, RAX);
+                dynasm!(self.asm ; .arch x64 ; mov QWORD [rdx + 16 * k as i32], rax);
+            }
+        } else if let Some(&ty) = self.func_type.results.first() {
             let pos = self.stack.len() as u32 - 1;
             self.load(self.stack[pos as usize], pos, RAX);
             if is_float(ty) {
@@ -397,13 +432,9 @@ impl Compiler<'_> {
             self.control.pop();
             return;
         }
-        if self.reachable && frame.results == 1 {
-            let pos = self.stack.len() as u32 - 1;
-            let dst = frame.height;
-            if !(self.stack[pos as usize] == Operand::Temp && pos == dst) {
-                self.load(self.stack[pos as usize], pos, RAX);
-                self.store(RAX, slot_offset(self.temp_base + dst));
-            }
+        if self.reachable {
+            let (results, height) = (frame.results, frame.height);
+            self.copy_to(results, height);
         }
         let frame = self.control.pop().expect("checked above");
         let mut reachable = self.reachable || frame.branched;
@@ -434,9 +465,12 @@ impl Compiler<'_> {
             unreachable!("validated: else follows if")
         };
         frame.kind = Kind::Else;
-        let height = frame.height as usize;
+        let (height, params) = (frame.height as usize, frame.params);
         dynasm!(self.asm ; .arch x64 ; =>else_label);
         self.stack.truncate(height);
+        for _ in 0..params {
+            self.push_temp();
+        }
         self.reachable = true;
     }
 
@@ -455,7 +489,7 @@ impl Compiler<'_> {
             }
             return Ok(());
         }
-        if crate::ops::integer(self, &op) {
+        if crate::ops::integer(self, &op) || crate::float::float(self, &op) {
             return Ok(());
         }
         match op {
@@ -466,27 +500,30 @@ impl Compiler<'_> {
                 self.set_unreachable();
             }
             Operator::Block { blockty } => {
-                let results = self.block_results(blockty)?;
+                let ty = self.block_type(blockty);
                 self.materialize_locals(None);
                 let label = self.asm.new_dynamic_label();
-                self.push_control(Kind::Block, results, label);
+                self.push_control(Kind::Block, ty, label);
             }
             Operator::Loop { blockty } => {
-                let results = self.block_results(blockty)?;
+                // Back-edges bring the parameters in their canonical slots; so must entry.
+                let ty = self.block_type(blockty);
                 self.materialize_locals(None);
+                self.materialize_top(ty.0);
                 let label = self.asm.new_dynamic_label();
                 dynasm!(self.asm ; .arch x64 ; =>label);
-                self.push_control(Kind::Loop, results, label);
+                self.push_control(Kind::Loop, ty, label);
             }
             Operator::If { blockty } => {
-                let results = self.block_results(blockty)?;
+                let ty = self.block_type(blockty);
                 let (cond, pos) = self.pop();
                 self.materialize_locals(None);
+                self.materialize_top(ty.0);
                 self.load(cond, pos, RAX);
                 let else_label = self.asm.new_dynamic_label();
                 dynasm!(self.asm ; .arch x64 ; test eax, eax ; jz =>else_label);
                 let label = self.asm.new_dynamic_label();
-                self.push_control(Kind::If { else_label }, results, label);
+                self.push_control(Kind::If { else_label }, ty, label);
             }
             Operator::Else => self.else_(),
             Operator::End => self.end(),
@@ -522,7 +559,14 @@ impl Compiler<'_> {
                 self.emit_return();
                 self.set_unreachable();
             }
-            Operator::Call { function_index } => self.call(function_index)?,
+            Operator::Call { function_index } => self.call(call::Callee::Direct(function_index))?,
+            Operator::CallIndirect {
+                type_index,
+                table_index,
+            } => self.call(call::Callee::Indirect {
+                ty: type_index,
+                table: table_index,
+            })?,
             Operator::Drop => {
                 self.stack.pop();
             }
@@ -603,6 +647,9 @@ impl Compiler<'_> {
                 if let Some(access) = crate::ops::memory_access(&other) {
                     return self.memory(access);
                 }
+                if self.bulk(&other) {
+                    return Ok(());
+                }
                 return Err(Unsupported::new(format!("operator {other:?}")));
             }
         }
@@ -665,126 +712,9 @@ impl Compiler<'_> {
         }
         Ok(())
     }
-
-    // ---- calls ----
-
-    fn call(&mut self, func: u32) -> Result<(), Unsupported> {
-        let ty = self.module.func_type(func);
-        if ty.results.len() > 1 {
-            return Err(Unsupported::new("call with multiple results"));
-        }
-        let sig = NativeSignature::new(ty);
-        let nparams = ty.params.len();
-        let first = self.stack.len() - nparams;
-        let args: Vec<(Operand, u32)> = (first..self.stack.len())
-            .map(|p| (self.stack[p], p as u32))
-            .collect();
-        self.stack.truncate(first);
-        if sig.stack_args_size > MAX_STACK_ARGS_BYTES {
-            return Err(Unsupported::new("call with many stack arguments"));
-        }
-        let array_len = nparams.max(ty.results.len()) as u32;
-        self.max_array_values = self.max_array_values.max(array_len.max(1));
-        let done = self.asm.new_dynamic_label();
-        let slow = self.asm.new_dynamic_label();
-
-        if let Some(defined) = self.module.defined_func_index(func) {
-            let table = self.offsets.code_table() as i32;
-            dynasm!(self.asm
-                ; .arch x64
-                ; mov rax, QWORD [r15 + table]
-                ; mov r11, QWORD [rax + 8 * defined as i32]
-                ; test r11, r11
-                ; jz =>slow
-            );
-            for (&(op, pos), loc) in args.iter().zip(&sig.params) {
-                match *loc {
-                    ArgLoc::Gpr(r) => self.load(op, pos, r),
-                    ArgLoc::Xmm(x) => {
-                        self.load(op, pos, RAX);
-                        dynasm!(self.asm ; .arch x64 ; movq Rx(x), rax);
-                    }
-                    ArgLoc::Stack(o) => {
-                        self.load(op, pos, RAX);
-                        dynasm!(self.asm ; .arch x64 ; mov QWORD [rsp + o as i32], rax);
-                    }
-                }
-            }
-            dynasm!(self.asm
-                ; .arch x64
-                ; mov rdi, r15
-                ; mov rsi, r15
-                ; call r11
-            );
-            match ty.results.first() {
-                Some(WasmValType::I32) => dynasm!(self.asm ; .arch x64 ; mov eax, eax),
-                Some(WasmValType::F32) => dynasm!(self.asm ; .arch x64 ; movd eax, xmm0),
-                Some(WasmValType::F64) => dynasm!(self.asm ; .arch x64 ; movq rax, xmm0),
-                _ => {}
-            }
-            dynasm!(self.asm ; .arch x64 ; jmp =>done);
-        }
-
-        // Through the function's `VMFuncRef` and the array convention.
-        dynasm!(self.asm ; .arch x64 ; =>slow);
-        for (k, &(op, pos)) in args.iter().enumerate() {
-            self.load(op, pos, RAX);
-            dynasm!(self.asm
-                ; .arch x64
-                ; mov QWORD [rsp + self.values_offset() + 16 * k as i32], rax
-            );
-        }
-        let fref = self.offsets.func(func) as i32;
-        let vo = self.values_offset();
-        let raise = self.raise_label();
-        dynasm!(self.asm
-            ; .arch x64
-            ; mov rdi, QWORD [r15 + fref]
-            ; mov rsi, r15
-            ; lea rdx, [rsp + vo]
-            ; mov ecx, array_len as i32
-            ; call QWORD [rdi + off::FUNCREF_ARRAY_CALL as i32]
-            ; test al, al
-            ; jz =>raise
-            ; mov rax, QWORD [rsp + vo]
-            ; =>done
-        );
-        if !ty.results.is_empty() {
-            let dst = self.push_temp();
-            self.store(RAX, dst);
-        }
-        self.reload_memory_base();
-        Ok(())
-    }
-
-    /// Offset from `rsp` of the array-call values area, above the outgoing stack arguments.
-    fn values_offset(&self) -> i32 {
-        MAX_STACK_ARGS_BYTES as i32
-    }
-
-    /// A stub that leaves for the host-to-wasm entry after a callee reported a trap.
-    fn raise_label(&mut self) -> DynamicLabel {
-        let l = self.asm.new_dynamic_label();
-        let builtins = self.offsets.builtins() as i32;
-        let after = self.asm.new_dynamic_label();
-        dynasm!(self.asm
-            ; .arch x64
-            ; jmp =>after
-            ; =>l
-            ; mov rdi, r15
-            ; xor esi, esi
-            ; mov rax, QWORD [r15 + builtins]
-            ; call QWORD [rax + off::BUILTIN_RAISE_TRAP as i32]
-            ; ud2
-            ; =>after
-        );
-        l
-    }
 }
 
-/// Room reserved below the frame for outgoing stack arguments of any call (signatures with
-/// more stack arguments are compiled by the interpreter only, for now).
-pub(crate) const MAX_STACK_ARGS_BYTES: u32 = 256;
+use call::MAX_STACK_ARGS_BYTES;
 
 impl Compiler<'_> {
     pub(crate) fn asm(&mut self) -> &mut Asm {

@@ -15,6 +15,7 @@
 )]
 
 mod codegen;
+mod float;
 mod ops;
 pub mod trampoline;
 
@@ -48,11 +49,12 @@ impl From<wasmparser::BinaryReaderError> for Unsupported {
     }
 }
 
-/// Whether this CPU can run baseline code (x86-64 with POPCNT).
+/// Whether this CPU can run baseline code (x86-64 with POPCNT and SSE4.1).
 pub fn host_supported() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("popcnt")
+            && std::arch::is_x86_feature_detected!("sse4.1")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

@@ -21,7 +21,7 @@ pub(crate) use instance::{funcref_type_id, FuncRefPtr, InstanceData, InstancePar
 pub(crate) use memory::{MemoryConfig, MemoryData};
 pub(crate) use native::supported as native_supported;
 pub(crate) use table::TableData;
-pub(crate) use tiering::{NativeCode, Trampolines};
+pub(crate) use tiering::{compile_all_baseline, NativeCode, Trampolines};
 
 use crate::limits::ResourceLimiter;
 use crate::store::StoreOpaque;

@@ -20,8 +20,8 @@ use strata_environ::{TrapCode, ValRaw, WasmFuncType};
 pub(crate) struct NativeCode {
     /// Current native entry of each defined function (null: none yet).
     table: Box<[AtomicPtr<u8>]>,
-    /// Baseline code of each function; `None` inside when the baseline cannot compile it.
-    baseline: Box<[OnceLock<Option<CodeMemory>>]>,
+    /// Baseline code of each function, or why the baseline cannot compile it.
+    baseline: Box<[OnceLock<Result<CodeMemory, String>>]>,
 }
 
 impl NativeCode {
@@ -45,8 +45,8 @@ impl NativeCode {
 }
 
 /// Compiles defined function `defined` with the baseline (once) and installs it. Returns its
-/// entry, or null when the baseline cannot compile it.
-fn compile_baseline(module: &ModuleInner, defined: u32) -> *const u8 {
+/// entry, or why the baseline cannot compile it.
+fn compile_baseline(module: &ModuleInner, defined: u32) -> Result<*const u8, String> {
     let code = module.native.baseline[defined as usize].get_or_init(|| {
         let config = module.engine.config();
         let options = strata_baseline::CompileOptions {
@@ -54,18 +54,26 @@ fn compile_baseline(module: &ModuleInner, defined: u32) -> *const u8 {
             guard_size: config.memory_guard_size,
         };
         let func_index = module.info.func_index(defined);
-        let compiled =
-            strata_baseline::compile(&module.info, module.offsets, options, defined).ok()?;
-        CodeMemory::new(&compiled, func_index).ok()
+        let compiled = strata_baseline::compile(&module.info, module.offsets, options, defined)
+            .map_err(|e| e.to_string())?;
+        CodeMemory::new(&compiled, func_index).map_err(|e| format!("{e:#}"))
     });
-    match code {
-        Some(code) => {
-            let entry = code.entry();
-            module.native.table[defined as usize].store(entry.cast_mut(), Ordering::Release);
-            entry
+    let entry = code.as_ref().map_err(Clone::clone)?.entry();
+    module.native.table[defined as usize].store(entry.cast_mut(), Ordering::Release);
+    Ok(entry)
+}
+
+/// Compiles every function of `module` with the baseline now; fails naming the first one the
+/// baseline cannot compile.
+pub(crate) fn compile_all_baseline(module: &ModuleInner) -> anyhow::Result<()> {
+    for defined in 0..module.info.num_defined_funcs() {
+        if let Err(why) = compile_baseline(module, defined) {
+            let index = module.info.func_index(defined);
+            let name = module.info.func_name(index).unwrap_or("");
+            anyhow::bail!("function {index} {name}: {why}");
         }
-        None => std::ptr::null(),
     }
+    Ok(())
 }
 
 /// The engine's array-to-native trampolines, one per signature.
@@ -116,7 +124,8 @@ pub(crate) unsafe extern "C" fn array_call(
     let defined = func_index - module.info.num_imported_funcs;
     let mut entry = module.native.entry(defined);
     if entry.is_null() && module.engine.config().strategy == Strategy::Baseline {
-        entry = compile_baseline(module, defined);
+        // A function the baseline cannot compile stays in the interpreter.
+        entry = compile_baseline(module, defined).unwrap_or(std::ptr::null());
     }
     let trampoline = if entry.is_null() {
         None

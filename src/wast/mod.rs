@@ -372,7 +372,12 @@ impl WastContext {
         let binary = module
             .encode()
             .map_err(|e| anyhow!("text format: {}", e.message()))?;
-        Module::from_binary(&self.engine, &binary)
+        let module = Module::from_binary(&self.engine, &binary)?;
+        if self.engine.config().strategy == Strategy::Baseline {
+            // Every function must compile: no silent fallback to the interpreter.
+            module.compile_baseline_eagerly()?;
+        }
+        Ok(module)
     }
 
     fn instantiate(&mut self, module: &Module) -> Result<Instance> {
