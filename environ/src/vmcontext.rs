@@ -108,6 +108,10 @@ pub struct VMBuiltins {
     /// Leaves JIT code for the innermost host-to-wasm entry, which then reports trap `code`
     /// (a raw [`crate::TrapCode`]), or, with 0, the trap a callee already reported.
     pub raise_trap: unsafe extern "C" fn(vmctx: *mut VMContext, code: u32) -> !,
+    /// A function's tier-up budget ran out: compiles defined function `defined` with the
+    /// next tier (on this thread) and installs it; returns whether native code is now
+    /// installed. Resets the function's budgets either way.
+    pub tier_up: unsafe extern "C" fn(vmctx: *mut VMContext, defined: u32) -> bool,
 }
 
 /// Byte offsets inside the fixed-layout records, for code generators.
@@ -131,6 +135,7 @@ pub mod offsets {
     pub const BUILTIN_TABLE_INIT: u8 = 32;
     pub const BUILTIN_ELEM_DROP: u8 = 40;
     pub const BUILTIN_RAISE_TRAP: u8 = 48;
+    pub const BUILTIN_TIER_UP: u8 = 56;
 }
 
 #[cfg(test)]
@@ -191,5 +196,6 @@ mod tests {
             offset_of!(VMBuiltins, raise_trap),
             BUILTIN_RAISE_TRAP.into()
         );
+        assert_eq!(offset_of!(VMBuiltins, tier_up), BUILTIN_TIER_UP.into());
     }
 }

@@ -9,7 +9,9 @@
 //!       40   instance: *mut ()              the runtime's instance (for libcalls)
 //!       48   code_table: *const AtomicPtr<u8> the module's native entries, one per defined
 //!                                           function (null: not compiled yet)
-//!       56   funcs:    [*const VMFuncRef;          num_funcs]     imports first
+//!       56   budgets: *mut i32               per instance, two per defined function: calls
+//!                                           and loop iterations left before tier-up
+//!       64   funcs:    [*const VMFuncRef;          num_funcs]     imports first
 //!            tables:   [*mut VMTableDefinition;    num_tables]
 //!            memories: [*mut VMMemoryDefinition;   num_memories]
 //!            globals:  [*mut ValRaw;               num_globals]
@@ -67,8 +69,11 @@ impl VMOffsets {
     pub const fn code_table(&self) -> u32 {
         48
     }
-    fn funcs_begin(&self) -> u32 {
+    pub const fn budgets(&self) -> u32 {
         56
+    }
+    fn funcs_begin(&self) -> u32 {
+        64
     }
     fn tables_begin(&self) -> u32 {
         self.funcs_begin() + self.num_funcs * PTR
@@ -118,11 +123,11 @@ mod tests {
             num_memories: 2,
             num_globals: 1,
         };
-        assert_eq!(o.func(0), 56);
-        assert_eq!(o.func(2), 72);
-        assert_eq!(o.table(0), 80);
-        assert_eq!(o.memory(1), 96);
-        assert_eq!(o.global(0), 104);
-        assert_eq!(o.size(), 112);
+        assert_eq!(o.func(0), 64);
+        assert_eq!(o.func(2), 80);
+        assert_eq!(o.table(0), 88);
+        assert_eq!(o.memory(1), 104);
+        assert_eq!(o.global(0), 112);
+        assert_eq!(o.size(), 128);
     }
 }

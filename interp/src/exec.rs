@@ -131,10 +131,22 @@ pub(crate) fn run<'m>(
             }
         };
     }
-    // Enters defined function `defined` with its frame at slot `base` of the current one.
+    // Calls defined function `defined` with its frame at slot `base` of the current one:
+    // in this loop, or through its native code once it has some.
     macro_rules! call_defined {
         ($defined:expr, $base:expr) => {{
-            let callee = check!(cx.module.compiled($defined), TrapCode::UnreachableCodeReached);
+            let defined = $defined;
+            let native = cx.module.tiering
+                && (vmctx.native_entry(defined) || vmctx.spend_call_budget(defined));
+            if native {
+                let index = cx.module.info.func_index(defined);
+                let ty = cx.module.info.functions[index as usize];
+                let funcref = vmctx.func_ref(cx.module.offsets.func(index));
+                cx.call_array(funcref, ty, regs, $base)?;
+                mem = vmctx.memory();
+                continue;
+            }
+            let callee = check!(cx.module.compiled(defined), TrapCode::UnreachableCodeReached);
             let callee_fp = fp + $base as usize;
             if frames.len() >= MAX_FRAMES {
                 trap!(TrapCode::StackOverflow);
@@ -174,6 +186,7 @@ pub(crate) fn run<'m>(
             } )*
 
             Instr::Arg { .. } => unreachable!("Arg words are skipped by their instruction"),
+            Instr::LoopBudget => vmctx.spend_loop_budget(func.defined),
             Instr::Copy { dst, src } => regs.set(dst, regs.get(src)),
             Instr::Const { dst, lo, hi } => regs.set(dst, lo as u64 | (hi as u64) << 32),
             Instr::Br { target } => pc = target as usize,

@@ -135,6 +135,8 @@ macro_rules! define_instr {
             BrIfNonZero { cond: Slot, target: u32 },
             /// Jump to the `min(index, len)`-th of the `len + 1` `Br`s that follow.
             BrTable { index: Slot, len: u32 },
+            /// A loop header: spends one unit of the function's loop budget (tiering only).
+            LoopBudget,
             /// Results are in slots `0..n` of the frame.
             Return,
             Unreachable,

@@ -29,6 +29,8 @@ use vm::{ValueStack, Vmctx};
 pub struct InterpModule {
     info: Arc<ModuleInfo>,
     offsets: VMOffsets,
+    /// Whether functions spend tier-up budgets (see [`InterpModule::new`]).
+    tiering: bool,
     funcs: Box<[OnceLock<Option<CompiledFunc>>]>,
 }
 
@@ -43,14 +45,18 @@ impl std::fmt::Debug for InterpModule {
 }
 
 impl InterpModule {
-    /// State for `info`; translates nothing yet.
-    pub fn new(info: Arc<ModuleInfo>) -> InterpModule {
+    /// State for `info`; translates nothing yet. With `tiering`, calls and loop iterations
+    /// spend the per-instance budgets of the `VMContext`, and a function whose budget runs
+    /// out asks the runtime to compile it (the `tier_up` builtin); calls then go to its
+    /// native code.
+    pub fn new(info: Arc<ModuleInfo>, tiering: bool) -> InterpModule {
         let funcs = (0..info.num_defined_funcs())
             .map(|_| OnceLock::new())
             .collect();
         InterpModule {
             offsets: VMOffsets::new(&info),
             info,
+            tiering,
             funcs,
         }
     }
@@ -59,7 +65,7 @@ impl InterpModule {
     /// the first translation error, if any.
     pub fn translate_all(&self) -> anyhow::Result<()> {
         for defined in 0..self.info.num_defined_funcs() {
-            translate::translate(&self.info, self.offsets, defined)?;
+            translate::translate(&self.info, self.offsets, defined, self.tiering)?;
             self.compiled(defined);
         }
         Ok(())
@@ -69,7 +75,9 @@ impl InterpModule {
     /// translation failed, which validation rules out (the caller reports a trap).
     fn compiled(&self, defined: u32) -> Option<&CompiledFunc> {
         self.funcs[defined as usize]
-            .get_or_init(|| translate::translate(&self.info, self.offsets, defined).ok())
+            .get_or_init(|| {
+                translate::translate(&self.info, self.offsets, defined, self.tiering).ok()
+            })
             .as_ref()
     }
 }
@@ -143,6 +151,11 @@ pub unsafe extern "C" fn array_call(
         report_trap(store, TrapCode::UnreachableCodeReached, func_index);
         return false;
     };
+    if module.tiering && vmctx.spend_call_budget(defined) {
+        // Compiled just now: this very call runs the native code.
+        // SAFETY: forwarding the caller's arguments under the same contract.
+        return unsafe { ((*callee).array_call)(callee, _caller_vmctx, values, len) };
+    }
     let Some(func) = module.compiled(defined) else {
         report_trap(store, TrapCode::UnreachableCodeReached, func_index);
         return false;

@@ -31,6 +31,8 @@ pub(crate) struct CompiledFunc {
     pub(crate) code: Box<[Instr]>,
     /// Index in the module's function space (for trap reports).
     pub(crate) func_index: u32,
+    /// Index among the module's defined functions (for tier-up budgets).
+    pub(crate) defined: u32,
     pub(crate) num_params: u32,
     /// Declared locals after the parameters (zeroed on entry).
     pub(crate) num_locals: u32,
@@ -86,6 +88,8 @@ impl Control {
 struct Translator<'m> {
     module: &'m ModuleInfo,
     offsets: VMOffsets,
+    /// Whether loop headers count iterations for tier-up.
+    tiering: bool,
     code: Vec<Instr>,
     stack: Vec<Operand>,
     control: Vec<Control>,
@@ -104,6 +108,7 @@ pub(crate) fn translate(
     module: &ModuleInfo,
     offsets: VMOffsets,
     defined: u32,
+    tiering: bool,
 ) -> Result<CompiledFunc> {
     let func_index = module.func_index(defined);
     let ty = module.func_type(func_index);
@@ -137,6 +142,7 @@ pub(crate) fn translate(
     let mut t = Translator {
         module,
         offsets,
+        tiering,
         code: Vec::new(),
         stack: Vec::new(),
         control: vec![Control {
@@ -168,6 +174,7 @@ pub(crate) fn translate(
     Ok(CompiledFunc {
         code: t.code.into(),
         func_index,
+        defined,
         num_params,
         num_locals,
         consts: consts.into(),
@@ -577,6 +584,9 @@ impl Translator<'_> {
                 self.materialize_locals(None);
                 self.materialize_top(self.block_type(blockty).0);
                 let start = self.bind_here();
+                if self.tiering {
+                    self.emit(Instr::LoopBudget);
+                }
                 self.push_control(ControlKind::Loop { start }, blockty);
             }
             Operator::If { blockty } => {

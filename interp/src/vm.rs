@@ -4,6 +4,7 @@
 
 use crate::translate::CompiledFunc;
 use crate::InterpModule;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use strata_environ::vmcontext::{
     VMBuiltins, VMContext, VMFuncRef, VMMemoryDefinition, VMStoreContext, VMTableDefinition,
 };
@@ -62,6 +63,39 @@ impl Vmctx {
         let ids = self.word(self.offsets.type_ids()) as *const u32;
         // SAFETY: the array has one entry per module type and `ty` is a validated type index.
         unsafe { ids.add(ty as usize).read() }
+    }
+
+    /// Native code of defined function `defined`, if it has some.
+    pub(crate) fn native_entry(self, defined: u32) -> bool {
+        let table = self.word(self.offsets.code_table()) as *const AtomicPtr<u8>;
+        // SAFETY: the code table has one entry per defined function of the module, and
+        // `defined` is such an index.
+        let entry = unsafe { &*table.add(defined as usize) };
+        !entry.load(Ordering::Acquire).is_null()
+    }
+
+    /// Spends one unit of `defined`'s budget `which` (0: calls, 1: loop iterations); when it
+    /// runs out, asks the runtime to tier the function up. Returns whether the function has
+    /// native code now.
+    fn spend(self, defined: u32, which: usize) -> bool {
+        let budgets = self.word(self.offsets.budgets()) as *mut i32;
+        // SAFETY: the instance owns two budgets per defined function and only this thread
+        // runs its code now.
+        let budget = unsafe { &mut *budgets.add(2 * defined as usize + which) };
+        *budget -= 1;
+        if *budget >= 0 {
+            return false;
+        }
+        // SAFETY: builtins take the calling instance's live `VMContext`.
+        unsafe { (self.builtins().tier_up)(self.ptr, defined) }
+    }
+
+    pub(crate) fn spend_call_budget(self, defined: u32) -> bool {
+        self.spend(defined, 0)
+    }
+
+    pub(crate) fn spend_loop_budget(self, defined: u32) {
+        self.spend(defined, 1);
     }
 
     /// The `*const VMFuncRef` stored at byte `offset` (a function slot).

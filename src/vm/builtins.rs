@@ -15,6 +15,7 @@ pub(crate) static BUILTINS: VMBuiltins = VMBuiltins {
     table_init,
     elem_drop,
     raise_trap: super::native::raise_trap,
+    tier_up: super::tiering::tier_up,
 };
 
 /// Runs `f` with the instance of `vmctx` and its store.

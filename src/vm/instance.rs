@@ -69,6 +69,9 @@ pub(crate) struct InstanceData {
     pub(crate) dropped_data: Vec<bool>,
     /// Exports resolved so far (populated lazily).
     pub(crate) exports: Vec<Option<crate::Extern>>,
+    /// Tier-up budgets, two per defined function (calls, loop iterations); the `VMContext`
+    /// points here.
+    pub(crate) budgets: Box<[i32]>,
 }
 
 impl InstanceData {
@@ -97,10 +100,11 @@ impl InstanceData {
             elements: Vec::new(),
             dropped_data: vec![false; info.data.len()],
             exports: vec![None; info.exports.len()],
+            budgets: super::tiering::initial_budgets(module),
         });
         let vmctx = data.vmctx();
         let array_call: VMArrayCallFn = match module.engine().config().strategy {
-            crate::Strategy::Baseline => super::tiering::array_call,
+            crate::Strategy::Baseline | crate::Strategy::Tiered => super::tiering::array_call,
             _ => strata_interp::array_call,
         };
         data.funcrefs = (0..info.num_defined_funcs())
@@ -140,6 +144,7 @@ impl InstanceData {
         );
         w.word(offsets.instance(), self_ptr as usize);
         w.word(offsets.code_table(), inner.native.table_ptr() as usize);
+        w.word(offsets.budgets(), data.budgets.as_mut_ptr() as usize);
         for (i, f) in data.funcs.iter().enumerate() {
             w.word(offsets.func(i as u32), f.as_ptr() as usize);
         }

@@ -76,6 +76,40 @@ pub(crate) fn compile_all_baseline(module: &ModuleInner) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The budgets a new instance of `module` starts with: the engine's thresholds under
+/// `Strategy::Tiered`, never running out otherwise.
+pub(crate) fn initial_budgets(module: &crate::Module) -> Box<[i32]> {
+    let config = module.engine().config();
+    let (calls, loops) = if config.strategy == Strategy::Tiered {
+        (
+            config.baseline_call_threshold.min(i32::MAX as u32) as i32,
+            config.baseline_loop_threshold.min(i32::MAX as u32) as i32,
+        )
+    } else {
+        (i32::MAX, i32::MAX)
+    };
+    let n = module.inner().info.num_defined_funcs() as usize;
+    (0..2 * n)
+        .map(|i| if i % 2 == 0 { calls } else { loops })
+        .collect()
+}
+
+/// The `tier_up` builtin: defined function `defined` of the instance ran out of budget.
+pub(crate) unsafe extern "C" fn tier_up(vmctx: *mut VMContext, defined: u32) -> bool {
+    // SAFETY: builtins are called with the calling instance's live `VMContext`.
+    let instance = unsafe { instance_from_vmctx(vmctx) };
+    let i = 2 * defined as usize;
+    instance.budgets[i] = i32::MAX;
+    instance.budgets[i + 1] = i32::MAX;
+    let module: *const ModuleInner = instance.module.inner();
+    // SAFETY: the instance keeps its module alive; the borrow of the instance ended.
+    let module = unsafe { &*module };
+    match module.engine.config().strategy {
+        Strategy::Tiered | Strategy::Baseline => compile_baseline(module, defined).is_ok(),
+        _ => false,
+    }
+}
+
 /// The engine's array-to-native trampolines, one per signature.
 #[derive(Default)]
 pub(crate) struct Trampolines {

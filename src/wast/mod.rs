@@ -121,7 +121,12 @@ impl WastContext {
     pub fn new(strategy: Strategy) -> Result<WastContext> {
         let mut config = Config::new();
         config.strategy(strategy);
-        let engine = Engine::new(&config)?;
+        WastContext::with_config(&config)
+    }
+
+    /// A context whose engine uses `config` (tier thresholds, memory settings, ...).
+    pub fn with_config(config: &Config) -> Result<WastContext> {
+        let engine = Engine::new(config)?;
         let mut store = Store::new(&engine, ());
         let mut linker = Linker::new(&engine);
         // Scripts register several modules under one name (e.g. `register "M"` twice).
