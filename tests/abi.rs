@@ -1,0 +1,217 @@
+//! Every signature shape crosses every tier boundary intact: host -> interpreter ->
+//! baseline -> interpreter -> host and back, with every value checked bit for bit (NaN
+//! payloads included).
+//!
+//! Three instances share one store: `leaf` (interpreted) calls the host's echo, `mid`
+//! (compiled eagerly by the baseline) calls `leaf` after a native call within itself, `top`
+//! (interpreted) calls `mid`, and the host calls `top`. Each function passes its parameters on and returns what it gets back,
+//! so a value corrupted at any boundary shows up in the results.
+
+use strata::*;
+
+const TYPES: [ValType; 6] = [
+    ValType::I32,
+    ValType::I64,
+    ValType::F32,
+    ValType::F64,
+    ValType::FUNCREF,
+    ValType::EXTERNREF,
+];
+
+fn wat_type(t: &ValType) -> &'static str {
+    match t {
+        ValType::I32 => "i32",
+        ValType::I64 => "i64",
+        ValType::F32 => "f32",
+        ValType::F64 => "f64",
+        t if *t == ValType::FUNCREF => "funcref",
+        _ => "externref",
+    }
+}
+
+/// Every shape: 0 to 8 parameters of each type with 0, 1 or 3 results of that type, plus
+/// mixed signatures long enough to pass arguments on the stack.
+fn signatures() -> Vec<(Vec<ValType>, Vec<ValType>)> {
+    let mut sigs = Vec::new();
+    for t in TYPES {
+        for params in 0..=8 {
+            for results in [0, 1, 3] {
+                sigs.push((vec![t; params], vec![t; results]));
+            }
+        }
+    }
+    for len in [5, 9, 13, 17] {
+        let mixed: Vec<ValType> = (0..len).map(|i| TYPES[i % TYPES.len()]).collect();
+        let results: Vec<ValType> = mixed.iter().rev().take(4).copied().collect();
+        sigs.push((mixed.clone(), results));
+        sigs.push((mixed, vec![ValType::F64]));
+    }
+    sigs
+}
+
+fn func_type_wat(params: &[ValType], results: &[ValType]) -> String {
+    let mut s = String::new();
+    if !params.is_empty() {
+        s += "(param";
+        for p in params {
+            s += " ";
+            s += wat_type(p);
+        }
+        s += ")";
+    }
+    if !results.is_empty() {
+        s += " (result";
+        for r in results {
+            s += " ";
+            s += wat_type(r);
+        }
+        s += ")";
+    }
+    s
+}
+
+/// A module importing `f{i}` from `from` for every signature and exporting `f{i}`, which
+/// calls the import with its own parameters and returns its results. With `hop`, the export
+/// goes through an internal function first (a call within the instance).
+fn forwarding_module(from: &str, sigs: &[(Vec<ValType>, Vec<ValType>)], hop: bool) -> String {
+    let mut wat = String::from("(module\n");
+    for (i, (params, results)) in sigs.iter().enumerate() {
+        let ty = func_type_wat(params, results);
+        wat += &format!("  (import \"{from}\" \"f{i}\" (func $import{i} {ty}))\n");
+    }
+    let forward = |wat: &mut String, head: String, params: usize, callee: String| {
+        *wat += &head;
+        for p in 0..params {
+            *wat += &format!("    local.get {p}\n");
+        }
+        *wat += &format!("    call {callee})\n");
+    };
+    for (i, (params, results)) in sigs.iter().enumerate() {
+        let ty = func_type_wat(params, results);
+        let export = format!("  (func (export \"f{i}\") {ty}\n");
+        if hop {
+            forward(&mut wat, export, params.len(), format!("$hop{i}"));
+            let internal = format!("  (func $hop{i} {ty}\n");
+            forward(&mut wat, internal, params.len(), format!("$import{i}"));
+        } else {
+            forward(&mut wat, export, params.len(), format!("$import{i}"));
+        }
+    }
+    wat += ")\n";
+    wat
+}
+
+/// What the host echo returns for `params`: result k is parameter `k mod n` when the types
+/// match, else a fixed value of the result type.
+fn echo(params: &[Val], results: &mut [Val], result_types: &[ValType]) {
+    for (k, (r, ty)) in results.iter_mut().zip(result_types).enumerate() {
+        let candidate = params.get(k % params.len().max(1)).copied();
+        *r = match candidate {
+            Some(v) if same_type(&v, ty) => v,
+            _ => fixed_value(ty),
+        };
+    }
+}
+
+fn same_type(v: &Val, ty: &ValType) -> bool {
+    matches!(
+        (v, ty),
+        (Val::I32(_), ValType::I32)
+            | (Val::I64(_), ValType::I64)
+            | (Val::F32(_), ValType::F32)
+            | (Val::F64(_), ValType::F64)
+    ) || matches!(v, Val::FuncRef(_)) && *ty == ValType::FUNCREF
+        || matches!(v, Val::ExternRef(_)) && *ty == ValType::EXTERNREF
+}
+
+fn fixed_value(ty: &ValType) -> Val {
+    match ty {
+        ValType::I32 => Val::I32(-7),
+        ValType::I64 => Val::I64(-7),
+        ValType::F32 => Val::F32(0x7fa0_0007),
+        ValType::F64 => Val::F64(0x7ff4_0000_0000_0007),
+        t if *t == ValType::FUNCREF => Val::FuncRef(None),
+        _ => Val::ExternRef(None),
+    }
+}
+
+fn same_value(a: &Val, b: &Val) -> bool {
+    match (a, b) {
+        (Val::I32(x), Val::I32(y)) => x == y,
+        (Val::I64(x), Val::I64(y)) => x == y,
+        (Val::F32(x), Val::F32(y)) => x == y,
+        (Val::F64(x), Val::F64(y)) => x == y,
+        (Val::FuncRef(x), Val::FuncRef(y)) => x == y,
+        (Val::ExternRef(x), Val::ExternRef(y)) => x == y,
+        _ => false,
+    }
+}
+
+#[test]
+fn every_signature_crosses_every_tier_boundary() {
+    let mut config = Config::new();
+    config.strategy(Strategy::Tiered);
+    // The interpreted instances must stay interpreted.
+    config.baseline_call_threshold(u32::MAX);
+    config.baseline_loop_threshold(u32::MAX);
+    let engine = Engine::new(&config).unwrap();
+    let mut store = Store::new(&engine, ());
+    let sigs = signatures();
+    let mut linker = Linker::new(&engine);
+    for (i, (params, results)) in sigs.iter().enumerate() {
+        let ty = FuncType::new(&engine, params.iter().copied(), results.iter().copied());
+        let result_types = results.clone();
+        linker
+            .func_new("host", &format!("f{i}"), ty, move |_, p, r| {
+                echo(p, r, &result_types);
+                Ok(())
+            })
+            .unwrap();
+    }
+    let leaf = Module::new(&engine, forwarding_module("host", &sigs, false)).unwrap();
+    let leaf = linker.instantiate(&mut store, &leaf).unwrap();
+    linker.instance(&mut store, "leaf", leaf).unwrap();
+    let mid = Module::new(&engine, forwarding_module("leaf", &sigs, true)).unwrap();
+    mid.compile_baseline_eagerly().unwrap();
+    let mid = linker.instantiate(&mut store, &mid).unwrap();
+    linker.instance(&mut store, "mid", mid).unwrap();
+    let top = Module::new(&engine, forwarding_module("mid", &sigs, false)).unwrap();
+    let top = linker.instantiate(&mut store, &top).unwrap();
+
+    let some_func = Func::wrap(&mut store, |x: i32| x);
+    let some_extern = ExternRef::new(&mut store, "payload").unwrap();
+    for (i, (params, results)) in sigs.iter().enumerate() {
+        let args: Vec<Val> = params
+            .iter()
+            .enumerate()
+            .map(|(k, t)| {
+                let k = k as u64 + 1;
+                match t {
+                    ValType::I32 => Val::I32((0x8000_0001u32 as i32).wrapping_mul(k as i32)),
+                    ValType::I64 => Val::I64((k as i64) << 40 | -1i64 << 60),
+                    // Signalling and quiet NaNs with payloads, alternating with numbers.
+                    ValType::F32 if k % 2 == 1 => Val::F32(0x7f80_0000 | k as u32),
+                    ValType::F32 => Val::F32((k as f32 * -1.5).to_bits()),
+                    ValType::F64 if k % 2 == 1 => Val::F64(0xfff0_0000_0000_0000 | k),
+                    ValType::F64 => Val::F64((k as f64 * 2.25).to_bits()),
+                    t if *t == ValType::FUNCREF && k % 2 == 0 => Val::FuncRef(None),
+                    t if *t == ValType::FUNCREF => Val::FuncRef(Some(some_func)),
+                    _ if k % 2 == 0 => Val::ExternRef(None),
+                    _ => Val::ExternRef(Some(some_extern)),
+                }
+            })
+            .collect();
+        let mut expected: Vec<Val> = results.iter().map(fixed_value).collect();
+        echo(&args, &mut expected, results);
+        let mut got: Vec<Val> = results.iter().map(|_| Val::I32(0)).collect();
+        let f = top.get_func(&mut store, &format!("f{i}")).unwrap();
+        f.call(&mut store, &args, &mut got)
+            .unwrap_or_else(|e| panic!("signature {i} {params:?} -> {results:?}: {e:?}"));
+        for (k, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert!(
+                same_value(g, e),
+                "signature {i} {params:?} -> {results:?}, result {k}: got {g:?}, expected {e:?}"
+            );
+        }
+    }
+}
