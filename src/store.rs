@@ -78,11 +78,7 @@ impl<T> Store<T> {
             opaque: StoreOpaque {
                 id: StoreId::fresh(),
                 engine: engine.clone(),
-                vm_store_context: Box::new(VMStoreContext {
-                    stack_limit: usize::MAX,
-                    trap_code: 0,
-                    trap_func: u32::MAX,
-                }),
+                vm_store_context: Box::new(VMStoreContext::new()),
                 instances: Vec::new(),
                 host_funcs: Vec::new(),
                 memories: Vec::new(),

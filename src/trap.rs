@@ -1,23 +1,26 @@
 //! Traps as errors: a trapping call returns an `anyhow::Error` whose root is a [`Trap`] and
 //! whose context is the [`WasmBacktrace`].
 
-use crate::store::StoreOpaque;
-use crate::vm::FuncRefPtr;
 use std::fmt;
 
 /// Why wasm execution trapped; errors of trapping calls downcast to it.
 pub use strata_environ::TrapCode as Trap;
 
-/// The wasm frames active when a trap was raised, innermost first.
+/// The wasm frames active when a trap was raised, innermost first, whichever tier ran them.
 #[derive(Debug, Clone)]
 pub struct WasmBacktrace {
     frames: Vec<FrameInfo>,
+    /// Frames left out in the middle of a long backtrace (after the 48 innermost, before
+    /// the 16 outermost).
+    omitted: usize,
 }
 
 /// One wasm frame of a backtrace.
 #[derive(Debug, Clone)]
 pub struct FrameInfo {
     func_index: u32,
+    func_name: Option<String>,
+    module_name: Option<String>,
 }
 
 impl FrameInfo {
@@ -25,19 +28,34 @@ impl FrameInfo {
     pub fn func_index(&self) -> u32 {
         self.func_index
     }
+
+    /// The function's name from the name section, if any.
+    pub fn func_name(&self) -> Option<&str> {
+        self.func_name.as_deref()
+    }
+
+    /// The module's name from the name section, if any.
+    pub fn module_name(&self) -> Option<&str> {
+        self.module_name.as_deref()
+    }
 }
 
 impl WasmBacktrace {
-    /// The innermost frame as reported by the tier that trapped.
-    pub(crate) fn innermost(_store: &StoreOpaque, _entry: FuncRefPtr, trap_func: u32) -> Self {
-        let frames = if trap_func == u32::MAX {
-            Vec::new()
-        } else {
-            vec![FrameInfo {
-                func_index: trap_func,
-            }]
-        };
-        WasmBacktrace { frames }
+    /// A backtrace of `frames`: (function index, function name, module name), innermost
+    /// first.
+    pub(crate) fn new(
+        frames: impl IntoIterator<Item = (u32, Option<String>, Option<String>)>,
+        omitted: usize,
+    ) -> Self {
+        let frames = frames
+            .into_iter()
+            .map(|(func_index, func_name, module_name)| FrameInfo {
+                func_index,
+                func_name,
+                module_name,
+            })
+            .collect();
+        WasmBacktrace { frames, omitted }
     }
 
     pub fn frames(&self) -> &[FrameInfo] {
@@ -51,8 +69,21 @@ impl fmt::Display for WasmBacktrace {
             return write!(f, "error while executing wasm");
         }
         write!(f, "error while executing at wasm backtrace:")?;
+        let head = strata_environ::vmcontext::MAX_BACKTRACE_FRAMES
+            - strata_environ::vmcontext::BACKTRACE_TAIL;
         for (i, frame) in self.frames.iter().enumerate() {
-            write!(f, "\n    {i}: func[{}]", frame.func_index)?;
+            if i == head && self.omitted > 0 {
+                write!(f, "\n    ... {} frames omitted", self.omitted)?;
+            }
+            let i = if i >= head { i + self.omitted } else { i };
+            write!(f, "\n    {i}: ")?;
+            if let Some(module) = &frame.module_name {
+                write!(f, "{module}!")?;
+            }
+            match &frame.func_name {
+                Some(name) => write!(f, "{name}")?,
+                None => write!(f, "<wasm function {}>", frame.func_index)?,
+            }
         }
         Ok(())
     }

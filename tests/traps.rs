@@ -131,3 +131,155 @@ fn recursion_through_the_host_is_stack_overflow() {
         assert_eq!(trap_of(&error), Trap::StackOverflow);
     }
 }
+
+/// An engine whose interpreted instances stay interpreted (tier-up never triggers), so
+/// tests choose each instance's tier: interpreted, or compiled eagerly by the baseline.
+fn mixed_engine() -> Engine {
+    let mut config = Config::new();
+    config.strategy(Strategy::Tiered);
+    config.baseline_call_threshold(u32::MAX);
+    config.baseline_loop_threshold(u32::MAX);
+    Engine::new(&config).unwrap()
+}
+
+const LEAF_WAT: &str = r#"
+(module $leaf
+  (memory (export "mem") 1)
+  (table 2 funcref)
+  (type $v (func))
+  (func $f)
+  (elem (i32.const 0) $f)
+  (func (export "t0") unreachable)
+  (func (export "t1") (drop (i32.load (i32.const 65535))))
+  (func (export "t2") (drop (i32.div_s (i32.const 1) (i32.const 0))))
+  (func (export "t3") (drop (i32.div_s (i32.const 0x80000000) (i32.const -1))))
+  (func (export "t4") (drop (i32.trunc_f32_s (f32.const nan))))
+  (func (export "t5") (call_indirect (type $v) (i32.const 1)))
+  (func (export "t6") (call_indirect (type $v) (i32.const 5)))
+  (func $rec (export "t7") (call $rec))
+)"#;
+
+const TRAP_KINDS: [Trap; 8] = [
+    Trap::UnreachableCodeReached,
+    Trap::MemoryOutOfBounds,
+    Trap::IntegerDivisionByZero,
+    Trap::IntegerOverflow,
+    Trap::BadConversionToInteger,
+    Trap::IndirectCallToNull,
+    Trap::TableOutOfBounds,
+    Trap::StackOverflow,
+];
+
+/// `name` forwards each `t{i}` to the import of the same name from `from`.
+fn forwarder(name: &str, from: &str) -> String {
+    let mut wat = format!("(module ${name}\n");
+    for i in 0..TRAP_KINDS.len() {
+        wat += &format!("  (import \"{from}\" \"t{i}\" (func $t{i}))\n");
+    }
+    for i in 0..TRAP_KINDS.len() {
+        wat += &format!("  (func ${name}_t{i} (export \"t{i}\") call $t{i})\n");
+    }
+    wat + ")"
+}
+
+#[test]
+fn traps_three_tiers_deep_have_backtraces_and_leave_the_store_usable() {
+    // host -> top (interpreter) -> mid (baseline) -> leaf (interpreter or baseline).
+    for leaf_native in [false, true] {
+        let engine = mixed_engine();
+        let mut store = Store::new(&engine, ());
+        let mut linker = Linker::new(&engine);
+        let leaf = Module::new(&engine, LEAF_WAT).unwrap();
+        if leaf_native {
+            leaf.compile_baseline_eagerly().unwrap();
+        }
+        let leaf = linker.instantiate(&mut store, &leaf).unwrap();
+        linker.instance(&mut store, "leaf", leaf).unwrap();
+        let mid = Module::new(&engine, forwarder("mid", "leaf")).unwrap();
+        mid.compile_baseline_eagerly().unwrap();
+        let mid = linker.instantiate(&mut store, &mid).unwrap();
+        linker.instance(&mut store, "mid", mid).unwrap();
+        let top = Module::new(&engine, forwarder("top", "mid")).unwrap();
+        let top = linker.instantiate(&mut store, &top).unwrap();
+        let mem = leaf.get_memory(&mut store, "mem").unwrap();
+        mem.write(&mut store, 100, b"kept").unwrap();
+
+        for (i, expected) in TRAP_KINDS.into_iter().enumerate() {
+            let t = top
+                .get_typed_func::<(), ()>(&mut store, &format!("t{i}"))
+                .unwrap();
+            let error = t.call(&mut store, ()).unwrap_err();
+            assert_eq!(
+                trap_of(&error),
+                expected,
+                "t{i}, leaf native: {leaf_native}"
+            );
+            let backtrace = error
+                .downcast_ref::<WasmBacktrace>()
+                .unwrap_or_else(|| panic!("no backtrace: {error:?}"));
+            let names: Vec<&str> = backtrace
+                .frames()
+                .iter()
+                .filter_map(|f| f.func_name())
+                .collect();
+            let mid_frame = format!("mid_t{i}");
+            let top_frame = format!("top_t{i}");
+            assert!(
+                names.ends_with(&[mid_frame.as_str(), top_frame.as_str()]),
+                "t{i}, leaf native: {leaf_native}: {names:?}"
+            );
+            let mut buf = [0u8; 4];
+            mem.read(&store, 100, &mut buf).unwrap();
+            assert_eq!(&buf, b"kept");
+        }
+    }
+}
+
+#[test]
+fn traps_inside_host_calls_made_from_wasm() {
+    for strategy in STRATEGIES {
+        let engine = engine(strategy);
+        let mut store = Store::new(&engine, ());
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap(
+                "host",
+                "call_back",
+                |mut caller: Caller<'_, ()>, which: i32| -> Result<()> {
+                    let name = format!("t{which}");
+                    let f = caller
+                        .get_export(&name)
+                        .and_then(|e| e.into_func())
+                        .expect("exported");
+                    f.typed::<(), ()>(&caller)?.call(&mut caller, ())
+                },
+            )
+            .unwrap();
+        let module = Module::new(
+            &engine,
+            r#"(module
+              (import "host" "call_back" (func $cb (param i32)))
+              (memory 1)
+              (func (export "t0") unreachable)
+              (func (export "t1") (drop (i32.load (i32.const 70000))))
+              (func (export "via_host") (param i32) (call $cb (local.get 0)))
+              (func (export "ok") (result i32) (i32.const 5)))"#,
+        )
+        .unwrap();
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let via_host = instance
+            .get_typed_func::<i32, ()>(&mut store, "via_host")
+            .unwrap();
+        let ok = instance
+            .get_typed_func::<(), i32>(&mut store, "ok")
+            .unwrap();
+        for (which, expected) in [
+            (0, Trap::UnreachableCodeReached),
+            (1, Trap::MemoryOutOfBounds),
+        ] {
+            let error = via_host.call(&mut store, which).unwrap_err();
+            assert_eq!(trap_of(&error), expected, "{strategy:?}");
+            assert_eq!(ok.call(&mut store, ()).unwrap(), 5);
+        }
+    }
+}

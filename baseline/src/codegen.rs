@@ -85,6 +85,8 @@ pub(crate) struct Compiler<'m> {
     func_type: &'m WasmFuncType,
     trap_sites: Vec<TrapSite>,
     trap_labels: Vec<(TrapCode, DynamicLabel)>,
+    /// Bytes of outgoing stack arguments of the function's calls (from a pre-scan).
+    out_args: u32,
     /// Most values any array call of this function passes (sizes its values area).
     max_array_values: u32,
 }
@@ -106,6 +108,7 @@ pub fn compile(
             .checked_add(count)
             .ok_or_else(|| Unsupported::new("too many locals"))?;
     }
+    let (out_args, max_array_values) = scan_calls(module, &body)?;
     let num_params = func_type.params.len() as u32;
     // With several results, the results-area pointer gets a slot after the locals.
     let results_area_slot = (func_type.results.len() > 1).then_some(num_params + num_locals);
@@ -124,7 +127,8 @@ pub fn compile(
         func_type,
         trap_sites: Vec::new(),
         trap_labels: Vec::new(),
-        max_array_values: 0,
+        out_args,
+        max_array_values,
     };
     let end = c.asm.new_dynamic_label();
     c.control.push(Control {
@@ -142,6 +146,26 @@ pub fn compile(
     }
     c.epilogue_and_stubs();
     c.finish(frame_patch)
+}
+
+/// The frame's call areas, sized before code generation: bytes of outgoing stack arguments
+/// (the most any call passes) and the most values any array call passes.
+fn scan_calls(
+    module: &ModuleInfo,
+    body: &wasmparser::FunctionBody<'_>,
+) -> Result<(u32, u32), Unsupported> {
+    let (mut out_args, mut values) = (0, 0);
+    let mut reader = body.get_operators_reader()?;
+    while !reader.eof() {
+        let ty = match reader.read()? {
+            Operator::Call { function_index } => module.func_type(function_index),
+            Operator::CallIndirect { type_index, .. } => &module.types[type_index as usize],
+            _ => continue,
+        };
+        out_args = out_args.max(NativeSignature::new(ty).stack_args_size);
+        values = values.max(ty.params.len().max(ty.results.len()).max(1) as u32);
+    }
+    Ok((out_args, values))
 }
 
 fn slot_offset(slot: u32) -> i32 {
@@ -230,11 +254,7 @@ impl Compiler<'_> {
 
     fn finish(self, frame_patch: usize) -> Result<CompiledFunction, Unsupported> {
         let slots = self.temp_base + self.max_height;
-        let bottom = if self.max_array_values > 0 {
-            MAX_STACK_ARGS_BYTES + 16 * self.max_array_values
-        } else {
-            0
-        };
+        let bottom = self.out_args + 16 * self.max_array_values;
         // Saved r15 and r14 take 16 bytes, so 16-byte multiples keep rsp aligned at calls.
         let frame = (8 * slots + bottom).next_multiple_of(16);
         let mut code = self
@@ -713,8 +733,6 @@ impl Compiler<'_> {
         Ok(())
     }
 }
-
-use call::MAX_STACK_ARGS_BYTES;
 
 impl Compiler<'_> {
     pub(crate) fn asm(&mut self) -> &mut Asm {

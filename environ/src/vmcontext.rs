@@ -62,6 +62,99 @@ pub struct VMTableDefinition {
     pub current_elements: usize,
 }
 
+/// Most frames a trap's backtrace records: the innermost ones and the outermost
+/// [`BACKTRACE_TAIL`] (frames in between are counted, not kept).
+pub const MAX_BACKTRACE_FRAMES: usize = 64;
+/// How many of the outermost frames a long backtrace keeps.
+pub const BACKTRACE_TAIL: usize = 16;
+
+/// One wasm frame of a trap's backtrace.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct VMFrame {
+    /// The frame's instance.
+    pub vmctx: *mut VMContext,
+    /// The frame's function, in its module's function space.
+    pub func_index: u32,
+}
+
+/// Frames pushed innermost first, keeping the first and the last ones of a long list.
+#[repr(C)]
+#[derive(Debug, Clone)]
+pub struct VMBacktrace {
+    /// Frames pushed so far (may exceed the capacity).
+    pub len: u32,
+    frames: [VMFrame; MAX_BACKTRACE_FRAMES],
+}
+
+impl VMBacktrace {
+    const HEAD: usize = MAX_BACKTRACE_FRAMES - BACKTRACE_TAIL;
+
+    pub const fn new() -> VMBacktrace {
+        VMBacktrace {
+            len: 0,
+            frames: [VMFrame {
+                vmctx: std::ptr::null_mut(),
+                func_index: u32::MAX,
+            }; MAX_BACKTRACE_FRAMES],
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Appends the next frame outwards.
+    pub fn push(&mut self, vmctx: *mut VMContext, func_index: u32) {
+        let n = self.len as usize;
+        let slot = if n < MAX_BACKTRACE_FRAMES {
+            n
+        } else {
+            Self::HEAD + (n - Self::HEAD) % BACKTRACE_TAIL
+        };
+        self.frames[slot] = VMFrame { vmctx, func_index };
+        self.len = self.len.saturating_add(1);
+    }
+
+    /// Counts `n` frames as pushed without keeping them (frames another list omitted).
+    pub fn skip(&mut self, n: usize) {
+        self.len = self.len.saturating_add(n.min(u32::MAX as usize) as u32);
+    }
+
+    /// Appends another list's frames (kept and omitted) after these.
+    pub fn extend(&mut self, other: &VMBacktrace) {
+        let (frames, omitted) = other.frames();
+        let head = frames.len().min(Self::HEAD);
+        for f in &frames[..head] {
+            self.push(f.vmctx, f.func_index);
+        }
+        self.skip(omitted);
+        for f in &frames[head..] {
+            self.push(f.vmctx, f.func_index);
+        }
+    }
+
+    /// The kept frames in order, and how many were omitted after the first
+    /// `MAX_BACKTRACE_FRAMES - BACKTRACE_TAIL`.
+    pub fn frames(&self) -> (Vec<VMFrame>, usize) {
+        let n = self.len as usize;
+        if n <= MAX_BACKTRACE_FRAMES {
+            return (self.frames[..n].to_vec(), 0);
+        }
+        let mut frames = self.frames[..Self::HEAD].to_vec();
+        for k in n - BACKTRACE_TAIL..n {
+            frames.push(self.frames[Self::HEAD + (k - Self::HEAD) % BACKTRACE_TAIL]);
+        }
+        (frames, n - MAX_BACKTRACE_FRAMES)
+    }
+}
+
+impl Default for VMBacktrace {
+    fn default() -> Self {
+        VMBacktrace::new()
+    }
+}
+
 /// Per-store state every tier may read or write during a call.
 #[repr(C)]
 pub struct VMStoreContext {
@@ -70,8 +163,37 @@ pub struct VMStoreContext {
     pub stack_limit: usize,
     /// Raw [`crate::TrapCode`] of the trap being reported by a `false` array call (0: none).
     pub trap_code: u32,
-    /// Function index where the trap was raised (`u32::MAX` if unknown).
-    pub trap_func: u32,
+    /// The trap's wasm frames, innermost first. The tier that raises a trap starts the list
+    /// ([`VMStoreContext::begin_trap`]); every activation the trap passes through on its way
+    /// out appends its own frames.
+    pub backtrace: VMBacktrace,
+}
+
+impl VMStoreContext {
+    pub fn new() -> VMStoreContext {
+        VMStoreContext {
+            stack_limit: usize::MAX,
+            trap_code: 0,
+            backtrace: VMBacktrace::new(),
+        }
+    }
+
+    /// Starts reporting a new trap.
+    pub fn begin_trap(&mut self, code: crate::TrapCode) {
+        self.trap_code = code.as_raw().get().into();
+        self.backtrace.clear();
+    }
+
+    /// Appends the next frame (outward) of the trap being reported.
+    pub fn push_frame(&mut self, vmctx: *mut VMContext, func_index: u32) {
+        self.backtrace.push(vmctx, func_index);
+    }
+}
+
+impl Default for VMStoreContext {
+    fn default() -> Self {
+        VMStoreContext::new()
+    }
 }
 
 /// Functions of the runtime that compiled and interpreted code call (libcalls). Their ids are
@@ -106,8 +228,11 @@ pub struct VMBuiltins {
     /// `elem.drop`.
     pub elem_drop: unsafe extern "C" fn(vmctx: *mut VMContext, elem: u32),
     /// Leaves JIT code for the innermost host-to-wasm entry, which then reports trap `code`
-    /// (a raw [`crate::TrapCode`]), or, with 0, the trap a callee already reported.
-    pub raise_trap: unsafe extern "C" fn(vmctx: *mut VMContext, code: u32) -> !,
+    /// (a raw [`crate::TrapCode`]), or, with 0, the trap a callee already reported. `fp` and
+    /// `pc` are the calling JIT frame's frame pointer and a code address inside it, from
+    /// which the JIT frames are walked for the backtrace.
+    pub raise_trap:
+        unsafe extern "C" fn(vmctx: *mut VMContext, code: u32, fp: usize, pc: usize) -> !,
     /// A function's tier-up budget ran out: compiles defined function `defined` with the
     /// next tier (on this thread) and installs it; returns whether native code is now
     /// installed. Resets the function's budgets either way.
@@ -127,7 +252,6 @@ pub mod offsets {
     pub const TABLE_CURRENT_ELEMENTS: u8 = 8;
     pub const STORE_STACK_LIMIT: u8 = 0;
     pub const STORE_TRAP_CODE: u8 = 8;
-    pub const STORE_TRAP_FUNC: u8 = 12;
     pub const BUILTIN_MEMORY_GROW: u8 = 0;
     pub const BUILTIN_TABLE_GROW: u8 = 8;
     pub const BUILTIN_MEMORY_INIT: u8 = 16;
@@ -143,6 +267,20 @@ mod tests {
     use super::offsets::*;
     use super::*;
     use std::mem::{offset_of, size_of};
+
+    #[test]
+    fn long_backtraces_keep_both_ends() {
+        let mut bt = VMBacktrace::new();
+        for i in 0..100 {
+            bt.push(std::ptr::null_mut(), i);
+        }
+        let (frames, omitted) = bt.frames();
+        let indices: Vec<u32> = frames.iter().map(|f| f.func_index).collect();
+        let mut expected: Vec<u32> = (0..48).collect();
+        expected.extend(84..100);
+        assert_eq!(indices, expected);
+        assert_eq!(omitted, 36);
+    }
 
     #[test]
     fn record_layouts_match_offsets() {
@@ -169,10 +307,6 @@ mod tests {
         assert_eq!(
             offset_of!(VMStoreContext, trap_code),
             STORE_TRAP_CODE.into()
-        );
-        assert_eq!(
-            offset_of!(VMStoreContext, trap_func),
-            STORE_TRAP_FUNC.into()
         );
         assert_eq!(
             offset_of!(VMBuiltins, memory_grow),

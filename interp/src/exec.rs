@@ -19,10 +19,19 @@ const MAX_FRAMES: usize = 1 << 17;
 /// Why an activation stopped early.
 #[derive(Debug)]
 pub(crate) enum Exit {
-    /// Trap raised here, in function `func` (module function index).
-    Trap(TrapCode, u32),
+    /// Trap raised here.
+    Trap(TrapCode),
     /// A callee reached through the array convention trapped and already reported it.
     Propagated,
+}
+
+/// How an activation stopped early, with its frames (function indices, innermost first).
+pub(crate) type Unwind = (Exit, Vec<u32>);
+
+fn backtrace(func: &CompiledFunc, frames: &[Frame<'_>]) -> Vec<u32> {
+    std::iter::once(func.func_index)
+        .chain(frames.iter().rev().map(|f| f.func.func_index))
+        .collect()
 }
 
 struct Frame<'m> {
@@ -105,13 +114,13 @@ pub(crate) fn run<'m>(
     cx: &Context<'m>,
     stack: &mut ValueStack,
     entry: &'m CompiledFunc,
-) -> Result<(), Exit> {
+) -> Result<(), Unwind> {
     let mut frames: Vec<Frame<'m>> = Vec::new();
     let mut func = entry;
     let mut fp = 0usize;
     let mut regs = match stack.enter(0, func) {
         Some(regs) => regs,
-        None => return Err(Exit::Trap(TrapCode::StackOverflow, func.func_index)),
+        None => return Err((Exit::Trap(TrapCode::StackOverflow), vec![func.func_index])),
     };
     let mut code: &'m [Instr] = &func.code;
     let mut pc = 0usize;
@@ -120,7 +129,15 @@ pub(crate) fn run<'m>(
 
     macro_rules! trap {
         ($code:expr) => {
-            return Err(Exit::Trap($code, func.func_index))
+            return Err((Exit::Trap($code), backtrace(func, &frames)))
+        };
+    }
+    // Calls through the array convention; a trap there unwinds this activation too.
+    macro_rules! call_array {
+        ($callee:expr, $ty:expr, $base:expr) => {
+            if let Err(exit) = cx.call_array($callee, $ty, regs, $base) {
+                return Err((exit, backtrace(func, &frames)));
+            }
         };
     }
     macro_rules! check {
@@ -142,7 +159,7 @@ pub(crate) fn run<'m>(
                 let index = cx.module.info.func_index(defined);
                 let ty = cx.module.info.functions[index as usize];
                 let funcref = vmctx.func_ref(cx.module.offsets.func(index));
-                cx.call_array(funcref, ty, regs, $base)?;
+                call_array!(funcref, ty, $base);
                 mem = vmctx.memory();
                 continue;
             }
@@ -221,7 +238,7 @@ pub(crate) fn run<'m>(
             }
             Instr::Call { func: defined, base } => call_defined!(defined, base),
             Instr::CallRef { offset, base, ty } => {
-                cx.call_array(vmctx.func_ref(offset), ty, regs, base)?;
+                call_array!(vmctx.func_ref(offset), ty, base);
                 mem = vmctx.memory();
             }
             Instr::CallIndirect { index, ty, table } => {
@@ -244,7 +261,7 @@ pub(crate) fn run<'m>(
                     let defined = func_index - cx.module.info.num_imported_funcs;
                     call_defined!(defined, base);
                 } else {
-                    cx.call_array(callee, ty, regs, base)?;
+                    call_array!(callee, ty, base);
                     mem = vmctx.memory();
                 }
             }

@@ -104,14 +104,11 @@ fn stack_pointer() -> usize {
     std::hint::black_box(&marker) as *const u8 as usize
 }
 
-/// Records a trap raised by the interpreter in the store, for the host-to-wasm entry.
-fn report_trap(store: *mut VMStoreContext, code: TrapCode, func: u32) {
-    // SAFETY: the store context outlives every call into the store's instances, and nothing
-    // else accesses it while wasm runs on this thread.
-    unsafe {
-        (*store).trap_code = code.as_raw().get().into();
-        (*store).trap_func = func;
-    }
+/// The store context of a `VMContext`.
+fn store_context<'a>(vmctx: Vmctx) -> &'a mut VMStoreContext {
+    // SAFETY: the store context outlives every call into the store's instances, and only
+    // the thread running the store's wasm touches it meanwhile.
+    unsafe { &mut *vmctx.store_context() }
 }
 
 /// The array-call entry of every interpreted function (see
@@ -140,16 +137,17 @@ pub unsafe extern "C" fn array_call(
     let module = unsafe { Vmctx::new(vmctx, header) }.interp();
     // SAFETY: as above, now with the module's full layout.
     let vmctx = unsafe { Vmctx::new(vmctx, module.offsets) };
-    let store = vmctx.store_context();
-
-    // SAFETY: the store context is live (see `report_trap`).
-    if stack_pointer() < unsafe { (*store).stack_limit } {
-        report_trap(store, TrapCode::StackOverflow, func_index);
-        return false;
+    let store = store_context(vmctx);
+    let raise = |store: &mut VMStoreContext, code| {
+        store.begin_trap(code);
+        store.push_frame(vmctx.as_ptr(), func_index);
+        false
+    };
+    if stack_pointer() < store.stack_limit {
+        return raise(store, TrapCode::StackOverflow);
     }
     let Some(defined) = module.info.defined_func_index(func_index) else {
-        report_trap(store, TrapCode::UnreachableCodeReached, func_index);
-        return false;
+        return raise(store, TrapCode::UnreachableCodeReached);
     };
     if module.tiering && vmctx.spend_call_budget(defined) {
         // Compiled just now: this very call runs the native code.
@@ -157,8 +155,7 @@ pub unsafe extern "C" fn array_call(
         return unsafe { ((*callee).array_call)(callee, _caller_vmctx, values, len) };
     }
     let Some(func) = module.compiled(defined) else {
-        report_trap(store, TrapCode::UnreachableCodeReached, func_index);
-        return false;
+        return raise(store, TrapCode::UnreachableCodeReached);
     };
     // SAFETY: the caller provides `len` values.
     let values = unsafe { std::slice::from_raw_parts_mut(values, len) };
@@ -181,10 +178,15 @@ pub unsafe extern "C" fn array_call(
     });
     match outcome {
         Ok(()) => true,
-        Err(exec::Exit::Trap(code, func)) => {
-            report_trap(store, code, func);
+        Err((exit, frames)) => {
+            let store = store_context(vmctx);
+            if let exec::Exit::Trap(code) = exit {
+                store.begin_trap(code);
+            }
+            for func in frames {
+                store.push_frame(vmctx.as_ptr(), func);
+            }
             false
         }
-        Err(exec::Exit::Propagated) => false,
     }
 }

@@ -1,7 +1,7 @@
 //! The host-to-wasm entry: sets the stack limit, calls through the array convention and turns
 //! a failed call back into a Rust error.
 
-use super::instance::FuncRefPtr;
+use super::instance::{instance_from_vmctx, FuncRefPtr};
 use crate::store::StoreOpaque;
 use crate::trap::WasmBacktrace;
 use anyhow::Result;
@@ -55,15 +55,29 @@ pub(crate) unsafe fn invoke(
         return Ok(());
     }
     let raw_code = std::mem::take(&mut s.vm_store_context.trap_code);
-    let trap_func = std::mem::replace(&mut s.vm_store_context.trap_func, u32::MAX);
+    let (frames, omitted) = s.vm_store_context.backtrace.frames();
+    s.vm_store_context.backtrace.clear();
     if let Some(panic) = s.pending_panic.take() {
         std::panic::resume_unwind(panic);
     }
+    let frames = frames
+        .iter()
+        .filter(|f| !f.vmctx.is_null() && f.func_index != u32::MAX)
+        .map(|f| {
+            // SAFETY: recorded frames name live instances of this store (instances live as
+            // long as their store).
+            let info = &unsafe { instance_from_vmctx(f.vmctx) }.module.inner().info;
+            let name = info.func_name(f.func_index).map(str::to_string);
+            (f.func_index, name, info.name.clone())
+        });
+    let backtrace = WasmBacktrace::new(frames, omitted);
     if let Some(error) = s.pending_error.take() {
+        // A host function's error comes back as the host made it.
         return Err(error);
     }
     let code = TrapCode::from_raw(raw_code as u8).unwrap_or(TrapCode::UnreachableCodeReached);
-    Err(anyhow::Error::new(code).context(WasmBacktrace::innermost(s, func, trap_func)))
+    let _ = func;
+    Err(anyhow::Error::new(code).context(backtrace))
 }
 
 /// An address in the current stack frame, close enough to the stack pointer for limits.

@@ -84,12 +84,12 @@ unsafe extern "C" fn host_trampoline<T: 'static>(
         Ok(Ok(())) => true,
         Ok(Err(error)) => {
             opaque.pending_error = Some(error);
-            opaque.vm_store_context.trap_code = TrapCode::HostError.as_raw().get().into();
+            opaque.vm_store_context.begin_trap(TrapCode::HostError);
             false
         }
         Err(panic) => {
             opaque.pending_panic = Some(panic);
-            opaque.vm_store_context.trap_code = TrapCode::HostError.as_raw().get().into();
+            opaque.vm_store_context.begin_trap(TrapCode::HostError);
             false
         }
     }

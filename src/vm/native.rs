@@ -18,7 +18,7 @@
 use super::code;
 use std::cell::Cell;
 use std::sync::Once;
-use strata_environ::vmcontext::VMContext;
+use strata_environ::vmcontext::{VMBacktrace, VMContext};
 use strata_environ::{TrapCode, ValRaw};
 
 /// Where a trap resumes, and what the trap was. Field offsets are used by the stubs below.
@@ -30,8 +30,34 @@ pub(crate) struct EntryRecord {
     prev: *mut EntryRecord,
     /// Raw `TrapCode` raised below this entry (0: a callee already reported it).
     pub(crate) trap_code: u32,
-    /// Function index of the JIT code that faulted (`u32::MAX` if unknown).
-    pub(crate) trap_func: u32,
+    /// JIT frames between the trap and this entry, innermost first.
+    frames: VMBacktrace,
+}
+
+impl EntryRecord {
+    /// Records the JIT frames from the one at (`pc`, `fp`, running for `vmctx`) outwards, up
+    /// to the trampoline that entered JIT code. Every JIT frame keeps its frame pointer and
+    /// saves its caller's `r15` (the caller's `VMContext`) right below it.
+    ///
+    /// # Safety
+    /// `fp` must be the frame pointer of the JIT frame containing `pc`, on this thread's
+    /// stack below this record's entry.
+    unsafe fn walk(&mut self, mut pc: usize, mut fp: usize, mut vmctx: usize) {
+        self.frames.clear();
+        while let Some((_, func)) = code::lookup(pc) {
+            if func == u32::MAX {
+                break; // a trampoline: the end of this run of JIT frames
+            }
+            self.frames.push(vmctx as *mut VMContext, func);
+            // SAFETY: JIT frames are `[saved r15][saved rbp][return address]` around `fp`
+            // (contract), and the caller of a JIT frame is JIT code or a trampoline.
+            unsafe {
+                vmctx = *((fp - 8) as *const usize);
+                pc = *((fp + 8) as *const usize) - 1;
+                fp = *(fp as *const usize);
+            }
+        }
+    }
 }
 
 /// An array-to-native trampoline (see `strata_baseline::trampoline`).
@@ -111,8 +137,8 @@ thread_local! {
     static INNERMOST: Cell<*mut EntryRecord> = const { Cell::new(std::ptr::null_mut()) };
 }
 
-/// Calls native code `entry` through `trampoline`. On a trap, returns the record's
-/// `(trap_code, trap_func)`; a zero code means a callee already reported the trap.
+/// Calls native code `entry` through `trampoline`. On a trap, returns the raw trap code
+/// (zero when a callee already reported the trap) and the JIT frames it unwound.
 ///
 /// # Safety
 /// `trampoline` must match `entry`'s signature, `callee_vmctx` must be the live instance
@@ -123,7 +149,7 @@ pub(crate) unsafe fn enter(
     callee_vmctx: *mut VMContext,
     caller_vmctx: *mut VMContext,
     values: *mut ValRaw,
-) -> Result<(), (u32, u32)> {
+) -> Result<(), (u32, Box<VMBacktrace>)> {
     install_signal_handlers();
     let mut record = EntryRecord {
         rsp: 0,
@@ -131,7 +157,7 @@ pub(crate) unsafe fn enter(
         resume: 0,
         prev: INNERMOST.get(),
         trap_code: 0,
-        trap_func: u32::MAX,
+        frames: VMBacktrace::new(),
     };
     INNERMOST.set(&mut record);
     // SAFETY: per the contract; the stub returns here either normally or through the resume
@@ -150,19 +176,26 @@ pub(crate) unsafe fn enter(
     if ok {
         Ok(())
     } else {
-        Err((record.trap_code, record.trap_func))
+        Err((record.trap_code, Box::new(record.frames)))
     }
 }
 
 /// The `raise_trap` builtin: leaves JIT code for the innermost entry.
-pub(crate) unsafe extern "C" fn raise_trap(_vmctx: *mut VMContext, code: u32) -> ! {
+pub(crate) unsafe extern "C" fn raise_trap(
+    vmctx: *mut VMContext,
+    code: u32,
+    fp: usize,
+    pc: usize,
+) -> ! {
     let record = INNERMOST.get();
     assert!(!record.is_null(), "raise_trap called outside JIT code");
     // SAFETY: the record belongs to an entry frame that is live (it is on the list) and
-    // below which only JIT frames and this builtin's frame are on the stack; this function
-    // owns nothing that needs dropping.
+    // below which only JIT frames and this builtin's frame are on the stack; `fp` and `pc`
+    // describe the calling JIT frame (builtin contract); this function owns nothing that
+    // needs dropping.
     unsafe {
         (*record).trap_code = code;
+        (*record).walk(pc, fp, vmctx as usize);
         strata_resume_entry(record)
     }
 }
@@ -220,11 +253,17 @@ unsafe extern "C" fn handler(
                 libc::SIGFPE => TrapCode::IntegerDivisionByZero,
                 _ => TrapCode::MemoryOutOfBounds,
             });
-            // SAFETY: the record is live (see `raise_trap`); resuming at its resume point
-            // with its stack skips only JIT frames.
+            let _ = func;
+            // SAFETY: the record is live (see `raise_trap`); the registers are those of the
+            // faulting JIT frame; resuming at its resume point with its stack skips only JIT
+            // frames.
             unsafe {
                 (*record).trap_code = trap.as_raw().get().into();
-                (*record).trap_func = func;
+                (*record).walk(
+                    pc,
+                    gregs[libc::REG_RBP as usize] as usize,
+                    gregs[libc::REG_R15 as usize] as usize,
+                );
                 gregs[libc::REG_RIP as usize] = (*record).resume as i64;
                 gregs[libc::REG_RSP as usize] = (*record).rsp as i64;
                 gregs[libc::REG_RBP as usize] = (*record).rbp as i64;

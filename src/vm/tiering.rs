@@ -172,46 +172,36 @@ pub(crate) unsafe extern "C" fn array_call(
         return unsafe { strata_interp::array_call(callee, caller_vmctx, values, len) };
     };
     let store = store_context(vmctx, module);
-    if approximate_stack_pointer() < {
-        // SAFETY: the store context outlives calls into its instances.
-        unsafe { (*store).stack_limit }
-    } {
-        report(
-            store,
-            TrapCode::StackOverflow.as_raw().get().into(),
-            func_index,
-        );
+    if approximate_stack_pointer() < store.stack_limit {
+        store.begin_trap(TrapCode::StackOverflow);
+        store.push_frame(vmctx, func_index);
         return false;
     }
     // SAFETY: the trampoline matches the function's signature, `entry` is its code and
     // `values` is sized for it (contract).
     match unsafe { native::enter(trampoline, entry, vmctx, caller_vmctx, values) } {
         Ok(()) => true,
-        Err((0, _)) => false,
-        Err((code, func)) => {
-            report(store, code, func);
+        Err((code, frames)) => {
+            let store = store_context(vmctx, module);
+            if let Some(code) = TrapCode::from_raw(code as u8) {
+                store.begin_trap(code);
+            }
+            store.backtrace.extend(&frames);
             false
         }
     }
 }
 
-fn store_context(vmctx: *mut VMContext, module: &ModuleInner) -> *mut VMStoreContext {
+fn store_context<'a>(vmctx: *mut VMContext, module: &ModuleInner) -> &'a mut VMStoreContext {
     let offset = module.offsets.store_context() as usize;
-    // SAFETY: the field at this offset of a live `VMContext` holds its store's context.
+    // SAFETY: the field at this offset of a live `VMContext` holds its store's context,
+    // which outlives calls into the store and is used only by the thread running them.
     unsafe {
-        vmctx
+        &mut *vmctx
             .cast::<u8>()
             .add(offset)
             .cast::<*mut VMStoreContext>()
             .read()
-    }
-}
-
-fn report(store: *mut VMStoreContext, code: u32, func: u32) {
-    // SAFETY: the store context is live and used by this thread only while wasm runs.
-    unsafe {
-        (*store).trap_code = code;
-        (*store).trap_func = func;
     }
 }
 

@@ -15,9 +15,6 @@ use strata_environ::abi::{ArgLoc, NativeSignature};
 use strata_environ::vmcontext::offsets as off;
 use strata_environ::{TrapCode, WasmValType};
 
-/// Room reserved at the bottom of every frame that calls, for outgoing stack arguments.
-pub(crate) const MAX_STACK_ARGS_BYTES: u32 = 256;
-
 /// What a call instruction calls.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Callee {
@@ -28,7 +25,7 @@ pub(super) enum Callee {
 impl Compiler<'_> {
     /// Offset from `rsp` of the array-call values area, above the outgoing stack arguments.
     pub(super) fn values_offset(&self) -> i32 {
-        MAX_STACK_ARGS_BYTES as i32
+        self.out_args as i32
     }
 
     /// A stub that leaves for the host-to-wasm entry after a callee reported a trap.
@@ -42,6 +39,8 @@ impl Compiler<'_> {
             ; =>l
             ; mov rdi, r15
             ; xor esi, esi
+            ; mov rdx, rbp
+            ; lea rcx, [=>l]
             ; mov rax, QWORD [r15 + builtins]
             ; call QWORD [rax + off::BUILTIN_RAISE_TRAP as i32]
             ; ud2
@@ -57,12 +56,6 @@ impl Compiler<'_> {
         };
         let ty = &self.module.types[type_index as usize];
         let sig = NativeSignature::new(ty);
-        // Stack arguments beyond the reserved area get room just for this call.
-        let extra = if sig.stack_args_size > MAX_STACK_ARGS_BYTES {
-            sig.stack_args_size as i32
-        } else {
-            0
-        };
         let slow = self.asm.new_dynamic_label();
         let done = self.asm.new_dynamic_label();
 
@@ -130,16 +123,9 @@ impl Compiler<'_> {
             .map(|p| (self.stack[p], p as u32))
             .collect();
         self.stack.truncate(first);
-        self.max_array_values = self
-            .max_array_values
-            .max(nparams.max(nresults).max(1) as u32);
         let vo = self.values_offset();
 
         if native_possible {
-            if extra > 0 {
-                dynasm!(self.asm ; .arch x64 ; sub rsp, extra);
-            }
-            let vo = vo + extra;
             for (&(op, pos), loc) in args.iter().zip(&sig.params) {
                 match *loc {
                     ArgLoc::Gpr(r) => self.load(op, pos, r),
@@ -168,10 +154,6 @@ impl Compiler<'_> {
                 ; mov rsi, r15
                 ; call r10
             );
-            if extra > 0 {
-                dynasm!(self.asm ; .arch x64 ; add rsp, extra);
-            }
-            let vo = vo - extra;
             if nresults == 1 {
                 match ty.results[0] {
                     WasmValType::I32 => dynasm!(self.asm ; .arch x64 ; mov eax, eax),
