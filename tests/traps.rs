@@ -283,3 +283,45 @@ fn traps_inside_host_calls_made_from_wasm() {
         }
     }
 }
+
+#[test]
+fn small_reservations_check_bounds_explicitly() {
+    let wat = r#"(module
+      (memory 1)
+      (func (export "load") (param i32) (result i32) (i32.load offset=16 (local.get 0)))
+      (func (export "store") (param i32) (i32.store8 (local.get 0) (i32.const 7))))"#;
+    // (reservation, whether out-of-bounds accesses may use guard-page faults)
+    for (reservation, guard_pages) in [(None, true), (Some(1u64 << 20), false)] {
+        let mut config = Config::new();
+        config.strategy(Strategy::Baseline);
+        if let Some(bytes) = reservation {
+            config.memory_reservation(bytes).memory_guard_size(64 << 10);
+        }
+        let engine = Engine::new(&config).unwrap();
+        let mut store = Store::new(&engine, ());
+        let module = Module::new(&engine, wat).unwrap();
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let load = instance
+            .get_typed_func::<i32, i32>(&mut store, "load")
+            .unwrap();
+        let store_fn = instance
+            .get_typed_func::<i32, ()>(&mut store, "store")
+            .unwrap();
+        let before = memory_faults_on_this_thread();
+        for addr in [65536 - 19, 65536, 1 << 20, -1] {
+            let error = load.call(&mut store, addr).unwrap_err();
+            assert_eq!(trap_of(&error), Trap::MemoryOutOfBounds, "load {addr}");
+        }
+        for addr in [65536, 1 << 20, -1] {
+            let error = store_fn.call(&mut store, addr).unwrap_err();
+            assert_eq!(trap_of(&error), Trap::MemoryOutOfBounds, "store {addr}");
+        }
+        assert_eq!(load.call(&mut store, 65536 - 20).unwrap(), 0);
+        let faults = memory_faults_on_this_thread() - before;
+        if guard_pages {
+            assert!(faults > 0, "the 4 GiB reservation relies on guard pages");
+        } else {
+            assert_eq!(faults, 0, "small reservations must check bounds explicitly");
+        }
+    }
+}

@@ -19,7 +19,7 @@ pub(crate) use entry::invoke;
 pub(crate) use host::{new_host_func, HostFn, HostFuncOwner};
 pub(crate) use instance::{funcref_type_id, FuncRefPtr, InstanceData, InstanceParts};
 pub(crate) use memory::{MemoryConfig, MemoryData};
-pub(crate) use native::supported as native_supported;
+pub(crate) use native::{memory_faults_on_this_thread, supported as native_supported};
 pub(crate) use table::TableData;
 pub(crate) use tiering::{compile_all_baseline, NativeCode, Trampolines};
 

@@ -135,6 +135,14 @@ thread_local! {
     /// The innermost active entry on this thread (constant-initialized and without a
     /// destructor, so the signal handler may read it).
     static INNERMOST: Cell<*mut EntryRecord> = const { Cell::new(std::ptr::null_mut()) };
+    /// Memory faults (SIGSEGV, SIGBUS) in JIT code turned into traps on this thread.
+    static MEMORY_FAULTS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many traps on this thread came from a memory fault in JIT code (a guard-page access)
+/// rather than an explicit check.
+pub(crate) fn memory_faults_on_this_thread() -> u64 {
+    MEMORY_FAULTS.get()
 }
 
 /// Calls native code `entry` through `trampoline`. On a trap, returns the raw trap code
@@ -254,6 +262,9 @@ unsafe extern "C" fn handler(
                 _ => TrapCode::MemoryOutOfBounds,
             });
             let _ = func;
+            if signal == libc::SIGSEGV || signal == libc::SIGBUS {
+                MEMORY_FAULTS.set(MEMORY_FAULTS.get() + 1);
+            }
             // SAFETY: the record is live (see `raise_trap`); the registers are those of the
             // faulting JIT frame; resuming at its resume point with its stack skips only JIT
             // frames.
