@@ -114,7 +114,10 @@ impl Config {
             Strategy::Tiered | Strategy::Interpreter => {}
             Strategy::Baseline => {
                 if !crate::vm::native_supported() {
-                    bail!("the baseline tier needs an x86-64 CPU with POPCNT and SSE4.1, on Linux");
+                    bail!(
+                        "the baseline tier is not available on this machine: it needs an \
+                         x86-64 CPU with POPCNT and SSE4.1, on Linux"
+                    );
                 }
             }
             Strategy::Optimizing => {

@@ -6,11 +6,19 @@
 //! comment. The safe API (`Store`, `Instance`, `Func`, ...) is built on the functions here.
 
 mod builtins;
+#[cfg_attr(
+    not(all(target_arch = "x86_64", target_os = "linux")),
+    allow(dead_code, reason = "only the x86-64 Linux trap handler looks code up")
+)]
 mod code;
 mod entry;
 mod host;
 mod instance;
 mod memory;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod native;
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+#[path = "native_unsupported.rs"]
 mod native;
 mod table;
 mod tiering;

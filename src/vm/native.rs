@@ -309,7 +309,7 @@ unsafe extern "C" fn handler(
     }
 }
 
-/// Whether this build can run JIT code.
+/// Whether this machine can run JIT code.
 pub(crate) fn supported() -> bool {
     strata_baseline::host_supported()
 }

@@ -47,6 +47,9 @@ impl NativeCode {
 /// Compiles defined function `defined` with the baseline (once) and installs it. Returns its
 /// entry, or why the baseline cannot compile it.
 fn compile_baseline(module: &ModuleInner, defined: u32) -> Result<*const u8, String> {
+    if !native::supported() {
+        return Err("this machine has no baseline tier".to_string());
+    }
     let code = module.native.baseline[defined as usize].get_or_init(|| {
         let config = module.engine.config();
         let options = strata_baseline::CompileOptions {
