@@ -74,6 +74,20 @@ impl Module {
         crate::vm::compile_all_baseline(&self.inner)
     }
 
+    /// Translates every function for the interpreter now (it otherwise translates each on
+    /// its first call). For benchmarks of translation speed.
+    #[doc(hidden)]
+    pub fn translate_interp_eagerly(&self) -> Result<()> {
+        self.inner.interp.translate_all()
+    }
+
+    /// Bytes of function bodies (the code section's payload): what compile throughput is
+    /// measured against.
+    #[doc(hidden)]
+    pub fn code_size(&self) -> usize {
+        self.inner.info.bodies.iter().map(|b| b.len).sum()
+    }
+
     /// Compiles the module in a `.wasm` or `.wat` file.
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
         let path = path.as_ref();

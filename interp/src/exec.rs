@@ -70,9 +70,7 @@ impl Context<'_> {
         for (k, v) in values.iter_mut().enumerate().take(params) {
             *v = ValRaw::from_u64(regs.get(base + k as u32));
         }
-        // SAFETY: `callee` came from a function slot or a checked table element (live), and
-        // `values` holds max(params, results) of its signature.
-        if !unsafe { vm::array_call(callee, self.vmctx, values) } {
+        if !vm::array_call(callee, self.vmctx, values) {
             return Err(Exit::Propagated);
         }
         for (k, v) in values.iter().enumerate().take(results) {
@@ -265,23 +263,15 @@ pub(crate) fn run<'m>(
                     mem = vmctx.memory();
                 }
             }
-            Instr::GlobalGet { dst, offset } => {
-                // SAFETY: global slots point at the store's live, aligned `ValRaw`s.
-                regs.set(dst, unsafe { vmctx.global(offset).read() }.get_u64());
-            }
-            Instr::GlobalSet { src, offset } => {
-                // SAFETY: as for `GlobalGet`; validation guarantees the global is mutable.
-                unsafe { vmctx.global(offset).write(ValRaw::from_u64(regs.get(src))) };
-            }
+            Instr::GlobalGet { dst, offset } => regs.set(dst, vmctx.global_get(offset)),
+            Instr::GlobalSet { src, offset } => vmctx.global_set(offset, regs.get(src)),
             Instr::RefFunc { dst, offset } => regs.set(dst, vmctx.func_ref(offset) as u64),
             Instr::MemorySize { dst } => {
                 regs.set(dst, (mem.size_in_bytes() as u64) / WASM_PAGE_SIZE)
             }
             Instr::MemoryGrow { dst, delta } => {
                 let delta = regs.get(delta) as u32 as u64;
-                // SAFETY: builtins take the calling instance's live `VMContext`.
-                let old = unsafe { (vmctx.builtins().memory_grow)(vmctx.as_ptr(), 0, delta) };
-                regs.set(dst, grow_result(old));
+                regs.set(dst, grow_result(vmctx.memory_grow(delta)));
                 mem = vmctx.memory();
             }
             Instr::MemoryFill { dst, value, len } => {
@@ -296,18 +286,11 @@ pub(crate) fn run<'m>(
                 let (data, _, _) = arg(code, pc);
                 pc += 1;
                 let (d, s, n) = (regs.get(dst) as u32, regs.get(src) as u32, regs.get(len) as u32);
-                // SAFETY: builtins take the calling instance's live `VMContext`.
-                let raw = unsafe {
-                    (vmctx.builtins().memory_init)(vmctx.as_ptr(), 0, data, d.into(), s, n)
-                };
-                if let Some(e) = TrapCode::from_raw(raw as u8) {
+                if let Some(e) = vmctx.memory_init(data, d, s, n) {
                     trap!(e);
                 }
             }
-            Instr::DataDrop { data } => {
-                // SAFETY: builtins take the calling instance's live `VMContext`.
-                unsafe { (vmctx.builtins().data_drop)(vmctx.as_ptr(), data) };
-            }
+            Instr::DataDrop { data } => vmctx.data_drop(data),
             Instr::TableGet { dst, index, table } => {
                 let elements = vm::table_elements(vmctx.table(table));
                 let raw = *check!(
@@ -331,11 +314,7 @@ pub(crate) fn run<'m>(
                 let (table, _, _) = arg(code, pc);
                 pc += 1;
                 let (init, delta) = (regs.get(init), regs.get(delta) as u32 as u64);
-                // SAFETY: builtins take the calling instance's live `VMContext`.
-                let old = unsafe {
-                    (vmctx.builtins().table_grow)(vmctx.as_ptr(), table, delta, init)
-                };
-                regs.set(dst, grow_result(old));
+                regs.set(dst, grow_result(vmctx.table_grow(table, delta, init)));
             }
             Instr::TableFill { dst, value, len } => {
                 let (table, _, _) = arg(code, pc);
@@ -369,18 +348,11 @@ pub(crate) fn run<'m>(
                 let (table, elem, _) = arg(code, pc);
                 pc += 1;
                 let (d, s, n) = (regs.get(dst) as u32, regs.get(src) as u32, regs.get(len) as u32);
-                // SAFETY: builtins take the calling instance's live `VMContext`.
-                let raw = unsafe {
-                    (vmctx.builtins().table_init)(vmctx.as_ptr(), table, elem, d.into(), s, n)
-                };
-                if let Some(e) = TrapCode::from_raw(raw as u8) {
+                if let Some(e) = vmctx.table_init(table, elem, d, s, n) {
                     trap!(e);
                 }
             }
-            Instr::ElemDrop { elem } => {
-                // SAFETY: builtins take the calling instance's live `VMContext`.
-                unsafe { (vmctx.builtins().elem_drop)(vmctx.as_ptr(), elem) };
-            }
+            Instr::ElemDrop { elem } => vmctx.elem_drop(elem),
         }
     }
 }

@@ -31,7 +31,8 @@ pub struct InterpModule {
     offsets: VMOffsets,
     /// Whether functions spend tier-up budgets (see [`InterpModule::new`]).
     tiering: bool,
-    funcs: Box<[OnceLock<Option<CompiledFunc>>]>,
+    /// Each function's bytecode, or why it could not be translated.
+    funcs: Box<[OnceLock<Result<CompiledFunc, String>>]>,
 }
 
 impl std::fmt::Debug for InterpModule {
@@ -65,20 +66,24 @@ impl InterpModule {
     /// the first translation error, if any.
     pub fn translate_all(&self) -> anyhow::Result<()> {
         for defined in 0..self.info.num_defined_funcs() {
-            translate::translate(&self.info, self.offsets, defined, self.tiering)?;
-            self.compiled(defined);
+            if let Err(why) = self.translation(defined) {
+                anyhow::bail!("function {}: {why}", self.info.func_index(defined));
+            }
         }
         Ok(())
+    }
+
+    fn translation(&self, defined: u32) -> &Result<CompiledFunc, String> {
+        self.funcs[defined as usize].get_or_init(|| {
+            translate::translate(&self.info, self.offsets, defined, self.tiering)
+                .map_err(|e| format!("{e:#}"))
+        })
     }
 
     /// The bytecode of defined function `defined`, translated on first use. `None` only if
     /// translation failed, which validation rules out (the caller reports a trap).
     fn compiled(&self, defined: u32) -> Option<&CompiledFunc> {
-        self.funcs[defined as usize]
-            .get_or_init(|| {
-                translate::translate(&self.info, self.offsets, defined, self.tiering).ok()
-            })
-            .as_ref()
+        self.translation(defined).as_ref().ok()
     }
 }
 

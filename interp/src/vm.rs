@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use strata_environ::vmcontext::{
     VMBuiltins, VMContext, VMFuncRef, VMMemoryDefinition, VMStoreContext, VMTableDefinition,
 };
-use strata_environ::{VMOffsets, ValRaw};
+use strata_environ::{TrapCode, VMOffsets, ValRaw};
 
 /// A live instance's `VMContext`, read through [`VMOffsets`].
 #[derive(Clone, Copy)]
@@ -104,8 +104,60 @@ impl Vmctx {
     }
 
     /// The global whose pointer is at byte `offset`.
-    pub(crate) fn global(self, offset: u32) -> *mut ValRaw {
+    fn global(self, offset: u32) -> *mut ValRaw {
         self.word(offset) as *mut ValRaw
+    }
+
+    pub(crate) fn global_get(self, offset: u32) -> u64 {
+        // SAFETY: global slots point at the store's live, aligned `ValRaw`s.
+        unsafe { self.global(offset).read() }.get_u64()
+    }
+
+    pub(crate) fn global_set(self, offset: u32, value: u64) {
+        // SAFETY: as in `global_get`; validation guarantees the global is mutable.
+        unsafe { self.global(offset).write(ValRaw::from_u64(value)) }
+    }
+
+    /// `memory.grow` of memory 0: the old size in pages, or `u64::MAX`.
+    pub(crate) fn memory_grow(self, delta: u64) -> u64 {
+        // SAFETY: builtins take the calling instance's live `VMContext`.
+        unsafe { (self.builtins().memory_grow)(self.ptr, 0, delta) }
+    }
+
+    pub(crate) fn memory_init(self, data: u32, dst: u32, src: u32, len: u32) -> Option<TrapCode> {
+        // SAFETY: as in `memory_grow`.
+        let raw = unsafe { (self.builtins().memory_init)(self.ptr, 0, data, dst.into(), src, len) };
+        TrapCode::from_raw(raw as u8)
+    }
+
+    pub(crate) fn data_drop(self, data: u32) {
+        // SAFETY: as in `memory_grow`.
+        unsafe { (self.builtins().data_drop)(self.ptr, data) }
+    }
+
+    /// `table.grow`: the old size, or `u64::MAX`.
+    pub(crate) fn table_grow(self, table: u32, delta: u64, init: u64) -> u64 {
+        // SAFETY: as in `memory_grow`.
+        unsafe { (self.builtins().table_grow)(self.ptr, table, delta, init) }
+    }
+
+    pub(crate) fn table_init(
+        self,
+        table: u32,
+        elem: u32,
+        dst: u32,
+        src: u32,
+        len: u32,
+    ) -> Option<TrapCode> {
+        // SAFETY: as in `memory_grow`.
+        let raw =
+            unsafe { (self.builtins().table_init)(self.ptr, table, elem, dst.into(), src, len) };
+        TrapCode::from_raw(raw as u8)
+    }
+
+    pub(crate) fn elem_drop(self, elem: u32) {
+        // SAFETY: as in `memory_grow`.
+        unsafe { (self.builtins().elem_drop)(self.ptr, elem) }
     }
 
     pub(crate) fn table<'a>(self, index: u32) -> &'a mut VMTableDefinition {
@@ -129,16 +181,12 @@ impl Vmctx {
     }
 }
 
-/// Calls `callee` through the array convention.
-///
-/// # Safety
-/// `callee` must be a live function reference and `values` sized for its signature.
-pub(crate) unsafe fn array_call(
-    callee: *const VMFuncRef,
-    caller: Vmctx,
-    values: &mut [ValRaw],
-) -> bool {
-    // SAFETY: per the contract.
+/// Calls `callee` (read from a function slot or a checked table element, so live) through
+/// the array convention, with `values` sized for its signature by the caller (the
+/// executor sizes it from the module type the callee was checked against).
+pub(crate) fn array_call(callee: *const VMFuncRef, caller: Vmctx, values: &mut [ValRaw]) -> bool {
+    // SAFETY: `callee` is a live function reference of the store (see above) and `values`
+    // holds max(params, results) values of its signature.
     unsafe { ((*callee).array_call)(callee, caller.as_ptr(), values.as_mut_ptr(), values.len()) }
 }
 

@@ -1,8 +1,10 @@
-//! The `strata` command line: run a module, or run spec scripts.
+//! The `strata` command line: run a module, run spec scripts, or benchmark tiers.
 //!
 //! Exit status: 0 on success; 1 when wasm trapped (or a script assertion failed); 2 for bad
 //! input (unreadable file, malformed or invalid module, unknown export, bad arguments, a
 //! tier that is not available), with a one-line error on stderr.
+
+mod bench;
 
 use anyhow::anyhow;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -42,6 +44,27 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Benchmark one exported function on several tiers, side by side: load, compile
+    /// (MB/s), time to first result, steady-state median; all tiers must agree.
+    Bench {
+        /// Comma-separated tiers (default: every tier available on this machine).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        tiers: Vec<Tier>,
+        /// The exported function to call with ARGS.
+        #[arg(long, value_name = "NAME")]
+        invoke: String,
+        /// Repeated calls per tier (default: as many as fit in about two seconds, 5 to 1000).
+        #[arg(long)]
+        runs: Option<usize>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// The module, binary (.wasm) or text (.wat).
+        file: PathBuf,
+        /// Arguments of the function, parsed by its parameter types.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Run spec test scripts (.wast) and report `N passed, N failed`.
     Wast {
         #[arg(long, value_enum, default_value_t = Tier::Tiered)]
@@ -55,7 +78,7 @@ enum Command {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum Tier {
+pub(crate) enum Tier {
     /// The register interpreter only.
     Interp,
     /// The baseline JIT only.
@@ -78,7 +101,7 @@ impl Tier {
 }
 
 /// Why a command failed, which decides the exit status.
-enum Failure {
+pub(crate) enum Failure {
     /// Bad input: exit 2 with a one-line message.
     Usage(String),
     /// Wasm trapped or the runtime failed while running: exit 1.
@@ -97,6 +120,28 @@ fn main() -> ExitCode {
             args,
         } => run(tier, invoke.as_deref(), &file, &args),
         Command::Wast { tier, print, files } => wast(tier, print, &files),
+        Command::Bench {
+            tiers,
+            invoke,
+            runs,
+            json,
+            file,
+            args,
+        } => {
+            let tiers = if tiers.is_empty() {
+                Tier::available()
+            } else {
+                tiers
+            };
+            bench::bench(&bench::Options {
+                tiers,
+                invoke: &invoke,
+                file: &file,
+                args: &args,
+                runs,
+                json,
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -121,6 +166,18 @@ fn engine(tier: Tier) -> Result<Engine, Failure> {
 impl Tier {
     fn name(self) -> &'static str {
         self.strategy().name()
+    }
+
+    /// The tiers this machine can run.
+    fn available() -> Vec<Tier> {
+        [Tier::Interp, Tier::Baseline, Tier::Optimizing, Tier::Tiered]
+            .into_iter()
+            .filter(|t| {
+                let mut config = Config::new();
+                config.strategy(t.strategy());
+                Engine::new(&config).is_ok()
+            })
+            .collect()
     }
 }
 
