@@ -237,3 +237,54 @@ fn readme_shows_the_embedding_example_verbatim() {
     assert!(readme
         .contains("cargo run -- run examples/fib.wat --invoke fib 20\ncargo test --workspace\n"));
 }
+
+#[test]
+fn bench_compares_tiers_and_checks_their_results() {
+    let out = strata(&[
+        "bench",
+        "--tiers",
+        "interp,baseline,tiered",
+        "--runs",
+        "3",
+        "--invoke",
+        "fib",
+        "examples/fib.wat",
+        "15",
+    ]);
+    assert_status(&out, 0);
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    for (row, tier) in rows.iter().zip(["interp", "baseline", "tiered"]) {
+        assert!(row.starts_with(tier), "{text}");
+        assert!(row.ends_with(" 610"), "{text}");
+    }
+
+    let out = strata(&[
+        "bench",
+        "--json",
+        "--tiers",
+        "interp",
+        "--runs",
+        "2",
+        "--invoke",
+        "fib",
+        "examples/fib.wat",
+        "10",
+    ]);
+    assert_status(&out, 0);
+    let json = stdout(&out);
+    assert!(
+        json.starts_with("{\"agree\":true,\"tiers\":[{\"tier\":\"interp\""),
+        "{json}"
+    );
+    assert!(json.contains("\"result\":[\"55\"]"), "{json}");
+
+    let out = strata(&["bench", "--invoke", "nope", "examples/fib.wat"]);
+    assert_status(&out, 2);
+    assert!(
+        stderr(&out).contains("unknown export `nope`"),
+        "{}",
+        stderr(&out)
+    );
+}
