@@ -46,8 +46,16 @@ const RDX: u8 = 2;
 enum Operand {
     Local(u32),
     Const(u64),
+    /// In the canonical slot of its stack position.
     Temp,
+    /// In a register of [`POOL`] (its canonical slot is reserved but stale).
+    Reg(u8),
 }
+
+/// Registers that hold temporaries: rbx, r12, r13 (saved by the prologue), rsi, rdi, r8,
+/// r9. Values in them are spilled to their canonical slots at every control-flow join and
+/// before every call; rax, rcx, rdx, r10 and r11 stay free as scratch.
+const POOL: [u8; 7] = [3, 12, 13, 6, 7, 8, 9];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -83,6 +91,8 @@ pub(crate) struct Compiler<'m> {
     reachable: bool,
     unreachable_depth: u32,
     func_type: &'m WasmFuncType,
+    /// Bit `r` set: register `r` of [`POOL`] is free.
+    free_regs: u16,
     trap_sites: Vec<TrapSite>,
     trap_labels: Vec<(TrapCode, DynamicLabel)>,
     /// Bytes of outgoing stack arguments of the function's calls (from a pre-scan).
@@ -125,6 +135,7 @@ pub fn compile(
         reachable: true,
         unreachable_depth: 0,
         func_type,
+        free_regs: POOL.iter().fold(0, |m, &r| m | 1 << r),
         trap_sites: Vec::new(),
         trap_labels: Vec::new(),
         out_args,
@@ -168,8 +179,11 @@ fn scan_calls(
     Ok((out_args, values))
 }
 
+/// Bytes the prologue pushes below the frame pointer: r15, r14, rbx, r12, r13.
+const SAVED_REGS: i32 = 40;
+
 fn slot_offset(slot: u32) -> i32 {
-    -24 - 8 * slot as i32
+    -SAVED_REGS - 8 - 8 * slot as i32
 }
 
 impl Compiler<'_> {
@@ -183,6 +197,9 @@ impl Compiler<'_> {
             ; mov rbp, rsp
             ; push r15
             ; push r14
+            ; push rbx
+            ; push r12
+            ; push r13
             ; sub rsp, 0x7fff_fff0
         );
         let frame_patch = self.asm.offset().0 - 4;
@@ -255,8 +272,9 @@ impl Compiler<'_> {
     fn finish(self, frame_patch: usize) -> Result<CompiledFunction, Unsupported> {
         let slots = self.temp_base + self.max_height;
         let bottom = self.out_args + 16 * self.max_array_values;
-        // Saved r15 and r14 take 16 bytes, so 16-byte multiples keep rsp aligned at calls.
-        let frame = (8 * slots + bottom).next_multiple_of(16);
+        // The return address and six pushes leave rsp 8 below a 16-byte boundary: the frame
+        // is an odd multiple of 8 to align it at calls.
+        let frame = (8 * slots + bottom).next_multiple_of(16) + 8;
         let mut code = self
             .asm
             .finalize()
@@ -298,9 +316,57 @@ impl Compiler<'_> {
         slot_offset(self.temp_base + self.stack.len() as u32 - 1)
     }
 
+    /// Pops the top entry; a register it held is free again (the caller reads it before
+    /// allocating anything).
     fn pop(&mut self) -> (Operand, u32) {
         let pos = self.stack.len() as u32 - 1;
-        (self.stack.pop().expect("validated stack"), pos)
+        let op = self.stack.pop().expect("validated stack");
+        if let Operand::Reg(r) = op {
+            self.free_regs |= 1 << r;
+        }
+        (op, pos)
+    }
+
+    /// Drops entries above `len`, freeing their registers.
+    fn truncate(&mut self, len: usize) {
+        while self.stack.len() > len {
+            self.pop();
+        }
+    }
+
+    /// A free register of the pool, spilling the deepest register entry if none is free.
+    fn alloc_reg(&mut self) -> u8 {
+        if let Some(&r) = POOL.iter().find(|&&r| self.free_regs & 1 << r != 0) {
+            self.free_regs &= !(1 << r);
+            return r;
+        }
+        let pos = self
+            .stack
+            .iter()
+            .position(|op| matches!(op, Operand::Reg(_)))
+            .expect("all pool registers hold stack entries");
+        let Operand::Reg(r) = self.stack[pos] else {
+            unreachable!()
+        };
+        self.materialize(pos);
+        self.free_regs &= !(1 << r);
+        r
+    }
+
+    /// Pushes the value in `rax` as a new entry, kept in a register.
+    fn push_rax_in_reg(&mut self) {
+        let r = self.alloc_reg();
+        dynasm!(self.asm ; .arch x64 ; mov Rq(r), rax);
+        self.push(Operand::Reg(r));
+    }
+
+    /// Spills every register entry to its canonical slot (before joins and calls).
+    fn spill_all(&mut self) {
+        for pos in 0..self.stack.len() {
+            if let Operand::Reg(_) = self.stack[pos] {
+                self.materialize(pos);
+            }
+        }
     }
 
     /// Loads an operand (at stack position `pos`) into register `r`.
@@ -314,6 +380,8 @@ impl Compiler<'_> {
                 dynasm!(self.asm ; .arch x64 ; mov Rq(r), QWORD [rbp + o])
             }
             Operand::Const(v) => self.load_const(v, r),
+            Operand::Reg(x) if x == r => {}
+            Operand::Reg(x) => dynasm!(self.asm ; .arch x64 ; mov Rq(r), Rq(x)),
         }
     }
 
@@ -330,12 +398,19 @@ impl Compiler<'_> {
     }
 
     fn materialize(&mut self, pos: usize) {
-        let op = self.stack[pos];
-        if op != Operand::Temp {
-            self.load(op, pos as u32, RAX);
-            self.store(RAX, slot_offset(self.temp_base + pos as u32));
-            self.stack[pos] = Operand::Temp;
+        let slot = slot_offset(self.temp_base + pos as u32);
+        match self.stack[pos] {
+            Operand::Temp => return,
+            Operand::Reg(r) => {
+                self.store(r, slot);
+                self.free_regs |= 1 << r;
+            }
+            op => {
+                self.load(op, pos as u32, RAX);
+                self.store(RAX, slot);
+            }
         }
+        self.stack[pos] = Operand::Temp;
     }
 
     fn materialize_locals(&mut self, only: Option<u32>) {
@@ -429,7 +504,10 @@ impl Compiler<'_> {
         }
         dynasm!(self.asm
             ; .arch x64
-            ; lea rsp, [rbp - 16]
+            ; lea rsp, [rbp - SAVED_REGS]
+            ; pop r13
+            ; pop r12
+            ; pop rbx
             ; pop r14
             ; pop r15
             ; pop rbp
@@ -440,7 +518,7 @@ impl Compiler<'_> {
     fn set_unreachable(&mut self) {
         self.reachable = false;
         let height = self.control.last().map_or(0, |c| c.height) as usize;
-        self.stack.truncate(height);
+        self.truncate(height);
     }
 
     fn end(&mut self) {
@@ -469,7 +547,7 @@ impl Compiler<'_> {
         if frame.kind != Kind::Loop {
             dynasm!(self.asm ; .arch x64 ; =>frame.label);
         }
-        self.stack.truncate(frame.height as usize);
+        self.truncate(frame.height as usize);
         for _ in 0..frame.results {
             self.push_temp();
         }
@@ -487,7 +565,7 @@ impl Compiler<'_> {
         frame.kind = Kind::Else;
         let (height, params) = (frame.height as usize, frame.params);
         dynasm!(self.asm ; .arch x64 ; =>else_label);
-        self.stack.truncate(height);
+        self.truncate(height);
         for _ in 0..params {
             self.push_temp();
         }
@@ -521,6 +599,7 @@ impl Compiler<'_> {
             }
             Operator::Block { blockty } => {
                 let ty = self.block_type(blockty);
+                self.spill_all();
                 self.materialize_locals(None);
                 let label = self.asm.new_dynamic_label();
                 self.push_control(Kind::Block, ty, label);
@@ -528,6 +607,7 @@ impl Compiler<'_> {
             Operator::Loop { blockty } => {
                 // Back-edges bring the parameters in their canonical slots; so must entry.
                 let ty = self.block_type(blockty);
+                self.spill_all();
                 self.materialize_locals(None);
                 self.materialize_top(ty.0);
                 let label = self.asm.new_dynamic_label();
@@ -536,6 +616,7 @@ impl Compiler<'_> {
             }
             Operator::If { blockty } => {
                 let ty = self.block_type(blockty);
+                self.spill_all();
                 let (cond, pos) = self.pop();
                 self.materialize_locals(None);
                 self.materialize_top(ty.0);
@@ -588,7 +669,7 @@ impl Compiler<'_> {
                 table: table_index,
             })?,
             Operator::Drop => {
-                self.stack.pop();
+                self.pop();
             }
             Operator::Select | Operator::TypedSelect { .. } => {
                 let (cond, cpos) = self.pop();
@@ -609,13 +690,12 @@ impl Compiler<'_> {
             }
             Operator::GlobalGet { global_index } => {
                 let g = self.offsets.global(global_index) as i32;
-                let dst = self.push_temp();
                 dynasm!(self.asm
                     ; .arch x64
                     ; mov rax, QWORD [r15 + g]
                     ; mov rax, QWORD [rax]
                 );
-                self.store(RAX, dst);
+                self.push_rax_in_reg();
             }
             Operator::GlobalSet { global_index } => {
                 let g = self.offsets.global(global_index) as i32;
@@ -647,6 +727,7 @@ impl Compiler<'_> {
                 self.store(RAX, dst);
             }
             Operator::MemoryGrow { .. } => {
+                self.spill_all();
                 let (delta, pos) = self.pop();
                 self.load(delta, pos, RDX);
                 let builtins = self.offsets.builtins() as i32;
@@ -714,8 +795,8 @@ impl Compiler<'_> {
                 ; .arch x64
                 ; mov rdx, QWORD end as i64
                 ; add rdx, rax
-                ; mov rdi, QWORD [r15 + mem]
-                ; cmp rdx, QWORD [rdi + off::MEMORY_CURRENT_LENGTH as i32]
+                ; mov r10, QWORD [r15 + mem]
+                ; cmp rdx, QWORD [r10 + off::MEMORY_CURRENT_LENGTH as i32]
                 ; ja =>oob
                 ; mov rdx, QWORD offset as i64
                 ; add rax, rdx
@@ -727,8 +808,7 @@ impl Compiler<'_> {
             crate::ops::emit_store(&mut self.asm, access.size, disp);
         } else {
             crate::ops::emit_load(&mut self.asm, access.kind, disp);
-            let dst = self.push_temp();
-            self.store(RAX, dst);
+            self.push_rax_in_reg();
         }
         Ok(())
     }
@@ -754,8 +834,7 @@ impl Compiler<'_> {
 
     /// Pushes `rax` as the result.
     pub(crate) fn push_rax(&mut self) {
-        let dst = self.push_temp();
-        self.store(RAX, dst);
+        self.push_rax_in_reg();
     }
 
     pub(crate) fn trap_to(&mut self, code: TrapCode) -> DynamicLabel {

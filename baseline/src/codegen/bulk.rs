@@ -58,6 +58,18 @@ impl Compiler<'_> {
     /// Emits a reference, table or bulk-memory operator; `false` if `op` is none of those.
     pub(super) fn bulk(&mut self, op: &Operator<'_>) -> bool {
         use Operator as O;
+        // Everything but plain table accesses calls out (builtins, memmove, memset) or uses
+        // pool registers as arguments.
+        if !matches!(
+            op,
+            O::RefNull { .. }
+                | O::RefFunc { .. }
+                | O::TableGet { .. }
+                | O::TableSet { .. }
+                | O::TableSize { .. }
+        ) {
+            self.spill_all();
+        }
         match *op {
             O::RefNull { .. } => self.push(Operand::Const(0)),
             O::RefFunc { function_index } => {

@@ -50,6 +50,8 @@ impl Compiler<'_> {
     }
 
     pub(super) fn call(&mut self, callee: Callee) -> Result<(), Unsupported> {
+        // Callees clobber the pool's caller-saved registers.
+        self.spill_all();
         let type_index = match callee {
             Callee::Direct(f) => self.module.functions[f as usize],
             Callee::Indirect { ty, .. } => ty,
@@ -122,7 +124,7 @@ impl Compiler<'_> {
         let args: Vec<(Operand, u32)> = (first..self.stack.len())
             .map(|p| (self.stack[p], p as u32))
             .collect();
-        self.stack.truncate(first);
+        self.truncate(first);
         let vo = self.values_offset();
 
         if native_possible {
