@@ -68,12 +68,15 @@ pub const MAX_BACKTRACE_FRAMES: usize = 64;
 /// How many of the outermost frames a long backtrace keeps.
 pub const BACKTRACE_TAIL: usize = 16;
 
-/// One wasm frame of a trap's backtrace.
+/// One wasm frame of a trap's backtrace: its function and where to find the function's
+/// module (the instance, or, for JIT frames, the module the code registry knows).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct VMFrame {
-    /// The frame's instance.
+    /// The frame's instance, or null.
     pub vmctx: *mut VMContext,
+    /// The frame's module, or null (then `vmctx` is set).
+    pub module: *const crate::ModuleInfo,
     /// The frame's function, in its module's function space.
     pub func_index: u32,
 }
@@ -95,6 +98,7 @@ impl VMBacktrace {
             len: 0,
             frames: [VMFrame {
                 vmctx: std::ptr::null_mut(),
+                module: std::ptr::null(),
                 func_index: u32::MAX,
             }; MAX_BACKTRACE_FRAMES],
         }
@@ -105,14 +109,14 @@ impl VMBacktrace {
     }
 
     /// Appends the next frame outwards.
-    pub fn push(&mut self, vmctx: *mut VMContext, func_index: u32) {
+    pub fn push(&mut self, frame: VMFrame) {
         let n = self.len as usize;
         let slot = if n < MAX_BACKTRACE_FRAMES {
             n
         } else {
             Self::HEAD + (n - Self::HEAD) % BACKTRACE_TAIL
         };
-        self.frames[slot] = VMFrame { vmctx, func_index };
+        self.frames[slot] = frame;
         self.len = self.len.saturating_add(1);
     }
 
@@ -126,11 +130,11 @@ impl VMBacktrace {
         let (frames, omitted) = other.frames();
         let head = frames.len().min(Self::HEAD);
         for f in &frames[..head] {
-            self.push(f.vmctx, f.func_index);
+            self.push(*f);
         }
         self.skip(omitted);
         for f in &frames[head..] {
-            self.push(f.vmctx, f.func_index);
+            self.push(*f);
         }
     }
 
@@ -184,9 +188,14 @@ impl VMStoreContext {
         self.backtrace.clear();
     }
 
-    /// Appends the next frame (outward) of the trap being reported.
+    /// Appends the next frame (outward) of the trap being reported: function `func_index`
+    /// of the instance `vmctx`.
     pub fn push_frame(&mut self, vmctx: *mut VMContext, func_index: u32) {
-        self.backtrace.push(vmctx, func_index);
+        self.backtrace.push(VMFrame {
+            vmctx,
+            module: std::ptr::null(),
+            func_index,
+        });
     }
 }
 
@@ -228,11 +237,10 @@ pub struct VMBuiltins {
     /// `elem.drop`.
     pub elem_drop: unsafe extern "C" fn(vmctx: *mut VMContext, elem: u32),
     /// Leaves JIT code for the innermost host-to-wasm entry, which then reports trap `code`
-    /// (a raw [`crate::TrapCode`]), or, with 0, the trap a callee already reported. `fp` and
-    /// `pc` are the calling JIT frame's frame pointer and a code address inside it, from
-    /// which the JIT frames are walked for the backtrace.
-    pub raise_trap:
-        unsafe extern "C" fn(vmctx: *mut VMContext, code: u32, fp: usize, pc: usize) -> !,
+    /// (a raw [`crate::TrapCode`]), or, with 0, the trap a callee already reported. Must be
+    /// called directly from JIT code with its frame pointer in rbp: the JIT frames are walked
+    /// from there for the backtrace.
+    pub raise_trap: unsafe extern "C" fn(vmctx: *mut VMContext, code: u32) -> !,
     /// A function's tier-up budget ran out: compiles defined function `defined` with the
     /// next tier (on this thread) and installs it; returns whether native code is now
     /// installed. Resets the function's budgets either way.
@@ -272,7 +280,11 @@ mod tests {
     fn long_backtraces_keep_both_ends() {
         let mut bt = VMBacktrace::new();
         for i in 0..100 {
-            bt.push(std::ptr::null_mut(), i);
+            bt.push(VMFrame {
+                vmctx: std::ptr::null_mut(),
+                module: std::ptr::null(),
+                func_index: i,
+            });
         }
         let (frames, omitted) = bt.frames();
         let indices: Vec<u32> = frames.iter().map(|f| f.func_index).collect();

@@ -14,7 +14,7 @@ pub(crate) static BUILTINS: VMBuiltins = VMBuiltins {
     data_drop,
     table_init,
     elem_drop,
-    raise_trap: super::native::raise_trap,
+    raise_trap: super::native::strata_raise_trap,
     tier_up: super::tiering::tier_up,
 };
 

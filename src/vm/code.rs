@@ -9,7 +9,7 @@
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use strata_environ::{trap_at, CompiledFunction, TrapCode, TrapSite};
+use strata_environ::{trap_at, CompiledFunction, ModuleInfo, TrapCode, TrapSite};
 
 /// One function's machine code, executable.
 pub(crate) struct CodeMemory {
@@ -28,14 +28,29 @@ struct Registered {
     end: usize,
     trap_sites: Arc<[TrapSite]>,
     func_index: u32,
+    /// The function's module (`None` for trampolines), for naming backtrace frames.
+    module: Option<Arc<ModuleInfo>>,
+}
+
+/// What the registry knows of a code address.
+pub(crate) struct CodeInfo {
+    /// The trap a fault at this address means, if it is a trap site.
+    pub(crate) trap: Option<TrapCode>,
+    /// The function and its module; `None` inside a trampoline.
+    pub(crate) func: Option<(u32, *const ModuleInfo)>,
 }
 
 /// Start address -> code range, for every live `CodeMemory`.
 static REGISTRY: RwLock<BTreeMap<usize, Registered>> = RwLock::new(BTreeMap::new());
 
 impl CodeMemory {
-    /// Maps `func`'s code executable and registers its trap sites.
-    pub(crate) fn new(func: &CompiledFunction, func_index: u32) -> Result<CodeMemory> {
+    /// Maps `func`'s code executable and registers its trap sites, as function `func_index`
+    /// of `module` (`None` for trampolines).
+    pub(crate) fn new(
+        func: &CompiledFunction,
+        func_index: u32,
+        module: Option<Arc<ModuleInfo>>,
+    ) -> Result<CodeMemory> {
         let len = func.code.len().max(1);
         let mut alloc = region::alloc(len, region::Protection::READ_WRITE)
             .context("failed to allocate code memory")?;
@@ -54,6 +69,7 @@ impl CodeMemory {
                 end: start + len,
                 trap_sites: func.trap_sites.clone().into(),
                 func_index,
+                module,
             },
         );
         Ok(CodeMemory { alloc, len })
@@ -76,16 +92,18 @@ impl Drop for CodeMemory {
     }
 }
 
-/// If `pc` is inside registered JIT code: the trap its fault means (if it is a trap site)
-/// and the function it belongs to.
-pub(crate) fn lookup(pc: usize) -> Option<(Option<TrapCode>, u32)> {
+/// What the registry knows of `pc`, if it is inside registered JIT code.
+pub(crate) fn lookup(pc: usize) -> Option<CodeInfo> {
     let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
     let (&start, reg) = registry.range(..=pc).next_back()?;
     if pc >= reg.end {
         return None;
     }
-    Some((
-        trap_at(&reg.trap_sites, (pc - start) as u32),
-        reg.func_index,
-    ))
+    Some(CodeInfo {
+        trap: trap_at(&reg.trap_sites, (pc - start) as u32),
+        func: reg
+            .module
+            .as_ref()
+            .map(|m| (reg.func_index, Arc::as_ptr(m))),
+    })
 }

@@ -5,7 +5,7 @@ use super::instance::{instance_from_vmctx, FuncRefPtr};
 use crate::store::StoreOpaque;
 use crate::trap::WasmBacktrace;
 use anyhow::Result;
-use strata_environ::{TrapCode, ValRaw};
+use strata_environ::{ModuleInfo, TrapCode, ValRaw};
 
 /// Calls `func` with `values` (arguments in, results out).
 ///
@@ -62,11 +62,18 @@ pub(crate) unsafe fn invoke(
     }
     let frames = frames
         .iter()
-        .filter(|f| !f.vmctx.is_null() && f.func_index != u32::MAX)
+        .filter(|f| (!f.vmctx.is_null() || !f.module.is_null()) && f.func_index != u32::MAX)
         .map(|f| {
             // SAFETY: recorded frames name live instances of this store (instances live as
-            // long as their store).
-            let info = &unsafe { instance_from_vmctx(f.vmctx) }.module.inner().info;
+            // long as their store), or modules whose code is still mapped (the code registry
+            // holds them while it is).
+            let info: &ModuleInfo = unsafe {
+                if f.module.is_null() {
+                    &instance_from_vmctx(f.vmctx).module.inner().info
+                } else {
+                    &*f.module
+                }
+            };
             let name = info.func_name(f.func_index).map(str::to_string);
             (f.func_index, name, info.name.clone())
         });

@@ -18,7 +18,7 @@
 use super::code;
 use std::cell::Cell;
 use std::sync::Once;
-use strata_environ::vmcontext::{VMBacktrace, VMContext};
+use strata_environ::vmcontext::{VMBacktrace, VMContext, VMFrame};
 use strata_environ::{TrapCode, ValRaw};
 
 /// Where a trap resumes, and what the trap was. Field offsets are used by the stubs below.
@@ -35,24 +35,28 @@ pub(crate) struct EntryRecord {
 }
 
 impl EntryRecord {
-    /// Records the JIT frames from the one at (`pc`, `fp`, running for `vmctx`) outwards, up
-    /// to the trampoline that entered JIT code. Every JIT frame keeps its frame pointer and
-    /// saves its caller's `r15` (the caller's `VMContext`) right below it.
+    /// Records the JIT frames from the one at (`pc`, `fp`) outwards, up to the trampoline
+    /// that entered JIT code. Every JIT frame keeps its frame pointer, so the chain is
+    /// `[fp] = caller's fp, [fp + 8] = return address`; functions and their modules come
+    /// from the code registry.
     ///
     /// # Safety
     /// `fp` must be the frame pointer of the JIT frame containing `pc`, on this thread's
     /// stack below this record's entry.
-    unsafe fn walk(&mut self, mut pc: usize, mut fp: usize, mut vmctx: usize) {
+    unsafe fn walk(&mut self, mut pc: usize, mut fp: usize) {
         self.frames.clear();
-        while let Some((_, func)) = code::lookup(pc) {
-            if func == u32::MAX {
+        while let Some(info) = code::lookup(pc) {
+            let Some((func_index, module)) = info.func else {
                 break; // a trampoline: the end of this run of JIT frames
-            }
-            self.frames.push(vmctx as *mut VMContext, func);
-            // SAFETY: JIT frames are `[saved r15][saved rbp][return address]` around `fp`
-            // (contract), and the caller of a JIT frame is JIT code or a trampoline.
+            };
+            self.frames.push(VMFrame {
+                vmctx: std::ptr::null_mut(),
+                module,
+                func_index,
+            });
+            // SAFETY: JIT frames link through frame pointers (contract), and the caller of a
+            // JIT frame is JIT code or a trampoline, which keeps its frame pointer too.
             unsafe {
-                vmctx = *((fp - 8) as *const usize);
                 pc = *((fp + 8) as *const usize) - 1;
                 fp = *(fp as *const usize);
             }
@@ -117,18 +121,37 @@ std::arch::global_asm!(
     "mov rbp, [rdi + 8]",
     "jmp qword ptr [rdi + 16]",
     ".size strata_resume_entry, .-strata_resume_entry",
+    "",
+    ".p2align 4",
+    ".globl strata_raise_trap",
+    ".type strata_raise_trap,@function",
+    // Called by JIT code: rdi = vmctx, esi = code. The return address is in the JIT caller,
+    // rbp is its frame pointer; hand both to the Rust side, which never returns.
+    "strata_raise_trap:",
+    "mov rdx, rbp",
+    "mov rcx, [rsp]",
+    "sub rsp, 8",
+    "call {raise}",
+    "ud2",
+    ".size strata_raise_trap, .-strata_raise_trap",
+    raise = sym raise_trap_from,
 );
 
 extern "C" {
+    /// `record` is an `*mut EntryRecord` (opaque to the stub, which writes its first three
+    /// fields).
     fn strata_enter_native(
-        record: *mut EntryRecord,
+        record: *mut std::ffi::c_void,
         trampoline: TrampolineFn,
         entry: *const u8,
         callee_vmctx: *mut VMContext,
         caller_vmctx: *mut VMContext,
         values: *mut ValRaw,
     ) -> bool;
-    fn strata_resume_entry(record: *const EntryRecord) -> !;
+    /// `record` is an `*const EntryRecord`.
+    fn strata_resume_entry(record: *const std::ffi::c_void) -> !;
+    /// The `raise_trap` builtin (see `VMBuiltins::raise_trap`).
+    pub(crate) fn strata_raise_trap(vmctx: *mut VMContext, code: u32) -> !;
 }
 
 thread_local! {
@@ -172,7 +195,7 @@ pub(crate) unsafe fn enter(
     // point, with callee-saved registers restored either way.
     let ok = unsafe {
         strata_enter_native(
-            &mut record,
+            (&raw mut record).cast(),
             trampoline,
             entry,
             callee_vmctx,
@@ -188,23 +211,21 @@ pub(crate) unsafe fn enter(
     }
 }
 
-/// The `raise_trap` builtin: leaves JIT code for the innermost entry.
-pub(crate) unsafe extern "C" fn raise_trap(
-    vmctx: *mut VMContext,
-    code: u32,
-    fp: usize,
-    pc: usize,
-) -> ! {
+/// The Rust side of `strata_raise_trap`: leaves JIT code for the innermost entry. `fp` and
+/// `pc` are the calling JIT frame's frame pointer and return address.
+unsafe extern "C" fn raise_trap_from(_vmctx: *mut VMContext, code: u32, fp: usize, pc: usize) -> ! {
     let record = INNERMOST.get();
-    assert!(!record.is_null(), "raise_trap called outside JIT code");
+    if record.is_null() {
+        // Only JIT code calls this, always below an entry.
+        std::process::abort();
+    }
     // SAFETY: the record belongs to an entry frame that is live (it is on the list) and
-    // below which only JIT frames and this builtin's frame are on the stack; `fp` and `pc`
-    // describe the calling JIT frame (builtin contract); this function owns nothing that
-    // needs dropping.
+    // below which only JIT frames and this builtin's frames are on the stack; `fp` and `pc`
+    // describe the calling JIT frame; nothing here needs dropping.
     unsafe {
         (*record).trap_code = code;
-        (*record).walk(pc, fp, vmctx as usize);
-        strata_resume_entry(record)
+        (*record).walk(pc - 1, fp);
+        strata_resume_entry(record.cast())
     }
 }
 
@@ -256,12 +277,11 @@ unsafe extern "C" fn handler(
     let pc = gregs[libc::REG_RIP as usize] as usize;
     let record = INNERMOST.get();
     if !record.is_null() {
-        if let Some((site, func)) = code::lookup(pc) {
-            let trap = site.unwrap_or(match signal {
+        if let Some(info) = code::lookup(pc) {
+            let trap = info.trap.unwrap_or(match signal {
                 libc::SIGFPE => TrapCode::IntegerDivisionByZero,
                 _ => TrapCode::MemoryOutOfBounds,
             });
-            let _ = func;
             if signal == libc::SIGSEGV || signal == libc::SIGBUS {
                 MEMORY_FAULTS.set(MEMORY_FAULTS.get() + 1);
             }
@@ -270,11 +290,7 @@ unsafe extern "C" fn handler(
             // frames.
             unsafe {
                 (*record).trap_code = trap.as_raw().get().into();
-                (*record).walk(
-                    pc,
-                    gregs[libc::REG_RBP as usize] as usize,
-                    gregs[libc::REG_R15 as usize] as usize,
-                );
+                (*record).walk(pc, gregs[libc::REG_RBP as usize] as usize);
                 gregs[libc::REG_RIP as usize] = (*record).resume as i64;
                 gregs[libc::REG_RSP as usize] = (*record).rsp as i64;
                 gregs[libc::REG_RBP as usize] = (*record).rbp as i64;

@@ -27,7 +27,7 @@ pub(crate) unsafe fn enter(
 }
 
 /// The `raise_trap` builtin, which only JIT code calls.
-pub(crate) unsafe extern "C" fn raise_trap(_: *mut VMContext, _: u32, _: usize, _: usize) -> ! {
+pub(crate) unsafe extern "C" fn strata_raise_trap(_: *mut VMContext, _: u32) -> ! {
     std::process::abort()
 }
 

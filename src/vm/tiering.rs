@@ -59,7 +59,8 @@ fn compile_baseline(module: &ModuleInner, defined: u32) -> Result<*const u8, Str
         let func_index = module.info.func_index(defined);
         let compiled = strata_baseline::compile(&module.info, module.offsets, options, defined)
             .map_err(|e| e.to_string())?;
-        CodeMemory::new(&compiled, func_index).map_err(|e| format!("{e:#}"))
+        CodeMemory::new(&compiled, func_index, Some(module.info.clone()))
+            .map_err(|e| format!("{e:#}"))
     });
     let entry = code.as_ref().map_err(Clone::clone)?.entry();
     module.native.table[defined as usize].store(entry.cast_mut(), Ordering::Release);
@@ -129,7 +130,7 @@ impl Trampolines {
                 code: bytes,
                 trap_sites: Vec::new(),
             };
-            CodeMemory::new(&func, u32::MAX).ok().map(Arc::new)
+            CodeMemory::new(&func, u32::MAX, None).ok().map(Arc::new)
         });
         let entry = code.as_ref()?.entry();
         // SAFETY: the code is a trampoline generated for exactly this signature, with the

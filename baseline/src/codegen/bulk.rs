@@ -48,8 +48,6 @@ impl Compiler<'_> {
             ; jz =>ok
             ; mov esi, eax
             ; mov rdi, r15
-            ; mov rdx, rbp
-            ; lea rcx, [=>ok]
         );
         self.call_builtin(off::BUILTIN_RAISE_TRAP);
         dynasm!(self.asm ; .arch x64 ; ud2 ; =>ok);

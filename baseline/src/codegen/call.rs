@@ -39,8 +39,6 @@ impl Compiler<'_> {
             ; =>l
             ; mov rdi, r15
             ; xor esi, esi
-            ; mov rdx, rbp
-            ; lea rcx, [=>l]
             ; mov rax, QWORD [r15 + builtins]
             ; call QWORD [rax + off::BUILTIN_RAISE_TRAP as i32]
             ; ud2
