@@ -392,17 +392,34 @@ fn offset_mask(is_64: bool) -> u64 {
 /// Evaluates a (validated) constant expression in the context of instance `idx`.
 fn eval_const(store: &StoreOpaque, idx: usize, expr: &ConstExpr) -> ValRaw {
     let data = &store.instances[idx];
+    let operand = |op: &ConstOp| match *op {
+        ConstOp::I32Const(v) => Some(ValRaw::i32(v)),
+        ConstOp::I64Const(v) => Some(ValRaw::i64(v)),
+        ConstOp::F32Const(v) => Some(ValRaw::f32(v)),
+        ConstOp::F64Const(v) => Some(ValRaw::f64(v)),
+        ConstOp::V128Const(v) => Some(ValRaw::v128(v)),
+        ConstOp::RefNull(_) => Some(ValRaw::reference(0)),
+        ConstOp::RefFunc(f) => Some(ValRaw::reference(data.funcs[f as usize].to_raw())),
+        ConstOp::GlobalGet(g) => Some(store.global(data.globals[g as usize]).value),
+        _ => None,
+    };
+    // Almost every initializer is one operand (element items are one `ref.func` each).
+    if let [op] = &*expr.ops {
+        if let Some(v) = operand(op) {
+            return v;
+        }
+    }
     let mut stack: Vec<ValRaw> = Vec::with_capacity(2);
     for op in expr.ops.iter() {
         let v = match *op {
-            ConstOp::I32Const(v) => ValRaw::i32(v),
-            ConstOp::I64Const(v) => ValRaw::i64(v),
-            ConstOp::F32Const(v) => ValRaw::f32(v),
-            ConstOp::F64Const(v) => ValRaw::f64(v),
-            ConstOp::V128Const(v) => ValRaw::v128(v),
-            ConstOp::RefNull(_) => ValRaw::reference(0),
-            ConstOp::RefFunc(f) => ValRaw::reference(data.funcs[f as usize].to_raw()),
-            ConstOp::GlobalGet(g) => store.global(data.globals[g as usize]).value,
+            ConstOp::I32Const(_)
+            | ConstOp::I64Const(_)
+            | ConstOp::F32Const(_)
+            | ConstOp::F64Const(_)
+            | ConstOp::V128Const(_)
+            | ConstOp::RefNull(_)
+            | ConstOp::RefFunc(_)
+            | ConstOp::GlobalGet(_) => operand(op).unwrap_or_default(),
             ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
                 let b = stack.pop().unwrap_or_default().get_i32();
                 let a = stack.pop().unwrap_or_default().get_i32();
