@@ -1,0 +1,254 @@
+//! strata-optimizing: Strata's optimizing tier, on Cranelift.
+//!
+//! Where the baseline compiles fast, this tier compiles well: each defined function is
+//! translated from wasm operators to Cranelift IR ([`translate`]) and compiled by Cranelift
+//! with its optimizer and register allocator for the host CPU (`cranelift-native`). The
+//! result obeys the same contract as the baseline's code, so the runtime installs it the
+//! same way and calls may cross tiers anywhere:
+//!
+//! - the native calling convention of [`strata_environ::abi`] (System V,
+//!   `(callee_vmctx, caller_vmctx, params..., [results area])`);
+//! - the `VMContext` layout of [`strata_environ::VMOffsets`], read through the records of
+//!   [`strata_environ::vmcontext`], and the runtime's builtins;
+//! - position-independent code with no relocations (the runtime copies the bytes and patches
+//!   nothing), frame pointers kept (the trap handler walks frames through `rbp`), and every
+//!   instruction that may fault listed as a [`TrapSite`] with Strata's [`TrapCode`].
+//!
+//! Cranelift's own trap codes (heap out of bounds, integer overflow, division by zero, bad
+//! conversion, stack overflow) are mapped to Strata's; traps only Strata knows (table
+//! bounds, null and mistyped indirect calls, `unreachable`) travel as Cranelift "user" trap
+//! codes whose byte is the raw Strata code.
+
+#![forbid(unsafe_code)]
+
+mod bulk;
+mod calls;
+mod numeric;
+mod translate;
+
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{self, UserFuncName};
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use std::cell::RefCell;
+use strata_environ::{CompiledFunction, ModuleInfo, TrapCode, TrapSite, VMOffsets};
+
+/// How much Cranelift optimizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OptLevel {
+    /// Minimal optimization: fastest compiles.
+    None,
+    /// The fastest code (the default).
+    #[default]
+    Speed,
+    /// As `Speed`, also shrinking code.
+    SpeedAndSize,
+}
+
+impl OptLevel {
+    fn setting(self) -> &'static str {
+        match self {
+            OptLevel::None => "none",
+            OptLevel::Speed => "speed",
+            OptLevel::SpeedAndSize => "speed_and_size",
+        }
+    }
+}
+
+/// Cranelift's register allocator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RegallocAlgorithm {
+    /// Backtracking with live-range splitting: better code (the default).
+    #[default]
+    Backtracking,
+    /// One pass: faster compiles, more spills.
+    SinglePass,
+}
+
+impl RegallocAlgorithm {
+    fn setting(self) -> &'static str {
+        match self {
+            RegallocAlgorithm::Backtracking => "backtracking",
+            RegallocAlgorithm::SinglePass => "single_pass",
+        }
+    }
+}
+
+/// Options the runtime's configuration decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OptimizingOptions {
+    /// Check every memory access against the memory's current length, instead of relying
+    /// on a 4 GiB reservation plus guard pages.
+    pub explicit_bounds_checks: bool,
+    /// Bytes of inaccessible guard after a 4 GiB reservation (static offsets below it need no
+    /// check).
+    pub guard_size: u64,
+    pub opt_level: OptLevel,
+    pub regalloc: RegallocAlgorithm,
+}
+
+impl Default for OptimizingOptions {
+    fn default() -> Self {
+        OptimizingOptions {
+            explicit_bounds_checks: false,
+            guard_size: 2 << 30,
+            opt_level: OptLevel::Speed,
+            regalloc: RegallocAlgorithm::Backtracking,
+        }
+    }
+}
+
+/// Why a function could not be compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    pub reason: String,
+}
+
+impl CompileError {
+    pub(crate) fn new(reason: impl Into<String>) -> CompileError {
+        CompileError {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "optimizing compiler: {}", self.reason)
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+impl From<wasmparser::BinaryReaderError> for CompileError {
+    fn from(e: wasmparser::BinaryReaderError) -> CompileError {
+        CompileError::new(format!("reading the body: {e}"))
+    }
+}
+
+/// Whether this CPU can run the code this tier generates: x86-64 with SSE4.1 (Cranelift
+/// calls library functions for float rounding without it, and this tier links none).
+pub fn host_supported() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("sse4.1")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+thread_local! {
+    /// The ISA last built on this thread, with the options it was built for: building one
+    /// detects CPU features and parses settings, which is worth doing once, not per function.
+    static ISA: RefCell<Option<(OptLevel, RegallocAlgorithm, OwnedTargetIsa)>> =
+        const { RefCell::new(None) };
+}
+
+fn build_isa(options: &OptimizingOptions) -> Result<OwnedTargetIsa, CompileError> {
+    let mut flags = settings::builder();
+    let verifier = if cfg!(debug_assertions) {
+        "true"
+    } else {
+        "false"
+    };
+    for (name, value) in [
+        ("opt_level", options.opt_level.setting()),
+        ("regalloc_algorithm", options.regalloc.setting()),
+        ("preserve_frame_pointers", "true"),
+        ("enable_verifier", verifier),
+        // The prologue's stack-limit check runs before the frame is allocated and the
+        // runtime's limit leaves ample room below it: no probing needed.
+        ("enable_probestack", "false"),
+        ("unwind_info", "false"),
+    ] {
+        flags
+            .set(name, value)
+            .map_err(|e| CompileError::new(format!("setting {name}={value}: {e}")))?;
+    }
+    let builder =
+        cranelift_native::builder().map_err(|e| CompileError::new(format!("host ISA: {e}")))?;
+    builder
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| CompileError::new(format!("host ISA: {e}")))
+}
+
+fn with_isa<T>(
+    options: &OptimizingOptions,
+    f: impl FnOnce(&dyn cranelift_codegen::isa::TargetIsa) -> Result<T, CompileError>,
+) -> Result<T, CompileError> {
+    ISA.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        let fresh = !matches!(&*cached, Some((o, r, _)) if *o == options.opt_level && *r == options.regalloc);
+        if fresh {
+            *cached = Some((options.opt_level, options.regalloc, build_isa(options)?));
+        }
+        let (_, _, isa) = cached.as_ref().expect("set above");
+        f(&**isa)
+    })
+}
+
+/// Compiles defined function `defined` of `module`.
+pub fn compile(
+    module: &ModuleInfo,
+    offsets: VMOffsets,
+    options: &OptimizingOptions,
+    defined: u32,
+) -> Result<CompiledFunction, CompileError> {
+    with_isa(options, |isa| {
+        if !cfg!(target_arch = "x86_64") {
+            return Err(CompileError::new("only x86-64 hosts are supported"));
+        }
+        let func_index = module.func_index(defined);
+        let sig = translate::native_signature(module.func_type(func_index), CallConv::SystemV)?;
+        let mut func = ir::Function::with_name_signature(UserFuncName::user(0, func_index), sig);
+        translate::translate(
+            module,
+            offsets,
+            options,
+            defined,
+            &mut func,
+            isa.frontend_config(),
+        )?;
+        let mut ctx = cranelift_codegen::Context::for_function(func);
+        let compiled = ctx
+            .compile(isa, &mut ControlPlane::default())
+            .map_err(|e| CompileError::new(format!("cranelift: {:?}", e.inner)))?;
+        if !compiled.buffer.relocs().is_empty() {
+            return Err(CompileError::new(format!(
+                "the code needs {} relocation(s); this tier emits position-independent code only",
+                compiled.buffer.relocs().len()
+            )));
+        }
+        let mut trap_sites = Vec::with_capacity(compiled.buffer.traps().len());
+        for trap in compiled.buffer.traps() {
+            trap_sites.push(TrapSite {
+                offset: trap.offset,
+                code: map_trap_code(trap.code)?,
+            });
+        }
+        trap_sites.sort_by_key(|s| s.offset);
+        Ok(CompiledFunction {
+            code: compiled.code_buffer().to_vec(),
+            trap_sites,
+        })
+    })
+}
+
+/// The Cranelift trap code carrying Strata's `code`.
+pub(crate) fn user_trap(code: TrapCode) -> ir::TrapCode {
+    ir::TrapCode::unwrap_user(code.as_raw().get())
+}
+
+fn map_trap_code(code: ir::TrapCode) -> Result<TrapCode, CompileError> {
+    Ok(match code {
+        ir::TrapCode::STACK_OVERFLOW => TrapCode::StackOverflow,
+        ir::TrapCode::HEAP_OUT_OF_BOUNDS => TrapCode::MemoryOutOfBounds,
+        ir::TrapCode::INTEGER_OVERFLOW => TrapCode::IntegerOverflow,
+        ir::TrapCode::INTEGER_DIVISION_BY_ZERO => TrapCode::IntegerDivisionByZero,
+        ir::TrapCode::BAD_CONVERSION_TO_INTEGER => TrapCode::BadConversionToInteger,
+        other => TrapCode::from_raw(other.as_raw().get())
+            .ok_or_else(|| CompileError::new(format!("unknown trap code {other}")))?,
+    })
+}
