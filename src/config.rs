@@ -1,6 +1,7 @@
 //! `Config`: how an `Engine` runs code.
 
 use anyhow::{bail, Result};
+pub use strata_optimizing::{OptLevel, RegallocAlgorithm};
 
 /// Which tier(s) run wasm code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -37,6 +38,8 @@ pub struct Config {
     pub(crate) memory_guard_size: u64,
     pub(crate) baseline_call_threshold: u32,
     pub(crate) baseline_loop_threshold: u32,
+    pub(crate) cranelift_opt_level: OptLevel,
+    pub(crate) cranelift_regalloc: RegallocAlgorithm,
 }
 
 impl Default for Config {
@@ -54,6 +57,8 @@ impl Config {
             memory_guard_size: 2 << 30,
             baseline_call_threshold: 100,
             baseline_loop_threshold: 1000,
+            cranelift_opt_level: OptLevel::Speed,
+            cranelift_regalloc: RegallocAlgorithm::Backtracking,
         }
     }
 
@@ -76,6 +81,19 @@ impl Config {
     /// running call finishes in the interpreter; later calls run native code.
     pub fn baseline_loop_threshold(&mut self, iterations: u32) -> &mut Self {
         self.baseline_loop_threshold = iterations;
+        self
+    }
+
+    /// How much Cranelift optimizes the optimizing tier's code (default `OptLevel::Speed`).
+    pub fn cranelift_opt_level(&mut self, level: OptLevel) -> &mut Self {
+        self.cranelift_opt_level = level;
+        self
+    }
+
+    /// Cranelift's register allocator for the optimizing tier (default
+    /// `RegallocAlgorithm::Backtracking`; `SinglePass` compiles faster, runs slower).
+    pub fn cranelift_regalloc_algorithm(&mut self, algorithm: RegallocAlgorithm) -> &mut Self {
+        self.cranelift_regalloc = algorithm;
         self
     }
 
@@ -109,6 +127,15 @@ impl Config {
         }
     }
 
+    pub(crate) fn optimizing_options(&self) -> strata_optimizing::OptimizingOptions {
+        strata_optimizing::OptimizingOptions {
+            explicit_bounds_checks: self.memory_reservation < 1 << 32,
+            guard_size: self.memory_guard_size,
+            opt_level: self.cranelift_opt_level,
+            regalloc: self.cranelift_regalloc,
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         match self.strategy {
             Strategy::Tiered | Strategy::Interpreter => {}
@@ -121,7 +148,12 @@ impl Config {
                 }
             }
             Strategy::Optimizing => {
-                bail!("the optimizing tier is not available yet in this build of Strata")
+                if !crate::vm::native_supported() || !strata_optimizing::host_supported() {
+                    bail!(
+                        "the optimizing tier is not available on this machine: it needs an \
+                         x86-64 CPU with POPCNT and SSE4.1, on Linux"
+                    );
+                }
             }
         }
         if self.max_wasm_stack < 16 * 1024 {

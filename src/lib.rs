@@ -34,7 +34,7 @@ mod vm;
 pub mod wast;
 
 pub use anyhow::{Error, Result};
-pub use config::{Config, Strategy};
+pub use config::{Config, OptLevel, RegallocAlgorithm, Strategy};
 pub use engine::Engine;
 pub use externals::{Extern, Global, Memory, MemoryAccessError, Table};
 #[doc(hidden)]

@@ -74,6 +74,28 @@ impl Module {
         crate::vm::compile_all_baseline(&self.inner)
     }
 
+    /// Compiles every function with the optimizing tier (Cranelift) now, as
+    /// `Strategy::Optimizing` does on first calls; fails naming the first function it cannot
+    /// compile. For tests and benchmarks of the optimizing tier.
+    #[doc(hidden)]
+    pub fn compile_optimizing_eagerly(&self) -> Result<()> {
+        crate::vm::compile_all_optimizing(&self.inner)
+    }
+
+    /// Compiles function `index` (in the module's function space; a defined function) with
+    /// the JIT tier `strategy` names (`Baseline` or `Optimizing`) and installs it, replacing
+    /// any native code it had. For tests that mix tiers within one instance.
+    #[doc(hidden)]
+    pub fn compile_function_eagerly(&self, index: u32, strategy: crate::Strategy) -> Result<()> {
+        let defined = self
+            .inner
+            .info
+            .defined_func_index(index)
+            .filter(|&d| d < self.inner.info.num_defined_funcs())
+            .ok_or_else(|| anyhow::anyhow!("function {index} is not a defined function"))?;
+        crate::vm::compile_function(&self.inner, defined, strategy)
+    }
+
     /// Translates every function for the interpreter now (it otherwise translates each on
     /// its first call). For benchmarks of translation speed.
     #[doc(hidden)]

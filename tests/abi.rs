@@ -1,11 +1,14 @@
 //! Every signature shape crosses every tier boundary intact: host -> interpreter ->
-//! baseline -> interpreter -> host and back, with every value checked bit for bit (NaN
-//! payloads included).
+//! optimizing -> baseline -> baseline -> optimizing -> interpreter -> host and back, with
+//! every value checked bit for bit (NaN payloads included).
 //!
-//! Three instances share one store: `leaf` (interpreted) calls the host's echo, `mid`
-//! (compiled eagerly by the baseline) calls `leaf` after a native call within itself, `top`
-//! (interpreted) calls `mid`, and the host calls `top`. Each function passes its parameters on and returns what it gets back,
-//! so a value corrupted at any boundary shows up in the results.
+//! Four instances share one store: `leaf` (interpreted) calls the host's echo; `mid_b` and
+//! `mid_a` each export a function that makes a native call within the instance to a function
+//! compiled by the other JIT tier (`mid_a`: optimizing code calls baseline code, `mid_b`:
+//! baseline code calls optimizing code), which calls on through an import; `top`
+//! (interpreted) calls `mid_a`, and the host calls `top`. Each function passes its
+//! parameters on and returns what it gets back, so a value corrupted at any boundary shows
+//! up in the results.
 
 use strata::*;
 
@@ -171,11 +174,24 @@ fn every_signature_crosses_every_tier_boundary() {
     let leaf = Module::new(&engine, forwarding_module("host", &sigs, false)).unwrap();
     let leaf = linker.instantiate(&mut store, &leaf).unwrap();
     linker.instance(&mut store, "leaf", leaf).unwrap();
-    let mid = Module::new(&engine, forwarding_module("leaf", &sigs, true)).unwrap();
-    mid.compile_baseline_eagerly().unwrap();
-    let mid = linker.instantiate(&mut store, &mid).unwrap();
-    linker.instance(&mut store, "mid", mid).unwrap();
-    let top = Module::new(&engine, forwarding_module("mid", &sigs, false)).unwrap();
+    // Defined function 2i is the export f{i}, 2i + 1 the internal $hop{i} it calls natively.
+    let imports = sigs.len() as u32;
+    let tiers = [
+        ("leaf", "mid_b", Strategy::Baseline, Strategy::Optimizing),
+        ("mid_b", "mid_a", Strategy::Optimizing, Strategy::Baseline),
+    ];
+    for (from, name, export_tier, hop_tier) in tiers {
+        let mid = Module::new(&engine, forwarding_module(from, &sigs, true)).unwrap();
+        for i in 0..imports {
+            mid.compile_function_eagerly(imports + 2 * i, export_tier)
+                .unwrap();
+            mid.compile_function_eagerly(imports + 2 * i + 1, hop_tier)
+                .unwrap();
+        }
+        let mid = linker.instantiate(&mut store, &mid).unwrap();
+        linker.instance(&mut store, name, mid).unwrap();
+    }
+    let top = Module::new(&engine, forwarding_module("mid_a", &sigs, false)).unwrap();
     let top = linker.instantiate(&mut store, &top).unwrap();
 
     let some_func = Func::wrap(&mut store, |x: i32| x);

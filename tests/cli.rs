@@ -109,7 +109,7 @@ fn trap_prints_message_and_exits_1() {
 }
 
 #[test]
-fn unavailable_tier_is_an_error() {
+fn optimizing_tier_runs_the_examples() {
     let out = strata(&[
         "run",
         "--tier",
@@ -117,12 +117,29 @@ fn unavailable_tier_is_an_error() {
         "examples/fib.wat",
         "--invoke",
         "fib",
-        "1",
+        "20",
     ]);
-    assert_status(&out, 2);
-    assert!(stderr(&out).contains("optimizing"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("not available"), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "", "no silent fallback to another tier");
+    assert_status(&out, 0);
+    assert_eq!(stdout(&out), "6765\n");
+    let out = strata(&["run", "--tier", "optimizing", "examples/sieve.wat"]);
+    assert_status(&out, 0);
+    assert_eq!(stdout(&out), "1229\n");
+    let out = strata(&[
+        "run",
+        "--tier",
+        "optimizing",
+        "examples/math.wat",
+        "--invoke",
+        "divmod",
+        "1",
+        "0",
+    ]);
+    assert_status(&out, 1);
+    assert!(
+        stderr(&out).contains("integer divide by zero"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -243,7 +260,7 @@ fn bench_compares_tiers_and_checks_their_results() {
     let out = strata(&[
         "bench",
         "--tiers",
-        "interp,baseline,tiered",
+        "interp,baseline,optimizing,tiered",
         "--runs",
         "3",
         "--invoke",
@@ -254,8 +271,11 @@ fn bench_compares_tiers_and_checks_their_results() {
     assert_status(&out, 0);
     let text = stdout(&out);
     let rows: Vec<&str> = text.lines().skip(1).collect();
-    assert_eq!(rows.len(), 3, "{text}");
-    for (row, tier) in rows.iter().zip(["interp", "baseline", "tiered"]) {
+    assert_eq!(rows.len(), 4, "{text}");
+    for (row, tier) in rows
+        .iter()
+        .zip(["interp", "baseline", "optimizing", "tiered"])
+    {
         assert!(row.starts_with(tier), "{text}");
         assert!(row.ends_with(" 610"), "{text}");
     }

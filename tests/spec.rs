@@ -52,6 +52,21 @@ const TIERS: &[Tier] = &[
             config
         },
     },
+    Tier {
+        name: "optimizing",
+        config: || with_strategy(Strategy::Optimizing),
+    },
+    // Cranelift code with explicit bounds checks, as for the baseline above.
+    Tier {
+        name: "optimizing-bounds-checked",
+        config: || {
+            let mut config = with_strategy(Strategy::Optimizing);
+            config
+                .memory_reservation(1 << 20)
+                .memory_guard_size(64 << 10);
+            config
+        },
+    },
     // Tier-up in the middle of every script: functions compile after their first call or
     // loop iteration.
     Tier {

@@ -3,7 +3,11 @@
 use strata::*;
 
 /// Every strategy available in this build; each test runs under all of them.
-const STRATEGIES: [Strategy; 2] = [Strategy::Interpreter, Strategy::Baseline];
+const STRATEGIES: [Strategy; 3] = [
+    Strategy::Interpreter,
+    Strategy::Baseline,
+    Strategy::Optimizing,
+];
 
 fn engine(strategy: Strategy) -> Engine {
     let mut config = Config::new();
@@ -133,7 +137,7 @@ fn recursion_through_the_host_is_stack_overflow() {
 }
 
 /// An engine whose interpreted instances stay interpreted (tier-up never triggers), so
-/// tests choose each instance's tier: interpreted, or compiled eagerly by the baseline.
+/// tests choose each instance's tier: interpreted, or compiled eagerly by a JIT tier.
 fn mixed_engine() -> Engine {
     let mut config = Config::new();
     config.strategy(Strategy::Tiered);
@@ -184,19 +188,31 @@ fn forwarder(name: &str, from: &str) -> String {
 
 #[test]
 fn traps_three_tiers_deep_have_backtraces_and_leave_the_store_usable() {
-    // host -> top (interpreter) -> mid (baseline) -> leaf (interpreter or baseline).
-    for leaf_native in [false, true] {
+    // host -> top (interpreter) -> mid (baseline or optimizing) -> leaf (interpreter,
+    // baseline or optimizing).
+    let leaf_tiers = [None, Some(Strategy::Baseline), Some(Strategy::Optimizing)];
+    let mid_tiers = [Strategy::Baseline, Strategy::Optimizing];
+    for (leaf_tier, mid_tier) in leaf_tiers
+        .into_iter()
+        .flat_map(|l| mid_tiers.map(|m| (l, m)))
+    {
+        let tiers = format!("leaf {leaf_tier:?}, mid {mid_tier:?}");
         let engine = mixed_engine();
         let mut store = Store::new(&engine, ());
         let mut linker = Linker::new(&engine);
         let leaf = Module::new(&engine, LEAF_WAT).unwrap();
-        if leaf_native {
-            leaf.compile_baseline_eagerly().unwrap();
+        match leaf_tier {
+            Some(Strategy::Baseline) => leaf.compile_baseline_eagerly().unwrap(),
+            Some(_) => leaf.compile_optimizing_eagerly().unwrap(),
+            None => {}
         }
         let leaf = linker.instantiate(&mut store, &leaf).unwrap();
         linker.instance(&mut store, "leaf", leaf).unwrap();
         let mid = Module::new(&engine, forwarder("mid", "leaf")).unwrap();
-        mid.compile_baseline_eagerly().unwrap();
+        match mid_tier {
+            Strategy::Baseline => mid.compile_baseline_eagerly().unwrap(),
+            _ => mid.compile_optimizing_eagerly().unwrap(),
+        }
         let mid = linker.instantiate(&mut store, &mid).unwrap();
         linker.instance(&mut store, "mid", mid).unwrap();
         let top = Module::new(&engine, forwarder("top", "mid")).unwrap();
@@ -209,11 +225,7 @@ fn traps_three_tiers_deep_have_backtraces_and_leave_the_store_usable() {
                 .get_typed_func::<(), ()>(&mut store, &format!("t{i}"))
                 .unwrap();
             let error = t.call(&mut store, ()).unwrap_err();
-            assert_eq!(
-                trap_of(&error),
-                expected,
-                "t{i}, leaf native: {leaf_native}"
-            );
+            assert_eq!(trap_of(&error), expected, "t{i}, {tiers}");
             let backtrace = error
                 .downcast_ref::<WasmBacktrace>()
                 .unwrap_or_else(|| panic!("no backtrace: {error:?}"));
@@ -226,7 +238,7 @@ fn traps_three_tiers_deep_have_backtraces_and_leave_the_store_usable() {
             let top_frame = format!("top_t{i}");
             assert!(
                 names.ends_with(&[mid_frame.as_str(), top_frame.as_str()]),
-                "t{i}, leaf native: {leaf_native}: {names:?}"
+                "t{i}, {tiers}: {names:?}"
             );
             let mut buf = [0u8; 4];
             mem.read(&store, 100, &mut buf).unwrap();
@@ -291,9 +303,13 @@ fn small_reservations_check_bounds_explicitly() {
       (func (export "load") (param i32) (result i32) (i32.load offset=16 (local.get 0)))
       (func (export "store") (param i32) (i32.store8 (local.get 0) (i32.const 7))))"#;
     // (reservation, whether out-of-bounds accesses may use guard-page faults)
-    for (reservation, guard_pages) in [(None, true), (Some(1u64 << 20), false)] {
+    let cases = [(None, true), (Some(1u64 << 20), false)];
+    for (strategy, (reservation, guard_pages)) in [Strategy::Baseline, Strategy::Optimizing]
+        .into_iter()
+        .flat_map(|s| cases.map(|c| (s, c)))
+    {
         let mut config = Config::new();
-        config.strategy(Strategy::Baseline);
+        config.strategy(strategy);
         if let Some(bytes) = reservation {
             config.memory_reservation(bytes).memory_guard_size(64 << 10);
         }
@@ -310,18 +326,32 @@ fn small_reservations_check_bounds_explicitly() {
         let before = memory_faults_on_this_thread();
         for addr in [65536 - 19, 65536, 1 << 20, -1] {
             let error = load.call(&mut store, addr).unwrap_err();
-            assert_eq!(trap_of(&error), Trap::MemoryOutOfBounds, "load {addr}");
+            assert_eq!(
+                trap_of(&error),
+                Trap::MemoryOutOfBounds,
+                "{strategy:?} load {addr}"
+            );
         }
         for addr in [65536, 1 << 20, -1] {
             let error = store_fn.call(&mut store, addr).unwrap_err();
-            assert_eq!(trap_of(&error), Trap::MemoryOutOfBounds, "store {addr}");
+            assert_eq!(
+                trap_of(&error),
+                Trap::MemoryOutOfBounds,
+                "{strategy:?} store {addr}"
+            );
         }
         assert_eq!(load.call(&mut store, 65536 - 20).unwrap(), 0);
         let faults = memory_faults_on_this_thread() - before;
         if guard_pages {
-            assert!(faults > 0, "the 4 GiB reservation relies on guard pages");
+            assert!(
+                faults > 0,
+                "{strategy:?}: the 4 GiB reservation relies on guard pages"
+            );
         } else {
-            assert_eq!(faults, 0, "small reservations must check bounds explicitly");
+            assert_eq!(
+                faults, 0,
+                "{strategy:?}: small reservations must check bounds explicitly"
+            );
         }
     }
 }

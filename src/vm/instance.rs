@@ -104,7 +104,9 @@ impl InstanceData {
         });
         let vmctx = data.vmctx();
         let array_call: VMArrayCallFn = match module.engine().config().strategy {
-            crate::Strategy::Baseline | crate::Strategy::Tiered => super::tiering::array_call,
+            crate::Strategy::Baseline | crate::Strategy::Optimizing | crate::Strategy::Tiered => {
+                super::tiering::array_call
+            }
             _ => strata_interp::array_call,
         };
         data.funcrefs = (0..info.num_defined_funcs())

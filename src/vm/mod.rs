@@ -29,7 +29,9 @@ pub(crate) use instance::{funcref_type_id, FuncRefPtr, InstanceData, InstancePar
 pub(crate) use memory::{MemoryConfig, MemoryData};
 pub(crate) use native::{memory_faults_on_this_thread, supported as native_supported};
 pub(crate) use table::TableData;
-pub(crate) use tiering::{compile_all_baseline, NativeCode, Trampolines};
+pub(crate) use tiering::{
+    compile_all_baseline, compile_all_optimizing, compile_function, NativeCode, Trampolines,
+};
 
 use crate::limits::ResourceLimiter;
 use crate::store::StoreOpaque;

@@ -22,6 +22,8 @@ pub(crate) struct NativeCode {
     table: Box<[AtomicPtr<u8>]>,
     /// Baseline code of each function, or why the baseline cannot compile it.
     baseline: Box<[OnceLock<Result<CodeMemory, String>>]>,
+    /// Optimizing (Cranelift) code of each function, or why it could not be compiled.
+    optimizing: Box<[OnceLock<Result<CodeMemory, String>>]>,
 }
 
 impl NativeCode {
@@ -31,6 +33,7 @@ impl NativeCode {
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
             baseline: (0..num_defined).map(|_| OnceLock::new()).collect(),
+            optimizing: (0..num_defined).map(|_| OnceLock::new()).collect(),
         }
     }
 
@@ -78,6 +81,53 @@ pub(crate) fn compile_all_baseline(module: &ModuleInner) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Compiles defined function `defined` with the optimizing tier (once) and installs it.
+/// Returns its entry, or why it could not be compiled.
+fn compile_optimizing(module: &ModuleInner, defined: u32) -> Result<*const u8, String> {
+    if !native::supported() || !strata_optimizing::host_supported() {
+        return Err("this machine has no optimizing tier".to_string());
+    }
+    let code = module.native.optimizing[defined as usize].get_or_init(|| {
+        let options = module.engine.config().optimizing_options();
+        let func_index = module.info.func_index(defined);
+        let compiled = strata_optimizing::compile(&module.info, module.offsets, &options, defined)
+            .map_err(|e| e.to_string())?;
+        CodeMemory::new(&compiled, func_index, Some(module.info.clone()))
+            .map_err(|e| format!("{e:#}"))
+    });
+    let entry = code.as_ref().map_err(Clone::clone)?.entry();
+    module.native.table[defined as usize].store(entry.cast_mut(), Ordering::Release);
+    Ok(entry)
+}
+
+/// Compiles every function of `module` with the optimizing tier now; fails naming the first
+/// one it cannot compile.
+pub(crate) fn compile_all_optimizing(module: &ModuleInner) -> anyhow::Result<()> {
+    for defined in 0..module.info.num_defined_funcs() {
+        if let Err(why) = compile_optimizing(module, defined) {
+            let index = module.info.func_index(defined);
+            let name = module.info.func_name(index).unwrap_or("");
+            anyhow::bail!("function {index} {name}: {why}");
+        }
+    }
+    Ok(())
+}
+
+/// Compiles defined function `defined` with the JIT tier `strategy` names and installs it,
+/// replacing the native code it had (tests mix tiers within an instance this way).
+pub(crate) fn compile_function(
+    module: &ModuleInner,
+    defined: u32,
+    strategy: Strategy,
+) -> anyhow::Result<()> {
+    let result = match strategy {
+        Strategy::Baseline => compile_baseline(module, defined),
+        Strategy::Optimizing => compile_optimizing(module, defined),
+        other => anyhow::bail!("{} is not a compiling tier", other.name()),
+    };
+    result.map(drop).map_err(anyhow::Error::msg)
 }
 
 /// The budgets a new instance of `module` starts with: the engine's thresholds under
@@ -140,7 +190,8 @@ impl Trampolines {
 }
 
 /// The array entry of defined functions under JIT-enabled strategies: native code if the
-/// function has (or, under `Strategy::Baseline`, can get) some, else the interpreter.
+/// function has (or, under `Strategy::Baseline` and `Strategy::Optimizing`, can get) some,
+/// else the interpreter.
 ///
 /// # Safety
 /// As for every `VMArrayCallFn`: `callee` is a live defined function's `VMFuncRef` and
@@ -161,9 +212,13 @@ pub(crate) unsafe extern "C" fn array_call(
     let module = unsafe { &*module };
     let defined = func_index - module.info.num_imported_funcs;
     let mut entry = module.native.entry(defined);
-    if entry.is_null() && module.engine.config().strategy == Strategy::Baseline {
-        // A function the baseline cannot compile stays in the interpreter.
-        entry = compile_baseline(module, defined).unwrap_or(std::ptr::null());
+    if entry.is_null() {
+        // A function the JIT cannot compile stays in the interpreter.
+        entry = match module.engine.config().strategy {
+            Strategy::Baseline => compile_baseline(module, defined).unwrap_or(std::ptr::null()),
+            Strategy::Optimizing => compile_optimizing(module, defined).unwrap_or(std::ptr::null()),
+            _ => entry,
+        };
     }
     let trampoline = if entry.is_null() {
         None

@@ -378,9 +378,11 @@ impl WastContext {
             .encode()
             .map_err(|e| anyhow!("text format: {}", e.message()))?;
         let module = Module::from_binary(&self.engine, &binary)?;
-        if self.engine.config().strategy == Strategy::Baseline {
-            // Every function must compile: no silent fallback to the interpreter.
-            module.compile_baseline_eagerly()?;
+        // Every function must compile: no silent fallback to the interpreter.
+        match self.engine.config().strategy {
+            Strategy::Baseline => module.compile_baseline_eagerly()?,
+            Strategy::Optimizing => module.compile_optimizing_eagerly()?,
+            Strategy::Tiered | Strategy::Interpreter => {}
         }
         Ok(module)
     }

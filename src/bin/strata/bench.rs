@@ -85,6 +85,7 @@ fn measure(tier: Tier, options: &Options<'_>) -> Result<Measurement, Failure> {
     let compiled = match tier {
         Tier::Interp => Some(module.translate_interp_eagerly()),
         Tier::Baseline => Some(module.compile_baseline_eagerly()),
+        Tier::Optimizing => Some(module.compile_optimizing_eagerly()),
         _ => None,
     };
     let compile = match compiled {
