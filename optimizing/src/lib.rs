@@ -30,6 +30,7 @@ use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, UserFuncName};
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::FunctionBuilderContext;
 use std::cell::RefCell;
 use strata_environ::{CompiledFunction, ModuleInfo, TrapCode, TrapSite, VMOffsets};
 
@@ -139,11 +140,17 @@ pub fn host_supported() -> bool {
     }
 }
 
+/// What a thread keeps between compilations: the ISA (building one detects CPU features and
+/// parses settings) and Cranelift's contexts, whose allocations are reused.
+struct Session {
+    key: (OptLevel, RegallocAlgorithm),
+    isa: OwnedTargetIsa,
+    context: cranelift_codegen::Context,
+    builder: FunctionBuilderContext,
+}
+
 thread_local! {
-    /// The ISA last built on this thread, with the options it was built for: building one
-    /// detects CPU features and parses settings, which is worth doing once, not per function.
-    static ISA: RefCell<Option<(OptLevel, RegallocAlgorithm, OwnedTargetIsa)>> =
-        const { RefCell::new(None) };
+    static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
 }
 
 fn build_isa(options: &OptimizingOptions) -> Result<OwnedTargetIsa, CompileError> {
@@ -174,18 +181,22 @@ fn build_isa(options: &OptimizingOptions) -> Result<OwnedTargetIsa, CompileError
         .map_err(|e| CompileError::new(format!("host ISA: {e}")))
 }
 
-fn with_isa<T>(
+fn with_session<T>(
     options: &OptimizingOptions,
-    f: impl FnOnce(&dyn cranelift_codegen::isa::TargetIsa) -> Result<T, CompileError>,
+    f: impl FnOnce(&mut Session) -> Result<T, CompileError>,
 ) -> Result<T, CompileError> {
-    ISA.with(|cell| {
+    SESSION.with(|cell| {
         let mut cached = cell.borrow_mut();
-        let fresh = !matches!(&*cached, Some((o, r, _)) if *o == options.opt_level && *r == options.regalloc);
-        if fresh {
-            *cached = Some((options.opt_level, options.regalloc, build_isa(options)?));
+        let key = (options.opt_level, options.regalloc);
+        if cached.as_ref().is_none_or(|s| s.key != key) {
+            *cached = Some(Session {
+                key,
+                isa: build_isa(options)?,
+                context: cranelift_codegen::Context::new(),
+                builder: FunctionBuilderContext::new(),
+            });
         }
-        let (_, _, isa) = cached.as_ref().expect("set above");
-        f(&**isa)
+        f(cached.as_mut().expect("set above"))
     })
 }
 
@@ -196,24 +207,27 @@ pub fn compile(
     options: &OptimizingOptions,
     defined: u32,
 ) -> Result<CompiledFunction, CompileError> {
-    with_isa(options, |isa| {
-        if !cfg!(target_arch = "x86_64") {
-            return Err(CompileError::new("only x86-64 hosts are supported"));
-        }
+    if !cfg!(target_arch = "x86_64") {
+        return Err(CompileError::new("only x86-64 hosts are supported"));
+    }
+    with_session(options, |session| {
         let func_index = module.func_index(defined);
-        let sig = translate::native_signature(module.func_type(func_index), CallConv::SystemV)?;
-        let mut func = ir::Function::with_name_signature(UserFuncName::user(0, func_index), sig);
+        let ctx = &mut session.context;
+        ctx.clear();
+        ctx.func.signature =
+            translate::native_signature(module.func_type(func_index), CallConv::SystemV)?;
+        ctx.func.name = UserFuncName::user(0, func_index);
         translate::translate(
             module,
             offsets,
             options,
             defined,
-            &mut func,
-            isa.frontend_config(),
+            &mut ctx.func,
+            &mut session.builder,
+            session.isa.frontend_config(),
         )?;
-        let mut ctx = cranelift_codegen::Context::for_function(func);
         let compiled = ctx
-            .compile(isa, &mut ControlPlane::default())
+            .compile(&*session.isa, &mut ControlPlane::default())
             .map_err(|e| CompileError::new(format!("cranelift: {:?}", e.inner)))?;
         if !compiled.buffer.relocs().is_empty() {
             return Err(CompileError::new(format!(

@@ -179,6 +179,7 @@ pub(crate) fn translate(
     options: &OptimizingOptions,
     defined: u32,
     func: &mut Function,
+    builder_ctx: &mut FunctionBuilderContext,
     frontend: cranelift_codegen::isa::TargetFrontendConfig,
 ) -> Result<(), CompileError> {
     let func_type = module.func_type(module.func_index(defined));
@@ -205,8 +206,7 @@ pub(crate) fn translate(
     });
     func.stack_limit = Some(limit_gv);
 
-    let mut builder_ctx = FunctionBuilderContext::new();
-    let mut b = FunctionBuilder::new(func, &mut builder_ctx);
+    let mut b = FunctionBuilder::new(func, builder_ctx);
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
