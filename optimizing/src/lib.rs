@@ -266,3 +266,79 @@ fn map_trap_code(code: ir::TrapCode) -> Result<TrapCode, CompileError> {
             .ok_or_else(|| CompileError::new(format!("unknown trap code {other}")))?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_environ::translate_module;
+
+    fn compile_wat(wat: &str, options: &OptimizingOptions) -> Vec<CompiledFunction> {
+        let info = translate_module(&wat::parse_str(wat).unwrap()).unwrap();
+        let offsets = VMOffsets::new(&info);
+        (0..info.num_defined_funcs())
+            .map(|f| compile(&info, offsets, options, f).unwrap())
+            .collect()
+    }
+
+    fn codes(f: &CompiledFunction) -> Vec<TrapCode> {
+        f.trap_sites.iter().map(|s| s.code).collect()
+    }
+
+    const WAT: &str = r#"(module
+      (memory 1)
+      (table 1 funcref)
+      (type $v (func))
+      (func (param i32) (result i32)
+        (call_indirect (type $v) (local.get 0))
+        (i32.div_s (i32.load offset=8 (local.get 0)) (local.get 0))))"#;
+
+    #[test]
+    fn trap_sites_carry_strata_codes_in_order() {
+        let compiled = compile_wat(WAT, &OptimizingOptions::default());
+        let f = &compiled[0];
+        assert!(!f.code.is_empty());
+        assert!(f.trap_sites.windows(2).all(|w| w[0].offset <= w[1].offset));
+        for code in [
+            TrapCode::StackOverflow,
+            TrapCode::TableOutOfBounds,
+            TrapCode::IndirectCallToNull,
+            TrapCode::BadSignature,
+            TrapCode::MemoryOutOfBounds,
+            TrapCode::IntegerDivisionByZero,
+            TrapCode::IntegerOverflow,
+        ] {
+            assert!(codes(f).contains(&code), "{code:?} missing: {:?}", codes(f));
+        }
+        for site in &f.trap_sites {
+            assert!((site.offset as usize) < f.code.len());
+        }
+    }
+
+    #[test]
+    fn every_setting_compiles() {
+        for opt_level in [OptLevel::None, OptLevel::Speed, OptLevel::SpeedAndSize] {
+            for regalloc in [
+                RegallocAlgorithm::Backtracking,
+                RegallocAlgorithm::SinglePass,
+            ] {
+                for explicit_bounds_checks in [false, true] {
+                    let options = OptimizingOptions {
+                        explicit_bounds_checks,
+                        guard_size: 64 << 10,
+                        opt_level,
+                        regalloc,
+                    };
+                    let compiled = compile_wat(WAT, &options);
+                    assert!(codes(&compiled[0]).contains(&TrapCode::MemoryOutOfBounds));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn simd_is_refused_not_miscompiled() {
+        // The validator of strata-environ rejects SIMD modules before any tier sees them;
+        // the translator refuses v128 values anyway.
+        assert!(translate::clif_type(strata_environ::WasmValType::V128).is_err());
+    }
+}
