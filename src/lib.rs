@@ -1,7 +1,8 @@
 //! Strata: a tiered WebAssembly runtime.
 //!
 //! Instances start executing at once in a register-based interpreter (`strata-interp`);
-//! warm functions move to a baseline JIT and hot ones to Cranelift (tiers to come, see
+//! warm functions move to a baseline JIT (`strata-baseline`); `Strategy::Optimizing` compiles
+//! with Cranelift (`strata-optimizing`), to which hot functions are meant to move too (see
 //! `docs/architecture.md`). The embedding API has the shape of wasmtime's: code written
 //! against wasmtime for these items compiles with only the crate name changed.
 //!
