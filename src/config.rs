@@ -38,6 +38,10 @@ pub struct Config {
     pub(crate) memory_guard_size: u64,
     pub(crate) baseline_call_threshold: u32,
     pub(crate) baseline_loop_threshold: u32,
+    pub(crate) optimizing_call_threshold: u32,
+    pub(crate) optimizing_loop_threshold: u32,
+    pub(crate) compile_threads: usize,
+    pub(crate) tiering_log: bool,
     pub(crate) cranelift_opt_level: OptLevel,
     pub(crate) cranelift_regalloc: RegallocAlgorithm,
 }
@@ -57,6 +61,10 @@ impl Config {
             memory_guard_size: 2 << 30,
             baseline_call_threshold: 100,
             baseline_loop_threshold: 1000,
+            optimizing_call_threshold: 1000,
+            optimizing_loop_threshold: 10_000,
+            compile_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            tiering_log: std::env::var("STRATA_LOG").is_ok_and(|v| v.contains("tiering")),
             cranelift_opt_level: OptLevel::Speed,
             cranelift_regalloc: RegallocAlgorithm::Backtracking,
         }
@@ -94,6 +102,37 @@ impl Config {
     /// `RegallocAlgorithm::Backtracking`; `SinglePass` compiles faster, runs slower).
     pub fn cranelift_regalloc_algorithm(&mut self, algorithm: RegallocAlgorithm) -> &mut Self {
         self.cranelift_regalloc = algorithm;
+        self
+    }
+
+    /// Under `Strategy::Tiered`: calls of a function's baseline code (per instance) before
+    /// the function is queued for the optimizing tier (default 1000). Compilation happens
+    /// on background threads; the new code is used from the next call on.
+    pub fn optimizing_call_threshold(&mut self, calls: u32) -> &mut Self {
+        self.optimizing_call_threshold = calls;
+        self
+    }
+
+    /// Under `Strategy::Tiered`: loop iterations of a function's baseline code (per
+    /// instance) before the function is queued for the optimizing tier (default 10000).
+    pub fn optimizing_loop_threshold(&mut self, iterations: u32) -> &mut Self {
+        self.optimizing_loop_threshold = iterations;
+        self
+    }
+
+    /// Background threads compiling hot functions with the optimizing tier (default: the
+    /// number of CPUs; at least 1). They start on the first request and stop with the
+    /// engine.
+    pub fn compile_threads(&mut self, threads: usize) -> &mut Self {
+        self.compile_threads = threads.max(1);
+        self
+    }
+
+    /// Print every tier change to stderr: function index and name, from and to tier,
+    /// compile time (default: on when the `STRATA_LOG` environment variable contains
+    /// `tiering`).
+    pub fn tiering_log(&mut self, enable: bool) -> &mut Self {
+        self.tiering_log = enable;
         self
     }
 

@@ -16,6 +16,7 @@ struct EngineInner {
     config: Config,
     signatures: SignatureRegistry,
     trampolines: crate::vm::Trampolines,
+    background: crate::vm::BackgroundCompiler,
 }
 
 impl std::fmt::Debug for Engine {
@@ -41,6 +42,7 @@ impl Engine {
                 config: config.clone(),
                 signatures: SignatureRegistry::default(),
                 trampolines: Default::default(),
+                background: crate::vm::BackgroundCompiler::new(config.compile_threads),
             }),
         })
     }
@@ -60,6 +62,10 @@ impl Engine {
 
     pub(crate) fn trampolines(&self) -> &crate::vm::Trampolines {
         &self.inner.trampolines
+    }
+
+    pub(crate) fn background(&self) -> &crate::vm::BackgroundCompiler {
+        &self.inner.background
     }
 }
 

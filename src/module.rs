@@ -110,6 +110,15 @@ impl Module {
         self.inner.info.bodies.iter().map(|b| b.len).sum()
     }
 
+    /// The tier that runs function `func_index` (a defined function) at its next call:
+    /// `Interpreter`, `Baseline` or `Optimizing`. For tests of tier-up.
+    #[doc(hidden)]
+    pub fn function_tier(&self, func_index: u32) -> Option<crate::Strategy> {
+        let defined = self.inner.info.defined_func_index(func_index)?;
+        (defined < self.inner.info.num_defined_funcs())
+            .then(|| crate::vm::current_tier(&self.inner, defined))
+    }
+
     /// Compiles the module in a `.wasm` or `.wat` file.
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Module> {
         let path = path.as_ref();
@@ -158,6 +167,10 @@ impl Module {
             .info
             .export(name)
             .map(|e| self.export_type(e.kind))
+    }
+
+    pub(crate) fn inner_arc(&self) -> &Arc<ModuleInner> {
+        &self.inner
     }
 
     pub(crate) fn inner(&self) -> &ModuleInner {

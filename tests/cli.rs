@@ -308,3 +308,22 @@ fn bench_compares_tiers_and_checks_their_results() {
         stderr(&out)
     );
 }
+
+#[test]
+fn run_logs_tier_changes() {
+    let out = strata(&[
+        "run",
+        "--log-tiering",
+        "examples/fib.wat",
+        "--invoke",
+        "fib",
+        "25",
+    ]);
+    assert_status(&out, 0);
+    assert_eq!(stdout(&out), "75025\n");
+    let log = stderr(&out);
+    assert!(
+        log.contains("[strata tiering] func 0 fib: interp -> baseline in"),
+        "{log}"
+    );
+}

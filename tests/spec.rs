@@ -68,12 +68,18 @@ const TIERS: &[Tier] = &[
         },
     },
     // Tier-up in the middle of every script: functions compile after their first call or
-    // loop iteration.
+    // loop iteration, and are queued for Cranelift after two more (compiled in the
+    // background, so scripts run through all three tiers at unpredictable points).
     Tier {
         name: "tiered",
         config: || {
             let mut config = with_strategy(Strategy::Tiered);
-            config.baseline_call_threshold(1).baseline_loop_threshold(1);
+            config
+                .baseline_call_threshold(1)
+                .baseline_loop_threshold(1)
+                .optimizing_call_threshold(2)
+                .optimizing_loop_threshold(2)
+                .compile_threads(1);
             config
         },
     },

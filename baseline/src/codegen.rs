@@ -36,6 +36,9 @@ pub struct CompileOptions {
     /// Bytes of inaccessible guard after a 4 GiB reservation (static offsets below it need no
     /// check).
     pub guard_size: u64,
+    /// Spend the instance's tier-up budgets (calls at entry, iterations at loop headers) and
+    /// call the `tier_up` builtin when one runs out, as the interpreter does.
+    pub count_for_tier_up: bool,
 }
 
 const RAX: u8 = 0;
@@ -99,6 +102,10 @@ pub(crate) struct Compiler<'m> {
     out_args: u32,
     /// Most values any array call of this function passes (sizes its values area).
     max_array_values: u32,
+    /// This function's index among the module's defined functions.
+    defined: u32,
+    /// Out-of-line tier-up calls: (stub label, return label).
+    tier_up_stubs: Vec<(DynamicLabel, DynamicLabel)>,
 }
 
 /// Compiles defined function `defined`.
@@ -140,6 +147,8 @@ pub fn compile(
         trap_labels: Vec::new(),
         out_args,
         max_array_values,
+        defined,
+        tier_up_stubs: Vec::new(),
     };
     let end = c.asm.new_dynamic_label();
     c.control.push(Control {
@@ -244,7 +253,28 @@ impl Compiler<'_> {
             }
         }
         self.reload_memory_base();
+        // Function entry spends a call budget (two i32 budgets per function: calls, loops).
+        self.spend_budget(8 * self.defined as i32);
         frame_patch
+    }
+
+    /// Spends one unit of the budget at byte `offset` of the instance's budgets; when it
+    /// runs out, calls `tier_up` out of line. Only used where no pool register is live.
+    fn spend_budget(&mut self, offset: i32) {
+        if !self.options.count_for_tier_up {
+            return;
+        }
+        let stub = self.asm.new_dynamic_label();
+        let back = self.asm.new_dynamic_label();
+        let budgets = self.offsets.budgets() as i32;
+        dynasm!(self.asm
+            ; .arch x64
+            ; mov rax, QWORD [r15 + budgets]
+            ; sub DWORD [rax + offset], 1
+            ; jl =>stub
+            ; =>back
+        );
+        self.tier_up_stubs.push((stub, back));
     }
 
     fn reload_memory_base(&mut self) {
@@ -259,6 +289,18 @@ impl Compiler<'_> {
     }
 
     fn epilogue_and_stubs(&mut self) {
+        let builtins = self.offsets.builtins() as i32;
+        for (stub, back) in std::mem::take(&mut self.tier_up_stubs) {
+            dynasm!(self.asm
+                ; .arch x64
+                ; =>stub
+                ; mov rdi, r15
+                ; mov esi, self.defined as i32
+                ; mov rax, QWORD [r15 + builtins]
+                ; call QWORD [rax + off::BUILTIN_TIER_UP as i32]
+                ; jmp =>back
+            );
+        }
         for (code, label) in std::mem::take(&mut self.trap_labels) {
             dynasm!(self.asm ; .arch x64 ; =>label);
             self.trap_sites.push(TrapSite {
@@ -612,6 +654,8 @@ impl Compiler<'_> {
                 self.materialize_top(ty.0);
                 let label = self.asm.new_dynamic_label();
                 dynasm!(self.asm ; .arch x64 ; =>label);
+                // Every iteration spends a loop budget; nothing is in registers here.
+                self.spend_budget(8 * self.defined as i32 + 4);
                 self.push_control(Kind::Loop, ty, label);
             }
             Operator::If { blockty } => {

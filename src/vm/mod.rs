@@ -5,6 +5,7 @@
 //! Every `unsafe` block of the root crate lives under this module, each with a `// SAFETY:`
 //! comment. The safe API (`Store`, `Instance`, `Func`, ...) is built on the functions here.
 
+mod background;
 mod builtins;
 #[cfg_attr(
     not(all(target_arch = "x86_64", target_os = "linux")),
@@ -23,6 +24,7 @@ mod native;
 mod table;
 mod tiering;
 
+pub(crate) use background::BackgroundCompiler;
 pub(crate) use entry::invoke;
 pub(crate) use host::{new_host_func, HostFn, HostFuncOwner};
 pub(crate) use instance::{funcref_type_id, FuncRefPtr, InstanceData, InstanceParts};
@@ -30,7 +32,8 @@ pub(crate) use memory::{MemoryConfig, MemoryData};
 pub(crate) use native::{memory_faults_on_this_thread, supported as native_supported};
 pub(crate) use table::TableData;
 pub(crate) use tiering::{
-    compile_all_baseline, compile_all_optimizing, compile_function, NativeCode, Trampolines,
+    compile_all_baseline, compile_all_optimizing, compile_function, current_tier, NativeCode,
+    Trampolines,
 };
 
 use crate::limits::ResourceLimiter;

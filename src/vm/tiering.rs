@@ -11,10 +11,13 @@ use super::instance::instance_from_vmctx;
 use super::native;
 use crate::config::Strategy;
 use crate::module::ModuleInner;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 use strata_environ::vmcontext::{VMContext, VMFuncRef, VMStoreContext};
 use strata_environ::{TrapCode, ValRaw, WasmFuncType};
+
+use super::background::log_tier_change;
 
 /// A module's native code.
 pub(crate) struct NativeCode {
@@ -24,6 +27,8 @@ pub(crate) struct NativeCode {
     baseline: Box<[OnceLock<Result<CodeMemory, String>>]>,
     /// Optimizing (Cranelift) code of each function, or why it could not be compiled.
     optimizing: Box<[OnceLock<Result<CodeMemory, String>>]>,
+    /// Whether each function was queued for background compilation (at most once).
+    queued: Box<[AtomicBool]>,
 }
 
 impl NativeCode {
@@ -34,6 +39,7 @@ impl NativeCode {
                 .collect(),
             baseline: (0..num_defined).map(|_| OnceLock::new()).collect(),
             optimizing: (0..num_defined).map(|_| OnceLock::new()).collect(),
+            queued: (0..num_defined).map(|_| AtomicBool::new(false)).collect(),
         }
     }
 
@@ -47,8 +53,14 @@ impl NativeCode {
     }
 }
 
-/// Compiles defined function `defined` with the baseline (once) and installs it. Returns its
-/// entry, or why the baseline cannot compile it.
+/// Whether `Strategy::Tiered` moves hot baseline code on to the optimizing tier here.
+fn tiers_up_to_optimizing(module: &ModuleInner) -> bool {
+    module.engine.config().strategy == Strategy::Tiered && strata_optimizing::host_supported()
+}
+
+/// Compiles defined function `defined` with the baseline (once) and installs it unless the
+/// function already has better code. Returns its entry, or why the baseline cannot compile
+/// it.
 fn compile_baseline(module: &ModuleInner, defined: u32) -> Result<*const u8, String> {
     if !native::supported() {
         return Err("this machine has no baseline tier".to_string());
@@ -58,16 +70,52 @@ fn compile_baseline(module: &ModuleInner, defined: u32) -> Result<*const u8, Str
         let options = strata_baseline::CompileOptions {
             explicit_bounds_checks: config.memory_reservation < 1 << 32,
             guard_size: config.memory_guard_size,
+            count_for_tier_up: tiers_up_to_optimizing(module),
         };
+        let start = Instant::now();
         let func_index = module.info.func_index(defined);
-        let compiled = strata_baseline::compile(&module.info, module.offsets, options, defined)
-            .map_err(|e| e.to_string())?;
-        CodeMemory::new(&compiled, func_index, Some(module.info.clone()))
-            .map_err(|e| format!("{e:#}"))
+        let result = strata_baseline::compile(&module.info, module.offsets, options, defined)
+            .map_err(|e| e.to_string())
+            .and_then(|compiled| {
+                CodeMemory::new(&compiled, func_index, Some(module.info.clone()))
+                    .map_err(|e| format!("{e:#}"))
+            });
+        if config.tiering_log {
+            let from = if config.strategy == Strategy::Tiered {
+                "interp"
+            } else {
+                "-"
+            };
+            let error = result.as_ref().err().map(String::as_str);
+            log_tier_change(module, defined, from, "baseline", start.elapsed(), error);
+        }
+        result
     });
     let entry = code.as_ref().map_err(Clone::clone)?.entry();
-    module.native.table[defined as usize].store(entry.cast_mut(), Ordering::Release);
-    Ok(entry)
+    // Install only over nothing: optimizing code, if already there, stays.
+    let slot = &module.native.table[defined as usize];
+    match slot.compare_exchange(
+        std::ptr::null_mut(),
+        entry.cast_mut(),
+        Ordering::Release,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => Ok(entry),
+        Err(current) => Ok(current),
+    }
+}
+
+/// The tier whose code runs defined function `defined` at its next call.
+pub(crate) fn current_tier(module: &ModuleInner, defined: u32) -> Strategy {
+    let entry = module.native.entry(defined);
+    let is = |cell: &OnceLock<Result<CodeMemory, String>>| matches!(cell.get(), Some(Ok(code)) if code.entry() == entry);
+    if entry.is_null() {
+        Strategy::Interpreter
+    } else if is(&module.native.optimizing[defined as usize]) {
+        Strategy::Optimizing
+    } else {
+        Strategy::Baseline
+    }
 }
 
 /// Compiles every function of `module` with the baseline now; fails naming the first one the
@@ -85,17 +133,31 @@ pub(crate) fn compile_all_baseline(module: &ModuleInner) -> anyhow::Result<()> {
 
 /// Compiles defined function `defined` with the optimizing tier (once) and installs it.
 /// Returns its entry, or why it could not be compiled.
-fn compile_optimizing(module: &ModuleInner, defined: u32) -> Result<*const u8, String> {
+pub(crate) fn compile_optimizing(module: &ModuleInner, defined: u32) -> Result<*const u8, String> {
     if !native::supported() || !strata_optimizing::host_supported() {
         return Err("this machine has no optimizing tier".to_string());
     }
     let code = module.native.optimizing[defined as usize].get_or_init(|| {
-        let options = module.engine.config().optimizing_options();
+        let config = module.engine.config();
+        let options = config.optimizing_options();
+        let start = Instant::now();
         let func_index = module.info.func_index(defined);
-        let compiled = strata_optimizing::compile(&module.info, module.offsets, &options, defined)
-            .map_err(|e| e.to_string())?;
-        CodeMemory::new(&compiled, func_index, Some(module.info.clone()))
-            .map_err(|e| format!("{e:#}"))
+        let result = strata_optimizing::compile(&module.info, module.offsets, &options, defined)
+            .map_err(|e| e.to_string())
+            .and_then(|compiled| {
+                CodeMemory::new(&compiled, func_index, Some(module.info.clone()))
+                    .map_err(|e| format!("{e:#}"))
+            });
+        if config.tiering_log {
+            let from = if config.strategy == Strategy::Tiered {
+                "baseline"
+            } else {
+                "-"
+            };
+            let error = result.as_ref().err().map(String::as_str);
+            log_tier_change(module, defined, from, "optimizing", start.elapsed(), error);
+        }
+        result
     });
     let entry = code.as_ref().map_err(Clone::clone)?.entry();
     module.native.table[defined as usize].store(entry.cast_mut(), Ordering::Release);
@@ -149,17 +211,41 @@ pub(crate) fn initial_budgets(module: &crate::Module) -> Box<[i32]> {
 }
 
 /// The `tier_up` builtin: defined function `defined` of the instance ran out of budget.
+///
+/// Under `Strategy::Tiered` a function without native code is compiled by the baseline here,
+/// on the requesting thread, and its budgets start counting toward the optimizing tier; a
+/// function with baseline code is queued (once per module) for background compilation by
+/// Cranelift. Returns whether the function has native code now.
 pub(crate) unsafe extern "C" fn tier_up(vmctx: *mut VMContext, defined: u32) -> bool {
     // SAFETY: builtins are called with the calling instance's live `VMContext`.
     let instance = unsafe { instance_from_vmctx(vmctx) };
+    let module = instance.module.inner_arc().clone();
+    let config = module.engine.config();
     let i = 2 * defined as usize;
     instance.budgets[i] = i32::MAX;
     instance.budgets[i + 1] = i32::MAX;
-    let module: *const ModuleInner = instance.module.inner();
-    // SAFETY: the instance keeps its module alive; the borrow of the instance ended.
-    let module = unsafe { &*module };
-    match module.engine.config().strategy {
-        Strategy::Tiered | Strategy::Baseline => compile_baseline(module, defined).is_ok(),
+    match config.strategy {
+        Strategy::Tiered if module.native.baseline[defined as usize].get().is_none() => {
+            let compiled = compile_baseline(&module, defined).is_ok();
+            if compiled && tiers_up_to_optimizing(&module) {
+                instance.budgets[i] = config.optimizing_call_threshold.min(i32::MAX as u32) as i32;
+                instance.budgets[i + 1] =
+                    config.optimizing_loop_threshold.min(i32::MAX as u32) as i32;
+            }
+            compiled
+        }
+        Strategy::Tiered => {
+            if tiers_up_to_optimizing(&module)
+                && !module.native.queued[defined as usize].swap(true, Ordering::AcqRel)
+            {
+                module
+                    .engine
+                    .background()
+                    .submit(Arc::downgrade(&module), defined);
+            }
+            !module.native.entry(defined).is_null()
+        }
+        Strategy::Baseline => compile_baseline(&module, defined).is_ok(),
         _ => false,
     }
 }

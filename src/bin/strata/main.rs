@@ -35,6 +35,9 @@ enum Command {
     Run {
         #[arg(long, value_enum, default_value_t = Tier::Tiered)]
         tier: Tier,
+        /// Print every tier change (function, from and to tier, compile time) to stderr.
+        #[arg(long)]
+        log_tiering: bool,
         /// The exported function to call with ARGS.
         #[arg(long, value_name = "NAME")]
         invoke: Option<String>,
@@ -115,10 +118,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run {
             tier,
+            log_tiering,
             invoke,
             file,
             args,
-        } => run(tier, invoke.as_deref(), &file, &args),
+        } => run(tier, log_tiering, invoke.as_deref(), &file, &args),
         Command::Wast { tier, print, files } => wast(tier, print, &files),
         Command::Bench {
             tiers,
@@ -158,8 +162,15 @@ fn main() -> ExitCode {
 }
 
 fn engine(tier: Tier) -> Result<Engine, Failure> {
+    engine_with_log(tier, false)
+}
+
+fn engine_with_log(tier: Tier, log_tiering: bool) -> Result<Engine, Failure> {
     let mut config = Config::new();
     config.strategy(tier.strategy());
+    if log_tiering {
+        config.tiering_log(true);
+    }
     Engine::new(&config).map_err(|e| Failure::Usage(format!("--tier {}: {e:#}", tier.name())))
 }
 
@@ -207,8 +218,14 @@ fn wat_to_binary(text: &str) -> Result<Vec<u8>, wast::Error> {
     wat.encode()
 }
 
-fn run(tier: Tier, invoke: Option<&str>, file: &Path, args: &[String]) -> Result<(), Failure> {
-    let engine = engine(tier)?;
+fn run(
+    tier: Tier,
+    log_tiering: bool,
+    invoke: Option<&str>,
+    file: &Path,
+    args: &[String],
+) -> Result<(), Failure> {
+    let engine = engine_with_log(tier, log_tiering)?;
     let module = load_module(&engine, file)?;
     let mut store = Store::new(&engine, ());
     let linker = Linker::new(&engine);
