@@ -1,62 +1,111 @@
 //! Background compilation with the optimizing tier, and the tiering log.
 //!
 //! Hot functions are queued by the `tier_up` builtin (each function at most once per module)
-//! and compiled by a pool of worker threads owned by the engine, so no thread running wasm
-//! ever waits for Cranelift. A finished function is installed with one release store into
+//! and compiled by a pool of worker threads owned by the engine, hottest first, so no thread
+//! running wasm ever waits for Cranelift. A finished function is installed with one release store into
 //! its module's code table: every instance on every thread calls it from its next call on,
 //! while frames already running in the baseline finish there.
 //!
+//! Heat is how quickly a function spent its baseline budget after its baseline code was
+//! installed. Jobs wait in a priority queue; a crossbeam channel carries one wake-up per job
+//! to the workers.
+//!
 //! Jobs hold their module weakly: a module dropped while queued is skipped, and one dropped
 //! while compiling is freed by the worker when it finishes. Dropping the engine closes the
-//! queue; the workers then exit on their own (nothing joins them, so nothing can hang).
+//! channel; the workers then exit on their own (nothing joins them, so nothing can hang).
 
 use crate::module::ModuleInner;
 use crossbeam_channel::{Receiver, Sender};
-use std::sync::{Mutex, Weak};
-use std::time::Instant;
+use std::collections::BinaryHeap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 /// A function to compile with the optimizing tier.
 struct Job {
     module: Weak<ModuleInner>,
     defined: u32,
     queued: Instant,
+    /// How long the function took to spend its budget in the baseline: shorter is hotter.
+    heat: Duration,
+    /// Submission order, to keep equally hot jobs first come, first served.
+    seq: u64,
+}
+
+impl PartialEq for Job {
+    fn eq(&self, other: &Job) -> bool {
+        (self.heat, self.seq) == (other.heat, other.seq)
+    }
+}
+impl Eq for Job {}
+impl PartialOrd for Job {
+    fn partial_cmp(&self, other: &Job) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Job {
+    /// The max-heap's greatest element is the hottest (shortest heat), then the oldest.
+    fn cmp(&self, other: &Job) -> std::cmp::Ordering {
+        (other.heat, other.seq).cmp(&(self.heat, self.seq))
+    }
+}
+
+/// Jobs waiting, hottest first; the channel carries one wake-up per job.
+struct Queue {
+    jobs: Mutex<(BinaryHeap<Job>, u64)>,
 }
 
 /// The engine's compile workers (started on the first request).
 pub(crate) struct BackgroundCompiler {
     threads: usize,
-    queue: Mutex<Option<Sender<Job>>>,
+    queue: Arc<Queue>,
+    wake: Mutex<Option<Sender<()>>>,
 }
 
 impl BackgroundCompiler {
     pub(crate) fn new(threads: usize) -> BackgroundCompiler {
         BackgroundCompiler {
             threads: threads.max(1),
-            queue: Mutex::new(None),
+            queue: Arc::new(Queue {
+                jobs: Mutex::new((BinaryHeap::new(), 0)),
+            }),
+            wake: Mutex::new(None),
         }
     }
 
-    /// Queues defined function `defined` of `module` for the optimizing tier.
-    pub(crate) fn submit(&self, module: Weak<ModuleInner>, defined: u32) {
-        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        let sender = queue.get_or_insert_with(|| self.start());
+    /// Queues defined function `defined` of `module` for the optimizing tier; `heat` is how
+    /// long it took to run out of its baseline budget (the hottest compile first).
+    pub(crate) fn submit(&self, module: Weak<ModuleInner>, defined: u32, heat: Duration) {
+        {
+            let mut jobs = self.queue.jobs.lock().unwrap_or_else(|e| e.into_inner());
+            let seq = jobs.1;
+            jobs.1 += 1;
+            jobs.0.push(Job {
+                module,
+                defined,
+                queued: Instant::now(),
+                heat,
+                seq,
+            });
+        }
+        let mut wake = self.wake.lock().unwrap_or_else(|e| e.into_inner());
+        let sender = wake.get_or_insert_with(|| self.start());
         // The receivers live as long as the workers, which outlive every sender.
-        let _ = sender.send(Job {
-            module,
-            defined,
-            queued: Instant::now(),
-        });
+        let _ = sender.send(());
     }
 
-    fn start(&self) -> Sender<Job> {
+    fn start(&self) -> Sender<()> {
         let (sender, receiver) = crossbeam_channel::unbounded();
         for i in 0..self.threads {
-            let receiver: Receiver<Job> = receiver.clone();
+            let receiver: Receiver<()> = receiver.clone();
+            let queue = self.queue.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("strata-compile-{i}"))
                 .spawn(move || {
-                    while let Ok(job) = receiver.recv() {
-                        compile(job);
+                    while receiver.recv().is_ok() {
+                        let job = queue.jobs.lock().unwrap_or_else(|e| e.into_inner()).0.pop();
+                        if let Some(job) = job {
+                            compile(job);
+                        }
                     }
                 });
             // Without workers the function simply stays in the baseline.
@@ -100,5 +149,27 @@ pub(crate) fn log_tier_change(
             "[strata tiering] func {index} {name}: {from} -> {to} failed after \
              {compile_time:.2?}: {why}"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hottest_jobs_come_out_first_then_the_oldest() {
+        let job = |heat_ms, seq| Job {
+            module: Weak::new(),
+            defined: seq as u32,
+            queued: Instant::now(),
+            heat: Duration::from_millis(heat_ms),
+            seq,
+        };
+        let mut heap = BinaryHeap::new();
+        for (heat, seq) in [(50, 0), (5, 1), (500, 2), (5, 3)] {
+            heap.push(job(heat, seq));
+        }
+        let order: Vec<u32> = std::iter::from_fn(|| heap.pop().map(|j| j.defined)).collect();
+        assert_eq!(order, [1, 3, 0, 2]);
     }
 }

@@ -29,6 +29,8 @@ pub(crate) struct NativeCode {
     optimizing: Box<[OnceLock<Result<CodeMemory, String>>]>,
     /// Whether each function was queued for background compilation (at most once).
     queued: Box<[AtomicBool]>,
+    /// When each function's baseline code was installed (heat of tier-up requests).
+    baseline_installed: Box<[OnceLock<Instant>]>,
 }
 
 impl NativeCode {
@@ -40,6 +42,7 @@ impl NativeCode {
             baseline: (0..num_defined).map(|_| OnceLock::new()).collect(),
             optimizing: (0..num_defined).map(|_| OnceLock::new()).collect(),
             queued: (0..num_defined).map(|_| AtomicBool::new(false)).collect(),
+            baseline_installed: (0..num_defined).map(|_| OnceLock::new()).collect(),
         }
     }
 
@@ -100,7 +103,10 @@ fn compile_baseline(module: &ModuleInner, defined: u32) -> Result<*const u8, Str
         Ordering::Release,
         Ordering::Acquire,
     ) {
-        Ok(_) => Ok(entry),
+        Ok(_) => {
+            module.native.baseline_installed[defined as usize].get_or_init(Instant::now);
+            Ok(entry)
+        }
         Err(current) => Ok(current),
     }
 }
@@ -238,10 +244,13 @@ pub(crate) unsafe extern "C" fn tier_up(vmctx: *mut VMContext, defined: u32) -> 
             if tiers_up_to_optimizing(&module)
                 && !module.native.queued[defined as usize].swap(true, Ordering::AcqRel)
             {
+                let heat = module.native.baseline_installed[defined as usize]
+                    .get()
+                    .map_or(std::time::Duration::MAX, Instant::elapsed);
                 module
                     .engine
                     .background()
-                    .submit(Arc::downgrade(&module), defined);
+                    .submit(Arc::downgrade(&module), defined, heat);
             }
             !module.native.entry(defined).is_null()
         }
