@@ -176,7 +176,7 @@ pub(crate) fn run<'m>(
     }
 
     loop {
-        let instr = code[pc];
+        let instr = vm::fetch(code, pc);
         pc += 1;
         match instr {
             $( Instr::$un { dst, src } => regs.set(dst, sem::$unf(regs.get(src))), )*
@@ -212,6 +212,56 @@ pub(crate) fn run<'m>(
             }
             Instr::BrIfNonZero { cond, target } => {
                 if regs.get(cond) as u32 != 0 {
+                    pc = target as usize;
+                }
+            }
+            Instr::BrI32Eq { a, b, target } => {
+                if regs.get(a) as u32 == regs.get(b) as u32 {
+                    pc = target as usize;
+                }
+            }
+            Instr::BrI32Ne { a, b, target } => {
+                if regs.get(a) as u32 != regs.get(b) as u32 {
+                    pc = target as usize;
+                }
+            }
+            Instr::BrI32LtS { a, b, target } => {
+                if (regs.get(a) as i32) < (regs.get(b) as i32) {
+                    pc = target as usize;
+                }
+            }
+            Instr::BrI32LtU { a, b, target } => {
+                if (regs.get(a) as u32) < (regs.get(b) as u32) {
+                    pc = target as usize;
+                }
+            }
+            Instr::BrI32GtS { a, b, target } => {
+                if (regs.get(a) as i32) > (regs.get(b) as i32) {
+                    pc = target as usize;
+                }
+            }
+            Instr::BrI32GtU { a, b, target } => {
+                if (regs.get(a) as u32) > (regs.get(b) as u32) {
+                    pc = target as usize;
+                }
+            }
+            Instr::BrI32LeS { a, b, target } => {
+                if (regs.get(a) as i32) <= (regs.get(b) as i32) {
+                    pc = target as usize;
+                }
+            }
+            Instr::BrI32LeU { a, b, target } => {
+                if (regs.get(a) as u32) <= (regs.get(b) as u32) {
+                    pc = target as usize;
+                }
+            }
+            Instr::BrI32GeS { a, b, target } => {
+                if (regs.get(a) as i32) >= (regs.get(b) as i32) {
+                    pc = target as usize;
+                }
+            }
+            Instr::BrI32GeU { a, b, target } => {
+                if (regs.get(a) as u32) >= (regs.get(b) as u32) {
                     pc = target as usize;
                 }
             }

@@ -133,6 +133,17 @@ macro_rules! define_instr {
             Br { target: u32 },
             BrIfZero { cond: Slot, target: u32 },
             BrIfNonZero { cond: Slot, target: u32 },
+            /// Fused `i32` compare and branch: jump when `a <op> b`.
+            BrI32Eq { a: Slot, b: Slot, target: u32 },
+            BrI32Ne { a: Slot, b: Slot, target: u32 },
+            BrI32LtS { a: Slot, b: Slot, target: u32 },
+            BrI32LtU { a: Slot, b: Slot, target: u32 },
+            BrI32GtS { a: Slot, b: Slot, target: u32 },
+            BrI32GtU { a: Slot, b: Slot, target: u32 },
+            BrI32LeS { a: Slot, b: Slot, target: u32 },
+            BrI32LeU { a: Slot, b: Slot, target: u32 },
+            BrI32GeS { a: Slot, b: Slot, target: u32 },
+            BrI32GeU { a: Slot, b: Slot, target: u32 },
             /// Jump to the `min(index, len)`-th of the `len + 1` `Br`s that follow.
             BrTable { index: Slot, len: u32 },
             /// A loop header: spends one unit of the function's loop budget (tiering only).

@@ -351,9 +351,99 @@ impl Translator<'_> {
         match &mut self.code[at] {
             Instr::Br { target: t }
             | Instr::BrIfZero { target: t, .. }
-            | Instr::BrIfNonZero { target: t, .. } => *t = target,
+            | Instr::BrIfNonZero { target: t, .. }
+            | Instr::BrI32Eq { target: t, .. }
+            | Instr::BrI32Ne { target: t, .. }
+            | Instr::BrI32LtS { target: t, .. }
+            | Instr::BrI32LtU { target: t, .. }
+            | Instr::BrI32GtS { target: t, .. }
+            | Instr::BrI32GtU { target: t, .. }
+            | Instr::BrI32LeS { target: t, .. }
+            | Instr::BrI32LeU { target: t, .. }
+            | Instr::BrI32GeS { target: t, .. }
+            | Instr::BrI32GeU { target: t, .. } => *t = target,
             other => unreachable!("patching a non-branch {other:?}"),
         }
+    }
+
+    /// Emits a jump (target patched later) taken when `cond` is non-zero (`when`) or zero
+    /// (`!when`). When the instruction just emitted computed `cond` with an `i32`
+    /// comparison, the two fuse into one compare-and-branch instruction.
+    fn conditional_jump(&mut self, cond: Slot, when: bool) -> usize {
+        let last = self.code.len().wrapping_sub(1);
+        if self.last_result == Some(last) && cond >= self.temp_base {
+            let target = u32::MAX;
+            let fused = match (self.code[last], when) {
+                (Instr::I32Eqz { dst, src }, true) if dst == cond => {
+                    Some(Instr::BrIfZero { cond: src, target })
+                }
+                (Instr::I32Eqz { dst, src }, false) if dst == cond => {
+                    Some(Instr::BrIfNonZero { cond: src, target })
+                }
+                (Instr::I32Eq { dst, a, b }, w) if dst == cond => Some(if w {
+                    Instr::BrI32Eq { a, b, target }
+                } else {
+                    Instr::BrI32Ne { a, b, target }
+                }),
+                (Instr::I32Ne { dst, a, b }, w) if dst == cond => Some(if w {
+                    Instr::BrI32Ne { a, b, target }
+                } else {
+                    Instr::BrI32Eq { a, b, target }
+                }),
+                (Instr::I32LtS { dst, a, b }, w) if dst == cond => Some(if w {
+                    Instr::BrI32LtS { a, b, target }
+                } else {
+                    Instr::BrI32GeS { a, b, target }
+                }),
+                (Instr::I32LtU { dst, a, b }, w) if dst == cond => Some(if w {
+                    Instr::BrI32LtU { a, b, target }
+                } else {
+                    Instr::BrI32GeU { a, b, target }
+                }),
+                (Instr::I32GtS { dst, a, b }, w) if dst == cond => Some(if w {
+                    Instr::BrI32GtS { a, b, target }
+                } else {
+                    Instr::BrI32LeS { a, b, target }
+                }),
+                (Instr::I32GtU { dst, a, b }, w) if dst == cond => Some(if w {
+                    Instr::BrI32GtU { a, b, target }
+                } else {
+                    Instr::BrI32LeU { a, b, target }
+                }),
+                (Instr::I32LeS { dst, a, b }, w) if dst == cond => Some(if w {
+                    Instr::BrI32LeS { a, b, target }
+                } else {
+                    Instr::BrI32GtS { a, b, target }
+                }),
+                (Instr::I32LeU { dst, a, b }, w) if dst == cond => Some(if w {
+                    Instr::BrI32LeU { a, b, target }
+                } else {
+                    Instr::BrI32GtU { a, b, target }
+                }),
+                (Instr::I32GeS { dst, a, b }, w) if dst == cond => Some(if w {
+                    Instr::BrI32GeS { a, b, target }
+                } else {
+                    Instr::BrI32LtS { a, b, target }
+                }),
+                (Instr::I32GeU { dst, a, b }, w) if dst == cond => Some(if w {
+                    Instr::BrI32GeU { a, b, target }
+                } else {
+                    Instr::BrI32LtU { a, b, target }
+                }),
+                _ => None,
+            };
+            if let Some(fused) = fused {
+                self.code[last] = fused;
+                self.last_result = None;
+                return last;
+            }
+        }
+        let target = u32::MAX;
+        self.emit(if when {
+            Instr::BrIfNonZero { cond, target }
+        } else {
+            Instr::BrIfZero { cond, target }
+        })
     }
 
     // ---- control ----
@@ -591,13 +681,11 @@ impl Translator<'_> {
             }
             Operator::If { blockty } => {
                 let cond = self.pop_slot();
-                // Both arms start from the parameters in their canonical slots.
+                // Both arms start from the parameters in their canonical slots (copies that
+                // come after the condition's instruction prevent fusing with it).
                 self.materialize_locals(None);
                 self.materialize_top(self.block_type(blockty).0);
-                let else_jump = self.emit(Instr::BrIfZero {
-                    cond,
-                    target: u32::MAX,
-                });
+                let else_jump = self.conditional_jump(cond, false);
                 self.push_control(ControlKind::If { else_jump }, blockty);
             }
             Operator::Else => self.else_(),
@@ -794,10 +882,7 @@ impl Translator<'_> {
         let is_function = self.control[idx].kind == ControlKind::Function;
         let copies = self.branch_copies(depth);
         if copies.is_empty() && !is_function {
-            let at = self.emit(Instr::BrIfNonZero {
-                cond,
-                target: u32::MAX,
-            });
+            let at = self.conditional_jump(cond, true);
             match self.control[idx].kind {
                 ControlKind::Loop { start } => self.patch(at, start),
                 _ => {
@@ -806,10 +891,7 @@ impl Translator<'_> {
                 }
             }
         } else {
-            let skip = self.emit(Instr::BrIfZero {
-                cond,
-                target: u32::MAX,
-            });
+            let skip = self.conditional_jump(cond, false);
             self.emit_branch(depth);
             let here = self.bind_here();
             self.patch(skip, here);

@@ -2,6 +2,7 @@
 //! memory and tables, and the value stack frames live in. Every raw pointer the interpreter
 //! follows is followed here.
 
+use crate::instr::Instr;
 use crate::translate::CompiledFunc;
 use crate::InterpModule;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -307,8 +308,13 @@ impl ValueStack {
         let frame = self.slots.get_mut(fp..end)?;
         let locals = func.num_params as usize;
         let consts = locals + func.num_locals as usize;
-        frame[locals..consts].fill(0);
-        frame[consts..consts + func.consts.len()].copy_from_slice(&func.consts);
+        // Most frames have few locals and constants: plain loops beat memset/memcpy calls.
+        for slot in &mut frame[locals..consts] {
+            *slot = 0;
+        }
+        for (slot, value) in frame[consts..].iter_mut().zip(func.consts.iter()) {
+            *slot = *value;
+        }
         Some(Regs::new(frame))
     }
 
@@ -320,6 +326,18 @@ impl ValueStack {
     pub(crate) fn slots_mut(&mut self, len: usize) -> &mut [u64] {
         &mut self.slots[..len]
     }
+}
+
+/// The instruction at `pc` of `code`, without a bounds check.
+///
+/// The translator ends every path of a function with a jump, a return or a trap (the
+/// function's `end` emits a return when it is reachable), and every jump target is an index
+/// it emitted, so execution never runs past the end of a function's code.
+#[inline(always)]
+pub(crate) fn fetch(code: &[Instr], pc: usize) -> Instr {
+    debug_assert!(pc < code.len());
+    // SAFETY: `pc` is in bounds by the translator's invariant above.
+    unsafe { *code.get_unchecked(pc) }
 }
 
 /// The current frame's slots. Made from a frame of the value stack, which never moves
