@@ -522,7 +522,7 @@ const F64_VALUES: &[u64] = &[
 ];
 
 fn draw_arg(rng: &mut Rng, ty: &ValType, funcs: usize) -> Arg {
-    let random = rng.next() % 4 == 0;
+    let random = rng.next() & 3 == 0; // a random value one time in four
     match ty {
         ValType::I32 if random => Arg::Val(rng.next() & 0xffff_ffff),
         ValType::I32 => Arg::Val(rng.pick(I32_VALUES)),
@@ -532,7 +532,7 @@ fn draw_arg(rng: &mut Rng, ty: &ValType, funcs: usize) -> Arg {
         ValType::F32 => Arg::Val(rng.pick(F32_VALUES)),
         ValType::F64 if random => Arg::Val(rng.next()),
         ValType::F64 => Arg::Val(rng.pick(F64_VALUES)),
-        _ if *ty == ValType::FUNCREF && funcs > 0 && rng.next() % 2 == 0 => {
+        _ if *ty == ValType::FUNCREF && funcs > 0 && rng.next() & 1 == 0 => {
             Arg::Func((rng.next() % funcs as u64) as usize)
         }
         _ => Arg::Null,
