@@ -199,7 +199,9 @@ impl Config {
             bail!("max_wasm_stack must be at least 16 KiB");
         }
         let page = strata_environ::WASM_PAGE_SIZE;
-        if self.memory_reservation % page != 0 || self.memory_guard_size % page != 0 {
+        if !self.memory_reservation.is_multiple_of(page)
+            || !self.memory_guard_size.is_multiple_of(page)
+        {
             bail!("memory_reservation and memory_guard_size must be multiples of 64 KiB");
         }
         Ok(())

@@ -210,9 +210,9 @@ fn every_signature_crosses_every_tier_boundary() {
                     ValType::F32 => Val::F32((k as f32 * -1.5).to_bits()),
                     ValType::F64 if k % 2 == 1 => Val::F64(0xfff0_0000_0000_0000 | k),
                     ValType::F64 => Val::F64((k as f64 * 2.25).to_bits()),
-                    t if *t == ValType::FUNCREF && k % 2 == 0 => Val::FuncRef(None),
+                    t if *t == ValType::FUNCREF && k.is_multiple_of(2) => Val::FuncRef(None),
                     t if *t == ValType::FUNCREF => Val::FuncRef(Some(some_func)),
-                    _ if k % 2 == 0 => Val::ExternRef(None),
+                    _ if k.is_multiple_of(2) => Val::ExternRef(None),
                     _ => Val::ExternRef(Some(some_extern)),
                 }
             })
