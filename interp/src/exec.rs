@@ -176,7 +176,7 @@ pub(crate) fn run<'m>(
     }
 
     loop {
-        let instr = vm::fetch(code, pc);
+        let instr = code[pc];
         pc += 1;
         match instr {
             $( Instr::$un { dst, src } => regs.set(dst, sem::$unf(regs.get(src))), )*

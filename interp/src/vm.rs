@@ -2,7 +2,6 @@
 //! memory and tables, and the value stack frames live in. Every raw pointer the interpreter
 //! follows is followed here.
 
-use crate::instr::Instr;
 use crate::translate::CompiledFunc;
 use crate::InterpModule;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -326,18 +325,6 @@ impl ValueStack {
     pub(crate) fn slots_mut(&mut self, len: usize) -> &mut [u64] {
         &mut self.slots[..len]
     }
-}
-
-/// The instruction at `pc` of `code`, without a bounds check.
-///
-/// The translator ends every path of a function with a jump, a return or a trap (the
-/// function's `end` emits a return when it is reachable), and every jump target is an index
-/// it emitted, so execution never runs past the end of a function's code.
-#[inline(always)]
-pub(crate) fn fetch(code: &[Instr], pc: usize) -> Instr {
-    debug_assert!(pc < code.len());
-    // SAFETY: `pc` is in bounds by the translator's invariant above.
-    unsafe { *code.get_unchecked(pc) }
 }
 
 /// The current frame's slots. Made from a frame of the value stack, which never moves
