@@ -372,67 +372,7 @@ impl Translator<'_> {
     fn conditional_jump(&mut self, cond: Slot, when: bool) -> usize {
         let last = self.code.len().wrapping_sub(1);
         if self.last_result == Some(last) && cond >= self.temp_base {
-            let target = u32::MAX;
-            let fused = match (self.code[last], when) {
-                (Instr::I32Eqz { dst, src }, true) if dst == cond => {
-                    Some(Instr::BrIfZero { cond: src, target })
-                }
-                (Instr::I32Eqz { dst, src }, false) if dst == cond => {
-                    Some(Instr::BrIfNonZero { cond: src, target })
-                }
-                (Instr::I32Eq { dst, a, b }, w) if dst == cond => Some(if w {
-                    Instr::BrI32Eq { a, b, target }
-                } else {
-                    Instr::BrI32Ne { a, b, target }
-                }),
-                (Instr::I32Ne { dst, a, b }, w) if dst == cond => Some(if w {
-                    Instr::BrI32Ne { a, b, target }
-                } else {
-                    Instr::BrI32Eq { a, b, target }
-                }),
-                (Instr::I32LtS { dst, a, b }, w) if dst == cond => Some(if w {
-                    Instr::BrI32LtS { a, b, target }
-                } else {
-                    Instr::BrI32GeS { a, b, target }
-                }),
-                (Instr::I32LtU { dst, a, b }, w) if dst == cond => Some(if w {
-                    Instr::BrI32LtU { a, b, target }
-                } else {
-                    Instr::BrI32GeU { a, b, target }
-                }),
-                (Instr::I32GtS { dst, a, b }, w) if dst == cond => Some(if w {
-                    Instr::BrI32GtS { a, b, target }
-                } else {
-                    Instr::BrI32LeS { a, b, target }
-                }),
-                (Instr::I32GtU { dst, a, b }, w) if dst == cond => Some(if w {
-                    Instr::BrI32GtU { a, b, target }
-                } else {
-                    Instr::BrI32LeU { a, b, target }
-                }),
-                (Instr::I32LeS { dst, a, b }, w) if dst == cond => Some(if w {
-                    Instr::BrI32LeS { a, b, target }
-                } else {
-                    Instr::BrI32GtS { a, b, target }
-                }),
-                (Instr::I32LeU { dst, a, b }, w) if dst == cond => Some(if w {
-                    Instr::BrI32LeU { a, b, target }
-                } else {
-                    Instr::BrI32GtU { a, b, target }
-                }),
-                (Instr::I32GeS { dst, a, b }, w) if dst == cond => Some(if w {
-                    Instr::BrI32GeS { a, b, target }
-                } else {
-                    Instr::BrI32LtS { a, b, target }
-                }),
-                (Instr::I32GeU { dst, a, b }, w) if dst == cond => Some(if w {
-                    Instr::BrI32GeU { a, b, target }
-                } else {
-                    Instr::BrI32LtU { a, b, target }
-                }),
-                _ => None,
-            };
-            if let Some(fused) = fused {
+            if let Some(fused) = fuse_compare_branch(self.code[last], cond, when) {
                 self.code[last] = fused;
                 self.last_result = None;
                 return last;
@@ -964,4 +904,43 @@ impl Translator<'_> {
         };
         self.call_results(ty);
     }
+}
+
+/// The fused compare-and-branch for `compare` (the instruction computing `cond`), jumping
+/// when the comparison is `when`; `None` if `compare` is not a fusable `i32` comparison.
+fn fuse_compare_branch(compare: Instr, cond: Slot, when: bool) -> Option<Instr> {
+    /// Branch variants by relation, each with its negation.
+    type Make = fn(Slot, Slot, u32) -> Instr;
+    const EQ: Make = |a, b, target| Instr::BrI32Eq { a, b, target };
+    const NE: Make = |a, b, target| Instr::BrI32Ne { a, b, target };
+    const LT_S: Make = |a, b, target| Instr::BrI32LtS { a, b, target };
+    const LT_U: Make = |a, b, target| Instr::BrI32LtU { a, b, target };
+    const GT_S: Make = |a, b, target| Instr::BrI32GtS { a, b, target };
+    const GT_U: Make = |a, b, target| Instr::BrI32GtU { a, b, target };
+    const LE_S: Make = |a, b, target| Instr::BrI32LeS { a, b, target };
+    const LE_U: Make = |a, b, target| Instr::BrI32LeU { a, b, target };
+    const GE_S: Make = |a, b, target| Instr::BrI32GeS { a, b, target };
+    const GE_U: Make = |a, b, target| Instr::BrI32GeU { a, b, target };
+    let target = u32::MAX;
+    let (dst, a, b, (taken, not_taken)) = match compare {
+        Instr::I32Eqz { dst, src } if dst == cond => {
+            return Some(if when {
+                Instr::BrIfZero { cond: src, target }
+            } else {
+                Instr::BrIfNonZero { cond: src, target }
+            });
+        }
+        Instr::I32Eq { dst, a, b } => (dst, a, b, (EQ, NE)),
+        Instr::I32Ne { dst, a, b } => (dst, a, b, (NE, EQ)),
+        Instr::I32LtS { dst, a, b } => (dst, a, b, (LT_S, GE_S)),
+        Instr::I32LtU { dst, a, b } => (dst, a, b, (LT_U, GE_U)),
+        Instr::I32GtS { dst, a, b } => (dst, a, b, (GT_S, LE_S)),
+        Instr::I32GtU { dst, a, b } => (dst, a, b, (GT_U, LE_U)),
+        Instr::I32LeS { dst, a, b } => (dst, a, b, (LE_S, GT_S)),
+        Instr::I32LeU { dst, a, b } => (dst, a, b, (LE_U, GT_U)),
+        Instr::I32GeS { dst, a, b } => (dst, a, b, (GE_S, LT_S)),
+        Instr::I32GeU { dst, a, b } => (dst, a, b, (GE_U, LT_U)),
+        _ => return None,
+    };
+    (dst == cond).then(|| if when { taken } else { not_taken }(a, b, target))
 }

@@ -61,6 +61,37 @@ fn tiers_up_to_optimizing(module: &ModuleInner) -> bool {
     module.engine.config().strategy == Strategy::Tiered && strata_optimizing::host_supported()
 }
 
+/// Compiles `defined` with a JIT tier into `cell` (once), logging the change; the tier's
+/// result is the function's code or why it cannot be compiled.
+fn compile_once<'a>(
+    module: &ModuleInner,
+    defined: u32,
+    cell: &'a OnceLock<Result<CodeMemory, String>>,
+    (from, to): (&str, &str),
+    compile: impl FnOnce() -> Result<strata_environ::CompiledFunction, String>,
+) -> Result<&'a CodeMemory, String> {
+    let code = cell.get_or_init(|| {
+        let start = Instant::now();
+        let func_index = module.info.func_index(defined);
+        let result = compile().and_then(|compiled| {
+            CodeMemory::new(&compiled, func_index, Some(module.info.clone()))
+                .map_err(|e| format!("{e:#}"))
+        });
+        let config = module.engine.config();
+        if config.tiering_log {
+            let from = if config.strategy == Strategy::Tiered {
+                from
+            } else {
+                "-"
+            };
+            let error = result.as_ref().err().map(String::as_str);
+            log_tier_change(module, defined, from, to, start.elapsed(), error);
+        }
+        result
+    });
+    code.as_ref().map_err(Clone::clone)
+}
+
 /// Compiles defined function `defined` with the baseline (once) and installs it unless the
 /// function already has better code. Returns its entry, or why the baseline cannot compile
 /// it.
@@ -68,33 +99,18 @@ fn compile_baseline(module: &ModuleInner, defined: u32) -> Result<*const u8, Str
     if !native::supported() {
         return Err("this machine has no baseline tier".to_string());
     }
-    let code = module.native.baseline[defined as usize].get_or_init(|| {
+    let cell = &module.native.baseline[defined as usize];
+    let code = compile_once(module, defined, cell, ("interp", "baseline"), || {
         let config = module.engine.config();
         let options = strata_baseline::CompileOptions {
             explicit_bounds_checks: config.memory_reservation < 1 << 32,
             guard_size: config.memory_guard_size,
             count_for_tier_up: tiers_up_to_optimizing(module),
         };
-        let start = Instant::now();
-        let func_index = module.info.func_index(defined);
-        let result = strata_baseline::compile(&module.info, module.offsets, options, defined)
+        strata_baseline::compile(&module.info, module.offsets, options, defined)
             .map_err(|e| e.to_string())
-            .and_then(|compiled| {
-                CodeMemory::new(&compiled, func_index, Some(module.info.clone()))
-                    .map_err(|e| format!("{e:#}"))
-            });
-        if config.tiering_log {
-            let from = if config.strategy == Strategy::Tiered {
-                "interp"
-            } else {
-                "-"
-            };
-            let error = result.as_ref().err().map(String::as_str);
-            log_tier_change(module, defined, from, "baseline", start.elapsed(), error);
-        }
-        result
-    });
-    let entry = code.as_ref().map_err(Clone::clone)?.entry();
+    })?;
+    let entry = code.entry();
     // Install only over nothing: optimizing code, if already there, stays.
     let slot = &module.native.table[defined as usize];
     match slot.compare_exchange(
@@ -143,29 +159,13 @@ pub(crate) fn compile_optimizing(module: &ModuleInner, defined: u32) -> Result<*
     if !native::supported() || !strata_optimizing::host_supported() {
         return Err("this machine has no optimizing tier".to_string());
     }
-    let code = module.native.optimizing[defined as usize].get_or_init(|| {
-        let config = module.engine.config();
-        let options = config.optimizing_options();
-        let start = Instant::now();
-        let func_index = module.info.func_index(defined);
-        let result = strata_optimizing::compile(&module.info, module.offsets, &options, defined)
+    let cell = &module.native.optimizing[defined as usize];
+    let code = compile_once(module, defined, cell, ("baseline", "optimizing"), || {
+        let options = module.engine.config().optimizing_options();
+        strata_optimizing::compile(&module.info, module.offsets, &options, defined)
             .map_err(|e| e.to_string())
-            .and_then(|compiled| {
-                CodeMemory::new(&compiled, func_index, Some(module.info.clone()))
-                    .map_err(|e| format!("{e:#}"))
-            });
-        if config.tiering_log {
-            let from = if config.strategy == Strategy::Tiered {
-                "baseline"
-            } else {
-                "-"
-            };
-            let error = result.as_ref().err().map(String::as_str);
-            log_tier_change(module, defined, from, "optimizing", start.elapsed(), error);
-        }
-        result
-    });
-    let entry = code.as_ref().map_err(Clone::clone)?.entry();
+    })?;
+    let entry = code.entry();
     module.native.table[defined as usize].store(entry.cast_mut(), Ordering::Release);
     Ok(entry)
 }
