@@ -44,6 +44,7 @@ pub struct Config {
     pub(crate) tiering_log: bool,
     pub(crate) cranelift_opt_level: OptLevel,
     pub(crate) cranelift_regalloc: RegallocAlgorithm,
+    pub(crate) cranelift_verifier: bool,
 }
 
 impl Default for Config {
@@ -67,6 +68,7 @@ impl Config {
             tiering_log: std::env::var("STRATA_LOG").is_ok_and(|v| v.contains("tiering")),
             cranelift_opt_level: OptLevel::Speed,
             cranelift_regalloc: RegallocAlgorithm::Backtracking,
+            cranelift_verifier: cfg!(debug_assertions),
         }
     }
 
@@ -102,6 +104,13 @@ impl Config {
     /// `RegallocAlgorithm::Backtracking`; `SinglePass` compiles faster, runs slower).
     pub fn cranelift_regalloc_algorithm(&mut self, algorithm: RegallocAlgorithm) -> &mut Self {
         self.cranelift_regalloc = algorithm;
+        self
+    }
+
+    /// Run Cranelift's IR verifier on every function it compiles (default: on in debug
+    /// builds of Strata, off in release builds).
+    pub fn cranelift_debug_verifier(&mut self, enable: bool) -> &mut Self {
+        self.cranelift_verifier = enable;
         self
     }
 
@@ -172,6 +181,7 @@ impl Config {
             guard_size: self.memory_guard_size,
             opt_level: self.cranelift_opt_level,
             regalloc: self.cranelift_regalloc,
+            verifier: self.cranelift_verifier,
         }
     }
 

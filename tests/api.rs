@@ -352,7 +352,8 @@ fn optimizing_tier_runs_under_every_cranelift_setting() {
             config
                 .strategy(Strategy::Optimizing)
                 .cranelift_opt_level(opt_level)
-                .cranelift_regalloc_algorithm(regalloc);
+                .cranelift_regalloc_algorithm(regalloc)
+                .cranelift_debug_verifier(regalloc == RegallocAlgorithm::SinglePass);
             let engine = Engine::new(&config).unwrap();
             let module = Module::new(&engine, wat).unwrap();
             module.compile_optimizing_eagerly().unwrap();

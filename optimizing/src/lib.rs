@@ -86,6 +86,8 @@ pub struct OptimizingOptions {
     pub guard_size: u64,
     pub opt_level: OptLevel,
     pub regalloc: RegallocAlgorithm,
+    /// Run Cranelift's IR verifier on every function (default: in debug builds).
+    pub verifier: bool,
 }
 
 impl Default for OptimizingOptions {
@@ -94,6 +96,7 @@ impl Default for OptimizingOptions {
             explicit_bounds_checks: false,
             guard_size: 2 << 30,
             opt_level: OptLevel::Speed,
+            verifier: cfg!(debug_assertions),
             regalloc: RegallocAlgorithm::Backtracking,
         }
     }
@@ -143,7 +146,7 @@ pub fn host_supported() -> bool {
 /// What a thread keeps between compilations: the ISA (building one detects CPU features and
 /// parses settings) and Cranelift's contexts, whose allocations are reused.
 struct Session {
-    key: (OptLevel, RegallocAlgorithm),
+    key: (OptLevel, RegallocAlgorithm, bool),
     isa: OwnedTargetIsa,
     context: cranelift_codegen::Context,
     builder: FunctionBuilderContext,
@@ -155,11 +158,7 @@ thread_local! {
 
 fn build_isa(options: &OptimizingOptions) -> Result<OwnedTargetIsa, CompileError> {
     let mut flags = settings::builder();
-    let verifier = if cfg!(debug_assertions) {
-        "true"
-    } else {
-        "false"
-    };
+    let verifier = if options.verifier { "true" } else { "false" };
     for (name, value) in [
         ("opt_level", options.opt_level.setting()),
         ("regalloc_algorithm", options.regalloc.setting()),
@@ -187,7 +186,7 @@ fn with_session<T>(
 ) -> Result<T, CompileError> {
     SESSION.with(|cell| {
         let mut cached = cell.borrow_mut();
-        let key = (options.opt_level, options.regalloc);
+        let key = (options.opt_level, options.regalloc, options.verifier);
         if cached.as_ref().is_none_or(|s| s.key != key) {
             *cached = Some(Session {
                 key,
@@ -321,12 +320,13 @@ mod tests {
                 RegallocAlgorithm::Backtracking,
                 RegallocAlgorithm::SinglePass,
             ] {
-                for explicit_bounds_checks in [false, true] {
+                for (explicit_bounds_checks, verifier) in [(false, true), (true, false)] {
                     let options = OptimizingOptions {
                         explicit_bounds_checks,
                         guard_size: 64 << 10,
                         opt_level,
                         regalloc,
+                        verifier,
                     };
                     let compiled = compile_wat(WAT, &options);
                     assert!(codes(&compiled[0]).contains(&TrapCode::MemoryOutOfBounds));
