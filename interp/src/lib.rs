@@ -73,6 +73,7 @@ impl InterpModule {
         Ok(())
     }
 
+    #[inline]
     fn translation(&self, defined: u32) -> &Result<CompiledFunc, String> {
         self.funcs[defined as usize].get_or_init(|| {
             translate::translate(&self.info, self.offsets, defined, self.tiering)
@@ -82,6 +83,7 @@ impl InterpModule {
 
     /// The bytecode of defined function `defined`, translated on first use. `None` only if
     /// translation failed, which validation rules out (the caller reports a trap).
+    #[inline(always)]
     fn compiled(&self, defined: u32) -> Option<&CompiledFunc> {
         self.translation(defined).as_ref().ok()
     }

@@ -302,6 +302,7 @@ impl ValueStack {
 
     /// Sets up `func`'s frame at slot `fp` (arguments already in place): zeroes its locals
     /// and copies its constants in. `None` when the frame does not fit.
+    #[inline(always)]
     pub(crate) fn enter(&mut self, fp: usize, func: &CompiledFunc) -> Option<Regs> {
         let end = fp.checked_add(func.frame_size as usize)?;
         let frame = self.slots.get_mut(fp..end)?;
