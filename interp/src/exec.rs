@@ -130,6 +130,14 @@ pub(crate) fn run<'m>(
             return Err((Exit::Trap($code), backtrace(func, &frames)))
         };
     }
+    // The `Arg` word after the current instruction, which is then skipped.
+    macro_rules! take_arg {
+        () => {{
+            let operands = arg(code, pc);
+            pc += 1;
+            operands
+        }};
+    }
     // Calls through the array convention; a trap there unwinds this activation too.
     macro_rules! call_array {
         ($callee:expr, $ty:expr, $base:expr) => {
@@ -279,8 +287,7 @@ pub(crate) fn run<'m>(
             },
             Instr::Unreachable => trap!(TrapCode::UnreachableCodeReached),
             Instr::Select { dst, a, b } => {
-                let (cond, _, _) = arg(code, pc);
-                pc += 1;
+                let (cond, _, _) = take_arg!();
                 let v = if regs.get(cond) as u32 != 0 { regs.get(a) } else { regs.get(b) };
                 regs.set(dst, v);
             }
@@ -290,8 +297,7 @@ pub(crate) fn run<'m>(
                 mem = vmctx.memory();
             }
             Instr::CallIndirect { index, ty, table } => {
-                let (base, _, _) = arg(code, pc);
-                pc += 1;
+                let (base, _, _) = take_arg!();
                 let elements = vm::table_elements(vmctx.table(table));
                 let raw = *check!(
                     elements.get(regs.get(index) as u32 as usize),
@@ -333,8 +339,7 @@ pub(crate) fn run<'m>(
                 check!(mem.copy(d.into(), s.into(), n.into()), TrapCode::MemoryOutOfBounds);
             }
             Instr::MemoryInit { dst, src, len } => {
-                let (data, _, _) = arg(code, pc);
-                pc += 1;
+                let (data, _, _) = take_arg!();
                 let (d, s, n) = (regs.get(dst) as u32, regs.get(src) as u32, regs.get(len) as u32);
                 if let Some(e) = vmctx.memory_init(data, d, s, n) {
                     trap!(e);
@@ -361,22 +366,19 @@ pub(crate) fn run<'m>(
                 regs.set(dst, vmctx.table(table).current_elements as u64);
             }
             Instr::TableGrow { dst, init, delta } => {
-                let (table, _, _) = arg(code, pc);
-                pc += 1;
+                let (table, _, _) = take_arg!();
                 let (init, delta) = (regs.get(init), regs.get(delta) as u32 as u64);
                 regs.set(dst, grow_result(vmctx.table_grow(table, delta, init)));
             }
             Instr::TableFill { dst, value, len } => {
-                let (table, _, _) = arg(code, pc);
-                pc += 1;
+                let (table, _, _) = take_arg!();
                 let elements = vm::table_elements(vmctx.table(table));
                 let (d, n) = (regs.get(dst) as u32 as usize, regs.get(len) as u32 as usize);
                 let range = check!(elements.get_mut(d..d + n), TrapCode::TableOutOfBounds);
                 range.fill(regs.get(value));
             }
             Instr::TableCopy { dst, src, len } => {
-                let (dst_table, src_table, _) = arg(code, pc);
-                pc += 1;
+                let (dst_table, src_table, _) = take_arg!();
                 let (d, s, n) = (
                     regs.get(dst) as u32 as usize,
                     regs.get(src) as u32 as usize,
@@ -395,8 +397,7 @@ pub(crate) fn run<'m>(
                 }
             }
             Instr::TableInit { dst, src, len } => {
-                let (table, elem, _) = arg(code, pc);
-                pc += 1;
+                let (table, elem, _) = take_arg!();
                 let (d, s, n) = (regs.get(dst) as u32, regs.get(src) as u32, regs.get(len) as u32);
                 if let Some(e) = vmctx.table_init(table, elem, d, s, n) {
                     trap!(e);

@@ -331,6 +331,12 @@ impl Translator<'_> {
         self.code.len() - 1
     }
 
+    /// Emits an instruction followed by the `Arg` word carrying its extra operands.
+    fn emit_with_arg(&mut self, instr: Instr, a: u32, b: u32) {
+        self.emit(instr);
+        self.emit(Instr::Arg { a, b, c: 0 });
+    }
+
     /// Emits an instruction whose result is the new top of stack.
     fn emit_result(&mut self, instr: Instr) {
         self.code.push(instr);
@@ -654,16 +660,15 @@ impl Translator<'_> {
             } => {
                 let index = self.pop_slot();
                 let base = self.call_args(type_index);
-                self.emit(Instr::CallIndirect {
-                    index,
-                    ty: type_index,
-                    table: table_index,
-                });
-                self.emit(Instr::Arg {
-                    a: base,
-                    b: 0,
-                    c: 0,
-                });
+                self.emit_with_arg(
+                    Instr::CallIndirect {
+                        index,
+                        ty: type_index,
+                        table: table_index,
+                    },
+                    base,
+                    0,
+                );
                 self.call_results(type_index);
             }
             Operator::Drop => {
@@ -674,12 +679,7 @@ impl Translator<'_> {
                 let b = self.pop_slot();
                 let a = self.pop_slot();
                 let dst = self.push_temp();
-                self.emit(Instr::Select { dst, a, b });
-                self.emit(Instr::Arg {
-                    a: cond,
-                    b: 0,
-                    c: 0,
-                });
+                self.emit_with_arg(Instr::Select { dst, a, b }, cond, 0);
             }
             Operator::LocalGet { local_index } => self.push(Operand::Local(local_index)),
             Operator::LocalSet { local_index } => self.local_set(local_index),
@@ -731,12 +731,7 @@ impl Translator<'_> {
             }
             Operator::MemoryInit { data_index, .. } => {
                 let [dst, src, len] = self.pop3();
-                self.emit(Instr::MemoryInit { dst, src, len });
-                self.emit(Instr::Arg {
-                    a: data_index,
-                    b: 0,
-                    c: 0,
-                });
+                self.emit_with_arg(Instr::MemoryInit { dst, src, len }, data_index, 0);
             }
             Operator::DataDrop { data_index } => {
                 self.emit(Instr::DataDrop { data: data_index });
@@ -763,42 +758,22 @@ impl Translator<'_> {
                 let delta = self.pop_slot();
                 let init = self.pop_slot();
                 let dst = self.push_temp();
-                self.emit(Instr::TableGrow { dst, init, delta });
-                self.emit(Instr::Arg {
-                    a: table,
-                    b: 0,
-                    c: 0,
-                });
+                self.emit_with_arg(Instr::TableGrow { dst, init, delta }, table, 0);
             }
             Operator::TableFill { table } => {
                 let [dst, value, len] = self.pop3();
-                self.emit(Instr::TableFill { dst, value, len });
-                self.emit(Instr::Arg {
-                    a: table,
-                    b: 0,
-                    c: 0,
-                });
+                self.emit_with_arg(Instr::TableFill { dst, value, len }, table, 0);
             }
             Operator::TableCopy {
                 dst_table,
                 src_table,
             } => {
                 let [dst, src, len] = self.pop3();
-                self.emit(Instr::TableCopy { dst, src, len });
-                self.emit(Instr::Arg {
-                    a: dst_table,
-                    b: src_table,
-                    c: 0,
-                });
+                self.emit_with_arg(Instr::TableCopy { dst, src, len }, dst_table, src_table);
             }
             Operator::TableInit { elem_index, table } => {
                 let [dst, src, len] = self.pop3();
-                self.emit(Instr::TableInit { dst, src, len });
-                self.emit(Instr::Arg {
-                    a: table,
-                    b: elem_index,
-                    c: 0,
-                });
+                self.emit_with_arg(Instr::TableInit { dst, src, len }, table, elem_index);
             }
             Operator::ElemDrop { elem_index } => {
                 self.emit(Instr::ElemDrop { elem: elem_index });

@@ -16,6 +16,7 @@ const RSI: u8 = 6;
 const RDI: u8 = 7;
 const R8: u8 = 8;
 const R9: u8 = 9;
+const R10: u8 = 10;
 
 impl Compiler<'_> {
     /// Pops the top operand into register `r` (i32 values arrive zero-extended).
@@ -51,6 +52,18 @@ impl Compiler<'_> {
         );
         self.call_builtin(off::BUILTIN_RAISE_TRAP);
         dynasm!(self.asm ; .arch x64 ; ud2 ; =>ok);
+    }
+
+    /// Traps with `TableOutOfBounds` unless `[start, start + len)` lies inside the table
+    /// whose `VMTableDefinition` is in `def` (start and len zero-extended; clobbers rcx).
+    fn check_table_range(&mut self, def: u8, start: u8, len: u8) {
+        let oob = self.trap_label(TrapCode::TableOutOfBounds);
+        dynasm!(self.asm
+            ; .arch x64
+            ; lea rcx, [Rq(start) + Rq(len)]
+            ; cmp rcx, QWORD [Rq(def) + off::TABLE_CURRENT_ELEMENTS as i32]
+            ; ja =>oob
+        );
     }
 
     /// Emits a reference, table or bulk-memory operator; `false` if `op` is none of those.
@@ -125,13 +138,10 @@ impl Compiler<'_> {
                 self.pop_to(RSI);
                 self.pop_to(R8);
                 let t = self.offsets.table(table) as i32;
-                let oob = self.trap_label(TrapCode::TableOutOfBounds);
+                dynasm!(self.asm ; .arch x64 ; mov r9, QWORD [r15 + t]);
+                self.check_table_range(R9, R8, RDX);
                 dynasm!(self.asm
                     ; .arch x64
-                    ; mov r9, QWORD [r15 + t]
-                    ; lea rcx, [r8 + rdx]
-                    ; cmp rcx, QWORD [r9 + off::TABLE_CURRENT_ELEMENTS as i32]
-                    ; ja =>oob
                     ; mov rdi, QWORD [r9 + off::TABLE_BASE as i32]
                     ; lea rdi, [rdi + r8 * 8]
                     ; mov rax, rsi
@@ -148,17 +158,15 @@ impl Compiler<'_> {
                 self.pop_to(R8);
                 let src = self.offsets.table(src_table) as i32;
                 let dst = self.offsets.table(dst_table) as i32;
-                let oob = self.trap_label(TrapCode::TableOutOfBounds);
                 dynasm!(self.asm
                     ; .arch x64
                     ; mov rax, QWORD [r15 + src]
-                    ; lea rcx, [r9 + rdx]
-                    ; cmp rcx, QWORD [rax + off::TABLE_CURRENT_ELEMENTS as i32]
-                    ; ja =>oob
                     ; mov r10, QWORD [r15 + dst]
-                    ; lea rcx, [r8 + rdx]
-                    ; cmp rcx, QWORD [r10 + off::TABLE_CURRENT_ELEMENTS as i32]
-                    ; ja =>oob
+                );
+                self.check_table_range(RAX, R9, RDX);
+                self.check_table_range(R10, R8, RDX);
+                dynasm!(self.asm
+                    ; .arch x64
                     ; mov rsi, QWORD [rax + off::TABLE_BASE as i32]
                     ; lea rsi, [rsi + r9 * 8]
                     ; mov rdi, QWORD [r10 + off::TABLE_BASE as i32]
