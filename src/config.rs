@@ -40,11 +40,13 @@ pub struct Config {
     pub(crate) baseline_loop_threshold: u32,
     pub(crate) optimizing_call_threshold: u32,
     pub(crate) optimizing_loop_threshold: u32,
-    pub(crate) compile_threads: usize,
+    /// `None`: one per CPU, counted when the workers start.
+    pub(crate) compile_threads: Option<usize>,
     pub(crate) tiering_log: bool,
     pub(crate) cranelift_opt_level: OptLevel,
     pub(crate) cranelift_regalloc: RegallocAlgorithm,
     pub(crate) cranelift_verifier: bool,
+    pub(crate) lazy_validation: bool,
 }
 
 impl Default for Config {
@@ -64,11 +66,12 @@ impl Config {
             baseline_loop_threshold: 1000,
             optimizing_call_threshold: 1000,
             optimizing_loop_threshold: 10_000,
-            compile_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            compile_threads: None,
             tiering_log: std::env::var("STRATA_LOG").is_ok_and(|v| v.contains("tiering")),
             cranelift_opt_level: OptLevel::Speed,
             cranelift_regalloc: RegallocAlgorithm::Backtracking,
             cranelift_verifier: cfg!(debug_assertions),
+            lazy_validation: false,
         }
     }
 
@@ -133,7 +136,7 @@ impl Config {
     /// number of CPUs; at least 1). They start on the first request and stop with the
     /// engine.
     pub fn compile_threads(&mut self, threads: usize) -> &mut Self {
-        self.compile_threads = threads.max(1);
+        self.compile_threads = Some(threads.max(1));
         self
     }
 
@@ -142,6 +145,18 @@ impl Config {
     /// `tiering`).
     pub fn tiering_log(&mut self, enable: bool) -> &mut Self {
         self.tiering_log = enable;
+        self
+    }
+
+    /// Validates function bodies on first use instead of in `Module::new` (default off).
+    ///
+    /// Everything outside function bodies is still validated up front. A large module whose
+    /// run touches a few functions gets to its first result much sooner (wasmi's lazy mode
+    /// does the same); in exchange, a module with an invalid body loads, and a call that
+    /// reaches that function fails with [`crate::Trap::InvalidFunction`], the validation
+    /// error in the error's chain.
+    pub fn lazy_validation(&mut self, enable: bool) -> &mut Self {
+        self.lazy_validation = enable;
         self
     }
 

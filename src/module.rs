@@ -7,7 +7,9 @@ use crate::Engine;
 use anyhow::{Context, Result};
 use std::path::Path;
 use std::sync::Arc;
-use strata_environ::{translate_module, EntityType, ExportKind, ModuleInfo, VMOffsets};
+use strata_environ::{
+    translate_module_with, BodyValidation, EntityType, ExportKind, ModuleInfo, VMOffsets,
+};
 use strata_interp::InterpModule;
 
 /// A compiled module, shared (cheaply cloned) by every instance and thread that uses it.
@@ -45,7 +47,12 @@ impl Module {
 
     /// Compiles a module from its binary form.
     pub fn from_binary(engine: &Engine, binary: &[u8]) -> Result<Module> {
-        let info = Arc::new(translate_module(binary)?);
+        let bodies = if engine.config().lazy_validation {
+            BodyValidation::Lazy
+        } else {
+            BodyValidation::Eager
+        };
+        let info = Arc::new(translate_module_with(binary, bodies)?);
         let type_ids = info
             .types
             .iter()
@@ -53,7 +60,7 @@ impl Module {
             .collect();
         let tiering = engine.config().strategy == crate::Strategy::Tiered;
         let interp = Arc::new(InterpModule::new(info.clone(), tiering));
-        let native = crate::vm::NativeCode::new(info.num_defined_funcs());
+        let native = crate::vm::NativeCode::new(info.num_defined_funcs(), info.types.len());
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 engine: engine.clone(),

@@ -21,8 +21,9 @@ mod vmoffsets;
 
 pub use compiled::{trap_at, CompiledFunction, TrapSite};
 pub use module::{
-    translate_module, ConstExpr, ConstOp, DataSegment, ElementSegment, Export, ExportKind,
-    FunctionBody, Import, ModuleInfo, SegmentMode, WASM_FEATURES,
+    translate_module, translate_module_with, BodyValidation, ConstExpr, ConstOp, DataSegment,
+    ElementSegment, Export, ExportKind, FunctionBody, Import, ModuleInfo, SegmentMode,
+    WASM_FEATURES,
 };
 pub use trap::TrapCode;
 pub use types::{

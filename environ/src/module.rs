@@ -1,10 +1,12 @@
 //! `ModuleInfo` and its translation from wasm bytes (validated by wasmparser).
 
 use crate::types::*;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::collections::HashMap;
-use std::sync::Arc;
-use wasmparser::{Parser, Payload, Validator, WasmFeatures};
+use std::sync::{Arc, OnceLock};
+use wasmparser::{
+    FuncToValidate, FuncValidatorAllocations, Parser, Payload, ValidPayload, Validator, ValidatorResources, WasmFeatures,
+};
 
 /// The features Strata accepts: WebAssembly 2.0 without SIMD (for now).
 pub const WASM_FEATURES: WasmFeatures = WasmFeatures::WASM2.difference(WasmFeatures::SIMD);
@@ -40,6 +42,18 @@ pub struct ModuleInfo {
     pub name: Option<String>,
     /// Function names from the name section.
     pub func_names: HashMap<FuncIndex, String>,
+    /// Bodies still to be validated on first use (`None`: all validated up front).
+    lazy_bodies: Option<LazyBodies>,
+}
+
+/// Function bodies validated on first use: what wasmparser needs to validate each one later,
+/// and each one's outcome once known.
+#[derive(Debug)]
+struct LazyBodies {
+    resources: ValidatorResources,
+    /// The type index of each defined function.
+    types: Box<[u32]>,
+    outcomes: Box<[OnceLock<Result<(), String>>]>,
 }
 
 /// An import: where it comes from and what it must be.
@@ -199,6 +213,38 @@ impl ModuleInfo {
         (&self.bytes[b.offset..b.offset + b.len], b.offset)
     }
 
+    /// Validates defined function `defined`'s body if the module was translated with
+    /// [`BodyValidation::Lazy`] and this is its first use; `Ok` for every body of an eagerly
+    /// validated module. Tiers call this before reading a body. The outcome is kept, so
+    /// each body is validated at most once, whichever thread asks.
+    pub fn validate_body(&self, defined: u32) -> Result<(), &str> {
+        let Some(lazy) = &self.lazy_bodies else {
+            return Ok(());
+        };
+        let outcome = lazy.outcomes[defined as usize].get_or_init(|| {
+            let func = FuncToValidate {
+                resources: lazy.resources.clone(),
+                index: self.func_index(defined),
+                ty: lazy.types[defined as usize],
+                features: WASM_FEATURES,
+            };
+            let mut validator = func.into_validator(Default::default());
+            validator
+                .validate(&self.function_body(defined))
+                .map_err(|e| e.to_string())
+        });
+        outcome.as_ref().map(|_| ()).map_err(String::as_str)
+    }
+
+    /// Whether function bodies are validated on first use.
+    pub fn body_validation(&self) -> BodyValidation {
+        if self.lazy_bodies.is_some() {
+            BodyValidation::Lazy
+        } else {
+            BodyValidation::Eager
+        }
+    }
+
     /// A wasmparser view of defined function `defined`'s body.
     pub fn function_body(&self, defined: u32) -> wasmparser::FunctionBody<'_> {
         let (bytes, offset) = self.body_bytes(defined);
@@ -217,15 +263,60 @@ impl ModuleInfo {
     }
 }
 
+/// When function bodies are validated; everything else in a module always is, up front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyValidation {
+    /// Every body before the module is accepted.
+    Eager,
+    /// Each body on its first use (see [`ModuleInfo::validate_body`]): a large module whose
+    /// run touches a few functions starts sooner, and an invalid body is reported when it is
+    /// first called or compiled rather than when the module is loaded.
+    Lazy,
+}
+
 /// Validates `bytes` as a WebAssembly 2.0 module (without SIMD) and collects its
 /// [`ModuleInfo`]. Errors carry wasmparser's message and byte offset.
 pub fn translate_module(bytes: &[u8]) -> Result<ModuleInfo> {
-    let mut validator = Validator::new_with_features(WASM_FEATURES);
-    validator.validate_all(bytes)?;
-    collect(bytes).context("failed to read a validated module")
+    translate_module_with(bytes, BodyValidation::Eager)
 }
 
-fn collect(bytes: &[u8]) -> Result<ModuleInfo> {
+/// [`translate_module`], validating function bodies as `bodies` says.
+///
+/// One pass over the bytes: wasmparser validates each payload, then it is collected.
+pub fn translate_module_with(bytes: &[u8], bodies: BodyValidation) -> Result<ModuleInfo> {
+    let mut validator = Validator::new_with_features(WASM_FEATURES);
+    let mut allocations = FuncValidatorAllocations::default();
+    let mut lazy_resources = None;
+    let mut lazy_types = Vec::new();
+    let info = collect(bytes, |payload| {
+        if let ValidPayload::Func(func, body) = validator.payload(payload)? {
+            match bodies {
+                BodyValidation::Eager => {
+                    let mut func = func.into_validator(std::mem::take(&mut allocations));
+                    func.validate(&body)?;
+                    allocations = func.into_allocations();
+                }
+                BodyValidation::Lazy => {
+                    lazy_types.push(func.ty);
+                    lazy_resources.get_or_insert(func.resources);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    let lazy_bodies = lazy_resources.map(|resources| LazyBodies {
+        resources,
+        outcomes: lazy_types.iter().map(|_| OnceLock::new()).collect(),
+        types: lazy_types.into(),
+    });
+    Ok(ModuleInfo { lazy_bodies, ..info })
+}
+
+/// Collects the [`ModuleInfo`] of `bytes`, passing each payload to `validate` first.
+fn collect(
+    bytes: &[u8],
+    mut validate: impl FnMut(&Payload<'_>) -> Result<(), wasmparser::BinaryReaderError>,
+) -> Result<ModuleInfo> {
     let shared: Arc<[u8]> = bytes.into();
     let mut info = ModuleInfo {
         bytes: shared.clone(),
@@ -249,9 +340,15 @@ fn collect(bytes: &[u8]) -> Result<ModuleInfo> {
         bodies: Vec::new(),
         name: None,
         func_names: HashMap::new(),
+        lazy_bodies: None,
     };
-    for payload in Parser::new(0).parse_all(bytes) {
-        match payload? {
+    let mut parser = Parser::new(0);
+    // The features decide how some things are read (memory limits as u32 without memory64).
+    parser.set_features(WASM_FEATURES);
+    for payload in parser.parse_all(bytes) {
+        let payload = payload?;
+        validate(&payload)?;
+        match payload {
             Payload::TypeSection(reader) => {
                 for ty in reader.into_iter_err_on_gc_types() {
                     let ty = ty?;

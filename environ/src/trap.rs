@@ -37,10 +37,13 @@ pub enum TrapCode {
     OutOfFuel,
     /// A host function returned an error; the error itself travels beside the code.
     HostError,
+    /// A call reached a function whose body failed validation on first use (with
+    /// `Config::lazy_validation`); the error's chain carries the validation message.
+    InvalidFunction,
 }
 
 impl TrapCode {
-    const ALL: [TrapCode; 13] = [
+    const ALL: [TrapCode; 14] = [
         TrapCode::StackOverflow,
         TrapCode::MemoryOutOfBounds,
         TrapCode::TableOutOfBounds,
@@ -54,6 +57,7 @@ impl TrapCode {
         TrapCode::HeapMisaligned,
         TrapCode::OutOfFuel,
         TrapCode::HostError,
+        TrapCode::InvalidFunction,
     ];
 
     /// The one-byte encoding (never zero).
@@ -82,6 +86,7 @@ impl TrapCode {
             TrapCode::HeapMisaligned => "misaligned memory access",
             TrapCode::OutOfFuel => "all fuel consumed",
             TrapCode::HostError => "host function error",
+            TrapCode::InvalidFunction => "invalid function body",
         }
     }
 }

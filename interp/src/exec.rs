@@ -34,6 +34,20 @@ fn backtrace(func: &CompiledFunc, frames: &[Frame<'_>]) -> Vec<u32> {
         .collect()
 }
 
+/// The unwind of a call to defined function `defined`, whose body is invalid: it is the
+/// innermost frame, so the runtime can name it and its validation error.
+#[cold]
+fn invalid_callee(
+    cx: &Context<'_>,
+    defined: u32,
+    func: &CompiledFunc,
+    frames: &[Frame<'_>],
+) -> Unwind {
+    let mut trace = vec![cx.module.info.func_index(defined)];
+    trace.extend(backtrace(func, frames));
+    (Exit::Trap(TrapCode::InvalidFunction), trace)
+}
+
 struct Frame<'m> {
     func: &'m CompiledFunc,
     pc: usize,
@@ -169,7 +183,9 @@ pub(crate) fn run<'m>(
                 mem = vmctx.memory();
                 continue;
             }
-            let callee = check!(cx.module.compiled(defined), TrapCode::UnreachableCodeReached);
+            let Some(callee) = cx.module.compiled(defined) else {
+                return Err(invalid_callee(cx, defined, func, &frames));
+            };
             let callee_fp = fp + $base as usize;
             if frames.len() >= MAX_FRAMES {
                 trap!(TrapCode::StackOverflow);

@@ -76,13 +76,15 @@ impl InterpModule {
     #[inline]
     fn translation(&self, defined: u32) -> &Result<CompiledFunc, String> {
         self.funcs[defined as usize].get_or_init(|| {
+            self.info.validate_body(defined)?;
             translate::translate(&self.info, self.offsets, defined, self.tiering)
                 .map_err(|e| format!("{e:#}"))
         })
     }
 
     /// The bytecode of defined function `defined`, translated on first use. `None` only if
-    /// translation failed, which validation rules out (the caller reports a trap).
+    /// its body is invalid (found on first use under lazy validation); the caller reports
+    /// `TrapCode::InvalidFunction` with the function as the innermost frame.
     #[inline(always)]
     fn compiled(&self, defined: u32) -> Option<&CompiledFunc> {
         self.translation(defined).as_ref().ok()
@@ -162,7 +164,7 @@ pub unsafe extern "C" fn array_call(
         return unsafe { ((*callee).array_call)(callee, _caller_vmctx, values, len) };
     }
     let Some(func) = module.compiled(defined) else {
-        return raise(store, TrapCode::UnreachableCodeReached);
+        return raise(store, TrapCode::InvalidFunction);
     };
     // SAFETY: the caller provides `len` values.
     let values = unsafe { std::slice::from_raw_parts_mut(values, len) };

@@ -56,15 +56,17 @@ struct Queue {
 
 /// The engine's compile workers (started on the first request).
 pub(crate) struct BackgroundCompiler {
-    threads: usize,
+    /// Worker count (`None`: one per CPU; counting them costs a few syscalls, so it waits
+    /// for the first request).
+    threads: Option<usize>,
     queue: Arc<Queue>,
     wake: Mutex<Option<Sender<()>>>,
 }
 
 impl BackgroundCompiler {
-    pub(crate) fn new(threads: usize) -> BackgroundCompiler {
+    pub(crate) fn new(threads: Option<usize>) -> BackgroundCompiler {
         BackgroundCompiler {
-            threads: threads.max(1),
+            threads,
             queue: Arc::new(Queue {
                 jobs: Mutex::new((BinaryHeap::new(), 0)),
             }),
@@ -95,7 +97,11 @@ impl BackgroundCompiler {
 
     fn start(&self) -> Sender<()> {
         let (sender, receiver) = crossbeam_channel::unbounded();
-        for i in 0..self.threads {
+        let threads = self
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1);
+        for i in 0..threads {
             let receiver: Receiver<()> = receiver.clone();
             let queue = self.queue.clone();
             let spawned = std::thread::Builder::new()

@@ -60,31 +60,57 @@ pub(crate) unsafe fn invoke(
     if let Some(panic) = s.pending_panic.take() {
         std::panic::resume_unwind(panic);
     }
-    let frames = frames
+    // SAFETY: recorded frames name live instances of this store (instances live as long as
+    // their store), or modules whose code is still mapped (the code registry holds them
+    // while it is).
+    let frames: Vec<(u32, &ModuleInfo)> = frames
         .iter()
         .filter(|f| (!f.vmctx.is_null() || !f.module.is_null()) && f.func_index != u32::MAX)
-        .map(|f| {
-            // SAFETY: recorded frames name live instances of this store (instances live as
-            // long as their store), or modules whose code is still mapped (the code registry
-            // holds them while it is).
-            let info: &ModuleInfo = unsafe {
-                if f.module.is_null() {
-                    &instance_from_vmctx(f.vmctx).module.inner().info
-                } else {
-                    &*f.module
-                }
+        .map(|f| unsafe {
+            let info: &ModuleInfo = if f.module.is_null() {
+                &instance_from_vmctx(f.vmctx).module.inner().info
+            } else {
+                &*f.module
             };
-            let name = info.func_name(f.func_index).map(str::to_string);
-            (f.func_index, name, info.name.clone())
-        });
-    let backtrace = WasmBacktrace::new(frames, omitted);
+            (f.func_index, info)
+        })
+        .collect();
+    let code = TrapCode::from_raw(raw_code as u8).unwrap_or(TrapCode::UnreachableCodeReached);
+    let invalid_body = match (code, frames.first()) {
+        (TrapCode::InvalidFunction, Some(&(index, info))) => Some(invalid_body_error(index, info)),
+        _ => None,
+    };
+    let backtrace = WasmBacktrace::new(
+        frames.iter().map(|&(index, info)| {
+            let name = info.func_name(index).map(str::to_string);
+            (index, name, info.name.clone())
+        }),
+        omitted,
+    );
     if let Some(error) = s.pending_error.take() {
         // A host function's error comes back as the host made it.
         return Err(error);
     }
-    let code = TrapCode::from_raw(raw_code as u8).unwrap_or(TrapCode::UnreachableCodeReached);
     let _ = func;
-    Err(anyhow::Error::new(code).context(backtrace))
+    let error = anyhow::Error::new(code);
+    let error = match invalid_body {
+        Some(why) => error.context(why),
+        None => error,
+    };
+    Err(error.context(backtrace))
+}
+
+/// What the error of a call reaching invalid function `index` says: which function, and
+/// why its body is invalid.
+fn invalid_body_error(index: u32, info: &ModuleInfo) -> String {
+    let why = info
+        .defined_func_index(index)
+        .and_then(|defined| info.validate_body(defined).err())
+        .unwrap_or("its body could not be translated");
+    match info.func_name(index) {
+        Some(name) => format!("function {index} ({name}) failed validation: {why}"),
+        None => format!("function {index} failed validation: {why}"),
+    }
 }
 
 /// An address in the current stack frame, close enough to the stack pointer for limits.

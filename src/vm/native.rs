@@ -16,7 +16,7 @@
 //! ours, or to the default action.
 
 use super::code;
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::sync::Once;
 use strata_environ::vmcontext::{VMBacktrace, VMContext, VMFrame};
 use strata_environ::{TrapCode, ValRaw};
@@ -30,26 +30,27 @@ pub(crate) struct EntryRecord {
     prev: *mut EntryRecord,
     /// Raw `TrapCode` raised below this entry (0: a callee already reported it).
     pub(crate) trap_code: u32,
-    /// JIT frames between the trap and this entry, innermost first.
-    frames: VMBacktrace,
 }
 
 impl EntryRecord {
     /// Records the JIT frames from the one at (`pc`, `fp`) outwards, up to the trampoline
-    /// that entered JIT code. Every JIT frame keeps its frame pointer, so the chain is
-    /// `[fp] = caller's fp, [fp + 8] = return address`; functions and their modules come
-    /// from the code registry.
+    /// that entered JIT code, in this thread's `TRAP_FRAMES`. Every JIT frame keeps its frame
+    /// pointer, so the chain is `[fp] = caller's fp, [fp + 8] = return address`; functions
+    /// and their modules come from the code registry.
     ///
     /// # Safety
     /// `fp` must be the frame pointer of the JIT frame containing `pc`, on this thread's
     /// stack below this record's entry.
     unsafe fn walk(&mut self, mut pc: usize, mut fp: usize) {
-        self.frames.clear();
+        // SAFETY: only this thread touches its buffer, and nothing else holds a reference
+        // to it now (see `TRAP_FRAMES`).
+        let frames = unsafe { &mut *TRAP_FRAMES.with(UnsafeCell::get) };
+        frames.clear();
         while let Some(info) = code::lookup(pc) {
             let Some((func_index, module)) = info.func else {
                 break; // a trampoline: the end of this run of JIT frames
             };
-            self.frames.push(VMFrame {
+            frames.push(VMFrame {
                 vmctx: std::ptr::null_mut(),
                 module,
                 func_index,
@@ -160,6 +161,11 @@ thread_local! {
     static INNERMOST: Cell<*mut EntryRecord> = const { Cell::new(std::ptr::null_mut()) };
     /// Memory faults (SIGSEGV, SIGBUS) in JIT code turned into traps on this thread.
     static MEMORY_FAULTS: Cell<u64> = const { Cell::new(0) };
+    /// The JIT frames of the trap being unwound on this thread, written by the walk (in
+    /// `raise_trap_from` or the signal handler) and copied out by `enter` as it returns.
+    /// One buffer per thread suffices: nothing runs between a trap's walk and that copy.
+    /// Kept out of the entry record, which every entry would otherwise have to initialize.
+    static TRAP_FRAMES: UnsafeCell<VMBacktrace> = const { UnsafeCell::new(VMBacktrace::new()) };
 }
 
 /// How many traps on this thread came from a memory fault in JIT code (a guard-page access)
@@ -188,7 +194,6 @@ pub(crate) unsafe fn enter(
         resume: 0,
         prev: INNERMOST.get(),
         trap_code: 0,
-        frames: VMBacktrace::new(),
     };
     INNERMOST.set(&mut record);
     // SAFETY: per the contract; the stub returns here either normally or through the resume
@@ -207,7 +212,12 @@ pub(crate) unsafe fn enter(
     if ok {
         Ok(())
     } else {
-        Err((record.trap_code, Box::new(record.frames)))
+        // SAFETY: the walk that filled the buffer (if this entry's trap had one) is over,
+        // and no other reference to it exists (see `TRAP_FRAMES`).
+        let frames = unsafe { &mut *TRAP_FRAMES.with(UnsafeCell::get) };
+        let trace = Box::new(frames.clone());
+        frames.clear();
+        Err((record.trap_code, trace))
     }
 }
 

@@ -31,11 +31,15 @@ pub(crate) struct NativeCode {
     queued: Box<[AtomicBool]>,
     /// When each function's baseline code was installed (heat of tier-up requests).
     baseline_installed: Box<[OnceLock<Instant>]>,
+    /// The engine's array-to-native trampoline of each module type, looked up once (`None`:
+    /// none could be made).
+    trampolines: Box<[OnceLock<Option<native::TrampolineFn>>]>,
 }
 
 impl NativeCode {
-    pub(crate) fn new(num_defined: u32) -> NativeCode {
+    pub(crate) fn new(num_defined: u32, num_types: usize) -> NativeCode {
         NativeCode {
+            trampolines: (0..num_types).map(|_| OnceLock::new()).collect(),
             table: (0..num_defined)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
@@ -73,7 +77,11 @@ fn compile_once<'a>(
     let code = cell.get_or_init(|| {
         let start = Instant::now();
         let func_index = module.info.func_index(defined);
-        let result = compile().and_then(|compiled| {
+        let result = module
+            .info
+            .validate_body(defined)
+            .map_err(|why| format!("invalid body: {why}"));
+        let result = result.and_then(|()| compile()).and_then(|compiled| {
             CodeMemory::new(&compiled, func_index, Some(module.info.clone()))
                 .map_err(|e| format!("{e:#}"))
         });
@@ -318,8 +326,11 @@ pub(crate) unsafe extern "C" fn array_call(
     let trampoline = if entry.is_null() {
         None
     } else {
-        let ty = module.info.func_type(func_index);
-        module.engine.trampolines().get(type_id, ty)
+        let type_index = module.info.functions[func_index as usize];
+        *module.native.trampolines[type_index as usize].get_or_init(|| {
+            let ty = &module.info.types[type_index as usize];
+            module.engine.trampolines().get(type_id, ty)
+        })
     };
     let Some(trampoline) = trampoline else {
         // SAFETY: forwarding the same contract.

@@ -230,7 +230,8 @@ pub struct Tier {
 /// (so does a loop's first iteration; the running call finishes interpreted), and its
 /// baseline code soon queues it for Cranelift on a background thread, whose code is
 /// installed whenever it is ready (so which tier runs which call varies from run to run,
-/// and every mix must give the same results).
+/// and every mix must give the same results). The tiered engine also validates function
+/// bodies lazily, so the lazy path sees every module too.
 pub fn tiers() -> Vec<Tier> {
     let tier = |name, strategy, tune: fn(&mut Config)| {
         let mut config = Config::new();
@@ -266,7 +267,8 @@ pub fn tiers() -> Vec<Tier> {
                 .baseline_loop_threshold(1)
                 .optimizing_call_threshold(1)
                 .optimizing_loop_threshold(1)
-                .compile_threads(1);
+                .compile_threads(1)
+                .lazy_validation(true);
         }),
     ]
 }

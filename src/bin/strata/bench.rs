@@ -32,6 +32,7 @@ pub(crate) struct Options<'a> {
     pub(crate) args: &'a [String],
     pub(crate) runs: Option<usize>,
     pub(crate) json: bool,
+    pub(crate) lazy_validation: bool,
 }
 
 /// Time spent on repeated calls per tier when `--runs` is not given.
@@ -62,22 +63,24 @@ pub(crate) fn bench(options: &Options<'_>) -> Result<(), Failure> {
     }
 }
 
-fn engine_for(tier: Tier) -> Result<Engine, Failure> {
+fn engine_for(tier: Tier, options: &Options<'_>) -> Result<Engine, Failure> {
     let mut config = Config::new();
-    config.strategy(tier.strategy());
+    config
+        .strategy(tier.strategy())
+        .lazy_validation(options.lazy_validation);
     Engine::new(&config).map_err(|e| Failure::Usage(format!("--tiers {}: {e:#}", tier.name())))
 }
 
 fn measure(tier: Tier, options: &Options<'_>) -> Result<Measurement, Failure> {
     // Bytes to first result, in a fresh engine, lazily as a short-lived user would.
     let start = Instant::now();
-    let engine = engine_for(tier)?;
+    let engine = engine_for(tier, options)?;
     let module = load_module(&engine, options.file)?;
     let (_, _, result) = instantiate_and_call(&engine, &module, options)?;
     let first_result = start.elapsed();
 
     // Load and eager compilation, timed separately in another fresh engine.
-    let engine = engine_for(tier)?;
+    let engine = engine_for(tier, options)?;
     let start = Instant::now();
     let module = load_module(&engine, options.file)?;
     let load = start.elapsed();

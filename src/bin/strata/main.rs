@@ -38,6 +38,9 @@ enum Command {
         /// Print every tier change (function, from and to tier, compile time) to stderr.
         #[arg(long)]
         log_tiering: bool,
+        /// Validate function bodies on first use instead of before running.
+        #[arg(long)]
+        lazy_validation: bool,
         /// The exported function to call with ARGS.
         #[arg(long, value_name = "NAME")]
         invoke: Option<String>,
@@ -62,6 +65,9 @@ enum Command {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+        /// Validate function bodies on first use instead of when loading.
+        #[arg(long)]
+        lazy_validation: bool,
         /// The module, binary (.wasm) or text (.wat).
         file: PathBuf,
         /// Arguments of the function, parsed by its parameter types.
@@ -119,16 +125,24 @@ fn main() -> ExitCode {
         Command::Run {
             tier,
             log_tiering,
+            lazy_validation,
             invoke,
             file,
             args,
-        } => run(tier, log_tiering, invoke.as_deref(), &file, &args),
+        } => {
+            let settings = Settings {
+                log_tiering,
+                lazy_validation,
+            };
+            run(tier, settings, invoke.as_deref(), &file, &args)
+        }
         Command::Wast { tier, print, files } => wast(tier, print, &files),
         Command::Bench {
             tiers,
             invoke,
             runs,
             json,
+            lazy_validation,
             file,
             args,
         } => {
@@ -144,6 +158,7 @@ fn main() -> ExitCode {
                 args: &args,
                 runs,
                 json,
+                lazy_validation,
             })
         }
     };
@@ -161,14 +176,24 @@ fn main() -> ExitCode {
     }
 }
 
-fn engine(tier: Tier) -> Result<Engine, Failure> {
-    engine_with_log(tier, false)
+/// Engine settings the commands take besides the tier.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Settings {
+    pub(crate) log_tiering: bool,
+    pub(crate) lazy_validation: bool,
 }
 
-fn engine_with_log(tier: Tier, log_tiering: bool) -> Result<Engine, Failure> {
+fn engine(tier: Tier) -> Result<Engine, Failure> {
+    engine_with(tier, Settings::default())
+}
+
+fn engine_with(tier: Tier, settings: Settings) -> Result<Engine, Failure> {
     let mut config = Config::new();
-    config.strategy(tier.strategy());
-    if log_tiering {
+    config
+        .strategy(tier.strategy())
+        .lazy_validation(settings.lazy_validation);
+    if settings.log_tiering {
+        // Otherwise STRATA_LOG decides.
         config.tiering_log(true);
     }
     Engine::new(&config).map_err(|e| Failure::Usage(format!("--tier {}: {e:#}", tier.name())))
@@ -220,12 +245,12 @@ fn wat_to_binary(text: &str) -> Result<Vec<u8>, wast::Error> {
 
 fn run(
     tier: Tier,
-    log_tiering: bool,
+    settings: Settings,
     invoke: Option<&str>,
     file: &Path,
     args: &[String],
 ) -> Result<(), Failure> {
-    let engine = engine_with_log(tier, log_tiering)?;
+    let engine = engine_with(tier, settings)?;
     let module = load_module(&engine, file)?;
     let mut store = Store::new(&engine, ());
     let linker = Linker::new(&engine);
