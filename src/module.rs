@@ -117,6 +117,13 @@ impl Module {
         self.inner.info.bodies.iter().map(|b| b.len).sum()
     }
 
+    /// How many interpreter activations of this module's functions continued in native code
+    /// (on-stack replacement at a loop header). For tests of tier-up.
+    #[doc(hidden)]
+    pub fn osr_transfers(&self) -> u64 {
+        self.inner.native.osr_transfers()
+    }
+
     /// The tier that runs function `func_index` (a defined function) at its next call:
     /// `Interpreter`, `Baseline` or `Optimizing`. For tests of tier-up.
     #[doc(hidden)]

@@ -78,7 +78,9 @@ fn lazy_validation_loads_and_fails_only_calls_reaching_the_invalid_body() {
             // The path not reaching `$bad` runs; the one reaching it fails.
             assert_eq!(calls_bad.call(&mut store, 0).unwrap(), -1, "{strategy:?}");
             assert_invalid_bad(&calls_bad.call(&mut store, 1).unwrap_err());
-            let bad = instance.get_typed_func::<(), i32>(&mut store, "bad").unwrap();
+            let bad = instance
+                .get_typed_func::<(), i32>(&mut store, "bad")
+                .unwrap();
             assert_invalid_bad(&bad.call(&mut store, ()).unwrap_err());
             let indirect = instance
                 .get_typed_func::<(), i32>(&mut store, "calls_bad_indirectly")
@@ -95,7 +97,10 @@ fn lazy_validation_still_checks_everything_outside_bodies() {
     let engine = engine(Strategy::Interpreter, true);
     // An export of a function that does not exist.
     let error = Module::new(&engine, r#"(module (export "f" (func 3)))"#).unwrap_err();
-    assert!(format!("{error:#}").contains("unknown function"), "{error:#}");
+    assert!(
+        format!("{error:#}").contains("unknown function"),
+        "{error:#}"
+    );
     // Truncated bytes.
     let error = Module::new(&engine, b"\0asm\x01\0\0\0\x01\x05").unwrap_err();
     assert!(format!("{error:#}").contains("unexpected end"), "{error:#}");

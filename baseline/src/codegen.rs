@@ -19,7 +19,10 @@ use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 use strata_environ::abi::{is_float, ArgLoc, NativeSignature};
 use strata_environ::vmcontext::offsets as off;
-use strata_environ::{CompiledFunction, ModuleInfo, TrapCode, TrapSite, VMOffsets, WasmFuncType};
+use strata_environ::{
+    CompiledFunction, ModuleInfo, OsrEntry, TrapCode, TrapSite, VMOffsets, WasmFuncType,
+    WasmValType,
+};
 use wasmparser::{BlockType, Operator};
 
 mod bulk;
@@ -39,6 +42,9 @@ pub struct CompileOptions {
     /// Spend the instance's tier-up budgets (calls at entry, iterations at loop headers) and
     /// call the `tier_up` builtin when one runs out, as the interpreter does.
     pub count_for_tier_up: bool,
+    /// Give every loop an on-stack-replacement entry (see [`strata_environ::OsrEntry`]), so
+    /// an interpreter activation running the loop can continue in this code.
+    pub osr_entries: bool,
 }
 
 const RAX: u8 = 0;
@@ -106,6 +112,21 @@ pub(crate) struct Compiler<'m> {
     defined: u32,
     /// Out-of-line tier-up calls: (stub label, return label).
     tier_up_stubs: Vec<(DynamicLabel, DynamicLabel)>,
+    /// Module byte offset of the operator being compiled.
+    offset: u32,
+    /// Loops that get an on-stack-replacement entry, emitted after the body.
+    osr_loops: Vec<OsrLoop>,
+    /// Where each prologue's frame size immediate must be patched.
+    frame_patches: Vec<usize>,
+}
+
+/// A loop header an on-stack-replacement entry leads to: the loop (by module offset), its
+/// label, and the operand stack there (constants and temporaries only: loop entry spills
+/// registers and copies locals out).
+struct OsrLoop {
+    loop_offset: u32,
+    label: DynamicLabel,
+    stack: Vec<Operand>,
 }
 
 /// Compiles defined function `defined`.
@@ -149,6 +170,9 @@ pub fn compile(
         max_array_values,
         defined,
         tier_up_stubs: Vec::new(),
+        offset: 0,
+        osr_loops: Vec::new(),
+        frame_patches: Vec::new(),
     };
     let end = c.asm.new_dynamic_label();
     c.control.push(Control {
@@ -159,13 +183,15 @@ pub fn compile(
         label: end,
         branched: false,
     });
-    let frame_patch = c.prologue(num_params, num_locals);
+    c.prologue(num_params, num_locals);
     let mut reader = body.get_operators_reader()?;
     while !reader.eof() {
+        c.offset = reader.original_position() as u32;
         c.operator(reader.read()?)?;
     }
+    let osr_entries = c.osr_entries(num_params + num_locals);
     c.epilogue_and_stubs();
-    c.finish(frame_patch)
+    c.finish(osr_entries)
 }
 
 /// The frame's call areas, sized before code generation: bytes of outgoing stack arguments
@@ -198,8 +224,9 @@ fn slot_offset(slot: u32) -> i32 {
 impl Compiler<'_> {
     // ---- frame ----
 
-    /// Emits the prologue; returns where the frame size immediate must be patched.
-    fn prologue(&mut self, num_params: u32, num_locals: u32) -> usize {
+    /// Emits the frame setup every entry shares: saves registers, allocates the frame (its
+    /// size patched in by `finish`), takes the `VMContext` and checks the stack limit.
+    fn enter_frame(&mut self) {
         dynasm!(self.asm
             ; .arch x64
             ; push rbp
@@ -211,7 +238,7 @@ impl Compiler<'_> {
             ; push r13
             ; sub rsp, 0x7fff_fff0
         );
-        let frame_patch = self.asm.offset().0 - 4;
+        self.frame_patches.push(self.asm.offset().0 - 4);
         let store_context = self.offsets.store_context() as i32;
         dynasm!(self.asm
             ; .arch x64
@@ -221,6 +248,25 @@ impl Compiler<'_> {
         );
         let overflow = self.trap_label(TrapCode::StackOverflow);
         dynasm!(self.asm ; .arch x64 ; jb =>overflow);
+    }
+
+    /// Stores the results-area pointer, passed at `loc`, in its slot.
+    fn store_results_area(&mut self, slot: u32, loc: ArgLoc) {
+        let dst = slot_offset(slot);
+        match loc {
+            ArgLoc::Gpr(r) => dynasm!(self.asm ; .arch x64 ; mov QWORD [rbp + dst], Rq(r)),
+            ArgLoc::Stack(o) => dynasm!(self.asm
+                ; .arch x64
+                ; mov rax, QWORD [rbp + 16 + o as i32]
+                ; mov QWORD [rbp + dst], rax
+            ),
+            ArgLoc::Xmm(_) => unreachable!("pointers travel in integer registers"),
+        }
+    }
+
+    /// Emits the prologue.
+    fn prologue(&mut self, num_params: u32, num_locals: u32) {
+        self.enter_frame();
         let sig = NativeSignature::new(self.func_type);
         for (i, loc) in sig.params.iter().enumerate() {
             let dst = slot_offset(i as u32);
@@ -235,16 +281,7 @@ impl Compiler<'_> {
             }
         }
         if let (Some(slot), Some(loc)) = (self.results_area_slot, sig.results_area) {
-            let dst = slot_offset(slot);
-            match loc {
-                ArgLoc::Gpr(r) => dynasm!(self.asm ; .arch x64 ; mov QWORD [rbp + dst], Rq(r)),
-                ArgLoc::Stack(o) => dynasm!(self.asm
-                    ; .arch x64
-                    ; mov rax, QWORD [rbp + 16 + o as i32]
-                    ; mov QWORD [rbp + dst], rax
-                ),
-                ArgLoc::Xmm(_) => unreachable!("pointers travel in integer registers"),
-            }
+            self.store_results_area(slot, loc);
         }
         if num_locals > 0 {
             dynasm!(self.asm ; .arch x64 ; xor eax, eax);
@@ -255,7 +292,47 @@ impl Compiler<'_> {
         self.reload_memory_base();
         // Function entry spends a call budget (two i32 budgets per function: calls, loops).
         self.spend_budget(8 * self.defined as i32);
-        frame_patch
+    }
+
+    /// Emits the on-stack-replacement entries of the loops recorded while compiling the
+    /// body (see [`strata_environ::OsrEntry`] for the convention); `num_locals` counts the
+    /// parameters too. Each sets up the frame as the prologue does, copies the state into
+    /// the locals' and the temporaries' slots and jumps to its loop header, whose budget
+    /// spending follows as on every iteration.
+    fn osr_entries(&mut self, num_locals: u32) -> Vec<OsrEntry> {
+        let mut entries = Vec::new();
+        let results = self.func_type.results.clone();
+        let osr_type = WasmFuncType::new([WasmValType::I64], results.iter().copied());
+        let sig = NativeSignature::new(&osr_type);
+        let ArgLoc::Gpr(state) = sig.params[0] else {
+            unreachable!("the first integer parameter travels in a register")
+        };
+        for osr in std::mem::take(&mut self.osr_loops) {
+            entries.push(OsrEntry {
+                loop_offset: osr.loop_offset,
+                code_offset: self.asm.offset().0 as u32,
+            });
+            self.enter_frame();
+            if let (Some(slot), Some(loc)) = (self.results_area_slot, sig.results_area) {
+                self.store_results_area(slot, loc);
+            }
+            let temps = osr
+                .stack
+                .iter()
+                .enumerate()
+                .filter(|(_, op)| **op == Operand::Temp)
+                .map(|(pos, _)| (num_locals + pos as u32, self.temp_base + pos as u32));
+            for (from, to) in (0..num_locals).map(|l| (l, l)).chain(temps) {
+                dynasm!(self.asm
+                    ; .arch x64
+                    ; mov rax, QWORD [Rq(state) + 8 * from as i32]
+                    ; mov QWORD [rbp + slot_offset(to)], rax
+                );
+            }
+            self.reload_memory_base();
+            dynasm!(self.asm ; .arch x64 ; jmp =>osr.label);
+        }
+        entries
     }
 
     /// Spends one unit of the budget at byte `offset` of the instance's budgets; when it
@@ -311,7 +388,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn finish(self, frame_patch: usize) -> Result<CompiledFunction, Unsupported> {
+    fn finish(self, osr_entries: Vec<OsrEntry>) -> Result<CompiledFunction, Unsupported> {
         let slots = self.temp_base + self.max_height;
         let bottom = self.out_args + 16 * self.max_array_values;
         // The return address and six pushes leave rsp 8 below a 16-byte boundary: the frame
@@ -321,10 +398,16 @@ impl Compiler<'_> {
             .asm
             .finalize()
             .map_err(|e| Unsupported::new(format!("assembler: {e}")))?;
-        code[frame_patch..frame_patch + 4].copy_from_slice(&frame.to_le_bytes());
+        for &patch in &self.frame_patches {
+            code[patch..patch + 4].copy_from_slice(&frame.to_le_bytes());
+        }
         let mut trap_sites = self.trap_sites;
         trap_sites.sort_by_key(|s| s.offset);
-        Ok(CompiledFunction { code, trap_sites })
+        Ok(CompiledFunction {
+            code,
+            trap_sites,
+            osr_entries,
+        })
     }
 
     /// The shared `ud2` stub raising `code`.
@@ -654,6 +737,13 @@ impl Compiler<'_> {
                 self.materialize_top(ty.0);
                 let label = self.asm.new_dynamic_label();
                 dynasm!(self.asm ; .arch x64 ; =>label);
+                if self.options.osr_entries {
+                    self.osr_loops.push(OsrLoop {
+                        loop_offset: self.offset,
+                        label,
+                        stack: self.stack.clone(),
+                    });
+                }
                 // Every iteration spends a loop budget; nothing is in registers here.
                 self.spend_budget(8 * self.defined as i32 + 4);
                 self.push_control(Kind::Loop, ty, label);

@@ -19,7 +19,7 @@ mod val;
 pub mod vmcontext;
 mod vmoffsets;
 
-pub use compiled::{trap_at, CompiledFunction, TrapSite};
+pub use compiled::{trap_at, CompiledFunction, OsrEntry, TrapSite};
 pub use module::{
     translate_module, translate_module_with, BodyValidation, ConstExpr, ConstOp, DataSegment,
     ElementSegment, Export, ExportKind, FunctionBody, Import, ModuleInfo, SegmentMode,

@@ -5,7 +5,8 @@ use anyhow::{bail, Result};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use wasmparser::{
-    FuncToValidate, FuncValidatorAllocations, Parser, Payload, ValidPayload, Validator, ValidatorResources, WasmFeatures,
+    FuncToValidate, FuncValidatorAllocations, Parser, Payload, ValidPayload, Validator,
+    ValidatorResources, WasmFeatures,
 };
 
 /// The features Strata accepts: WebAssembly 2.0 without SIMD (for now).
@@ -309,7 +310,10 @@ pub fn translate_module_with(bytes: &[u8], bodies: BodyValidation) -> Result<Mod
         outcomes: lazy_types.iter().map(|_| OnceLock::new()).collect(),
         types: lazy_types.into(),
     });
-    Ok(ModuleInfo { lazy_bodies, ..info })
+    Ok(ModuleInfo {
+        lazy_bodies,
+        ..info
+    })
 }
 
 /// Collects the [`ModuleInfo`] of `bytes`, passing each payload to `validate` first.

@@ -245,7 +245,28 @@ pub struct VMBuiltins {
     /// next tier (on this thread) and installs it; returns whether native code is now
     /// installed. Resets the function's budgets either way.
     pub tier_up: unsafe extern "C" fn(vmctx: *mut VMContext, defined: u32) -> bool,
+    /// On-stack replacement: continues an interpreter activation of defined function
+    /// `defined`, stopped at the header of the loop at module byte `loop_offset`, in the
+    /// function's native code, if that code has an entry for the loop (see
+    /// [`crate::OsrEntry`]). `values` holds `len` values: the state pointer in the first
+    /// on the way in, the call's results on the way out. Returns [`OSR_UNAVAILABLE`] (nothing
+    /// ran), [`OSR_RETURNED`] or [`OSR_TRAPPED`] (the trap is reported in the store
+    /// context, with the native frames, as by a failed array call).
+    pub osr: unsafe extern "C" fn(
+        vmctx: *mut VMContext,
+        defined: u32,
+        loop_offset: u32,
+        values: *mut ValRaw,
+        len: usize,
+    ) -> u32,
 }
+
+/// [`VMBuiltins::osr`]: the function has no entry for the loop; keep interpreting.
+pub const OSR_UNAVAILABLE: u32 = 0;
+/// [`VMBuiltins::osr`]: the call ran to its end; its results are in the values.
+pub const OSR_RETURNED: u32 = 1;
+/// [`VMBuiltins::osr`]: the call trapped.
+pub const OSR_TRAPPED: u32 = 2;
 
 /// Byte offsets inside the fixed-layout records, for code generators.
 pub mod offsets {
@@ -268,6 +289,7 @@ pub mod offsets {
     pub const BUILTIN_ELEM_DROP: u8 = 40;
     pub const BUILTIN_RAISE_TRAP: u8 = 48;
     pub const BUILTIN_TIER_UP: u8 = 56;
+    pub const BUILTIN_OSR: u8 = 64;
 }
 
 #[cfg(test)]
@@ -343,5 +365,6 @@ mod tests {
             BUILTIN_RAISE_TRAP.into()
         );
         assert_eq!(offset_of!(VMBuiltins, tier_up), BUILTIN_TIER_UP.into());
+        assert_eq!(offset_of!(VMBuiltins, osr), BUILTIN_OSR.into());
     }
 }

@@ -9,7 +9,7 @@ use crate::semantics as sem;
 use crate::translate::CompiledFunc;
 use crate::vm::{self, Regs, ValueStack, Vmctx};
 use crate::InterpModule;
-use strata_environ::vmcontext::VMFuncRef;
+use strata_environ::vmcontext::{VMFuncRef, OSR_RETURNED, OSR_UNAVAILABLE};
 use strata_environ::{TrapCode, ValRaw, WASM_PAGE_SIZE};
 
 /// Most frames of one activation (frames may be tiny, so the value stack alone does not
@@ -91,6 +91,35 @@ impl Context<'_> {
             regs.set(base + k as u32, v.get_u64());
         }
         Ok(())
+    }
+}
+
+impl Context<'_> {
+    /// On-stack replacement at loop header `point` of `func`: hands the activation's state
+    /// to the function's native code, if it has an entry for the loop. `Ok(true)`: the call
+    /// ran to its end there, its results are in slots `0..n`; `Ok(false)`: nothing ran.
+    #[cold]
+    #[inline(never)]
+    fn osr(&self, func: &CompiledFunc, point: u32, regs: Regs) -> Result<bool, Exit> {
+        let point = &func.osr_points[point as usize];
+        let locals = func.num_params + func.num_locals;
+        let state: Vec<u64> = (0..locals)
+            .chain(point.stack.iter().copied())
+            .map(|slot| regs.get(slot))
+            .collect();
+        let results = self.module.info.func_type(func.func_index).results.len();
+        let mut values = vec![ValRaw::default(); results.max(1)];
+        values[0] = ValRaw::from_u64(state.as_ptr() as u64);
+        match self.vmctx.osr(func.defined, point.loop_offset, &mut values) {
+            OSR_UNAVAILABLE => Ok(false),
+            OSR_RETURNED => {
+                for (k, v) in values.iter().enumerate().take(results) {
+                    regs.set(k as Slot, v.get_u64());
+                }
+                Ok(true)
+            }
+            _ => Err(Exit::Propagated),
+        }
     }
 }
 
@@ -199,6 +228,23 @@ pub(crate) fn run<'m>(
         }};
     }
 
+    // Leaves the current frame (its results in slots `0..n`) for its caller's, or finishes.
+    macro_rules! return_from_frame {
+        () => {
+            match frames.pop() {
+                None => return Ok(()),
+                Some(caller) => {
+                    func = caller.func;
+                    code = &func.code;
+                    pc = caller.pc;
+                    fp = caller.fp;
+                    regs = stack.frame(fp, func);
+                    mem = vmctx.memory();
+                }
+            }
+        };
+    }
+
     loop {
         let instr = code[pc];
         pc += 1;
@@ -225,7 +271,21 @@ pub(crate) fn run<'m>(
             } )*
 
             Instr::Arg { .. } => unreachable!("Arg words are skipped by their instruction"),
-            Instr::LoopBudget => vmctx.spend_loop_budget(func.defined),
+            Instr::LoopBudget { point } => {
+                if vmctx.spend_loop_budget(func.defined) {
+                    // Compiled just now: continue this very call in the native code.
+                    match cx.osr(func, point, regs) {
+                        Ok(false) => {}
+                        Ok(true) => return_from_frame!(),
+                        Err(exit) => {
+                            // The native frames (this function's among them) are reported
+                            // already; the callers follow.
+                            let callers = frames.iter().rev().map(|f| f.func.func_index);
+                            return Err((exit, callers.collect()));
+                        }
+                    }
+                }
+            }
             Instr::Copy { dst, src } => regs.set(dst, regs.get(src)),
             Instr::Const { dst, lo, hi } => regs.set(dst, lo as u64 | (hi as u64) << 32),
             Instr::Br { target } => pc = target as usize,
@@ -290,17 +350,7 @@ pub(crate) fn run<'m>(
                 }
             }
             Instr::BrTable { index, len } => pc += (regs.get(index) as u32).min(len) as usize,
-            Instr::Return => match frames.pop() {
-                None => return Ok(()),
-                Some(caller) => {
-                    func = caller.func;
-                    code = &func.code;
-                    pc = caller.pc;
-                    fp = caller.fp;
-                    regs = stack.frame(fp, func);
-                    mem = vmctx.memory();
-                }
-            },
+            Instr::Return => return_from_frame!(),
             Instr::Unreachable => trap!(TrapCode::UnreachableCodeReached),
             Instr::Select { dst, a, b } => {
                 let (cond, _, _) = take_arg!();

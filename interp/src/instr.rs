@@ -146,8 +146,9 @@ macro_rules! define_instr {
             BrI32GeU { a: Slot, b: Slot, target: u32 },
             /// Jump to the `min(index, len)`-th of the `len + 1` `Br`s that follow.
             BrTable { index: Slot, len: u32 },
-            /// A loop header: spends one unit of the function's loop budget (tiering only).
-            LoopBudget,
+            /// A loop header: spends one unit of the function's loop budget (tiering only);
+            /// `point` indexes the function's `osr_points`.
+            LoopBudget { point: u32 },
             /// Results are in slots `0..n` of the frame.
             Return,
             Unreachable,

@@ -40,6 +40,18 @@ pub(crate) struct CompiledFunc {
     pub(crate) consts: Box<[u64]>,
     /// Slots the frame needs, at least max(params, results).
     pub(crate) frame_size: u32,
+    /// The loop headers where the activation may move to native code (on-stack
+    /// replacement), indexed by their `LoopBudget` instructions.
+    pub(crate) osr_points: Box<[OsrPoint]>,
+}
+
+/// A loop header's state, as an on-stack-replacement entry takes it: the loop (by module
+/// byte offset, which names it in every tier) and the slot of each operand stack entry
+/// there, bottom first. The locals precede them in the state, from slots `0..`.
+#[derive(Debug)]
+pub(crate) struct OsrPoint {
+    pub(crate) loop_offset: u32,
+    pub(crate) stack: Box<[Slot]>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +113,9 @@ struct Translator<'m> {
     unreachable_depth: u32,
     /// The instruction whose result is the top of stack, if nothing intervened.
     last_result: Option<usize>,
+    /// Module byte offset of the operator being translated.
+    offset: u32,
+    osr_points: Vec<OsrPoint>,
 }
 
 /// Translates defined function `defined` of `module`.
@@ -159,9 +174,12 @@ pub(crate) fn translate(
         reachable: true,
         unreachable_depth: 0,
         last_result: None,
+        offset: 0,
+        osr_points: Vec::new(),
     };
     let mut reader = body.get_operators_reader()?;
     while !reader.eof() {
+        t.offset = reader.original_position() as u32;
         let op = reader.read()?;
         t.operator(op)?;
     }
@@ -179,6 +197,7 @@ pub(crate) fn translate(
         num_locals,
         consts: consts.into(),
         frame_size,
+        osr_points: t.osr_points.into(),
     })
 }
 
@@ -621,7 +640,12 @@ impl Translator<'_> {
                 self.materialize_top(self.block_type(blockty).0);
                 let start = self.bind_here();
                 if self.tiering {
-                    self.emit(Instr::LoopBudget);
+                    let point = self.osr_points.len() as u32;
+                    self.osr_points.push(OsrPoint {
+                        loop_offset: self.offset,
+                        stack: (0..self.stack.len()).map(|pos| self.slot_at(pos)).collect(),
+                    });
+                    self.emit(Instr::LoopBudget { point });
                 }
                 self.push_control(ControlKind::Loop { start }, blockty);
             }

@@ -94,8 +94,29 @@ impl Vmctx {
         self.spend(defined, 0)
     }
 
-    pub(crate) fn spend_loop_budget(self, defined: u32) {
-        self.spend(defined, 1);
+    /// Spends one loop iteration of `defined`'s budget; returns whether the function has
+    /// native code now (only ever when the budget has just run out).
+    pub(crate) fn spend_loop_budget(self, defined: u32) -> bool {
+        self.spend(defined, 1)
+    }
+
+    /// Asks the runtime to continue this activation of `defined`, stopped at the header of
+    /// the loop at module byte `loop_offset`, in native code (the `osr` builtin; `values`
+    /// carries the state pointer in and the results out). Returns one of the
+    /// `OSR_*` outcomes.
+    pub(crate) fn osr(self, defined: u32, loop_offset: u32, values: &mut [ValRaw]) -> u32 {
+        // SAFETY: builtins take the calling instance's live `VMContext`; `values` is a live
+        // slice of its length, and its first value points at the state (the caller's
+        // contract, kept alive by the caller for the call).
+        unsafe {
+            (self.builtins().osr)(
+                self.ptr,
+                defined,
+                loop_offset,
+                values.as_mut_ptr(),
+                values.len(),
+            )
+        }
     }
 
     /// The `*const VMFuncRef` stored at byte `offset` (a function slot).

@@ -245,6 +245,7 @@ pub fn compile(
         Ok(CompiledFunction {
             code: compiled.code_buffer().to_vec(),
             trap_sites,
+            osr_entries: Vec::new(),
         })
     })
 }

@@ -126,9 +126,9 @@ fn compile(job: Job) {
         return; // dropped while queued
     };
     if module.engine.config().tiering_log {
-        let index = module.info.func_index(job.defined);
         eprintln!(
-            "[strata tiering] func {index}: compiling after {:.2?} queued",
+            "[strata tiering] {}: compiling after {:.2?} queued",
+            func_label(&module, job.defined),
             job.queued.elapsed()
         );
     }
@@ -145,16 +145,21 @@ pub(crate) fn log_tier_change(
     compile_time: std::time::Duration,
     error: Option<&str>,
 ) {
-    let index = module.info.func_index(defined);
-    let name = module.info.func_name(index).unwrap_or("");
+    let func = func_label(module, defined);
     match error {
-        None => {
-            eprintln!("[strata tiering] func {index} {name}: {from} -> {to} in {compile_time:.2?}")
-        }
+        None => eprintln!("[strata tiering] {func}: {from} -> {to} in {compile_time:.2?}"),
         Some(why) => eprintln!(
-            "[strata tiering] func {index} {name}: {from} -> {to} failed after \
-             {compile_time:.2?}: {why}"
+            "[strata tiering] {func}: {from} -> {to} failed after {compile_time:.2?}: {why}"
         ),
+    }
+}
+
+/// `func INDEX` or `func INDEX NAME`, as tiering log lines name functions.
+pub(crate) fn func_label(module: &ModuleInner, defined: u32) -> String {
+    let index = module.info.func_index(defined);
+    match module.info.func_name(index) {
+        Some(name) => format!("func {index} {name}"),
+        None => format!("func {index}"),
     }
 }
 

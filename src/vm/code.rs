@@ -9,12 +9,14 @@
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use strata_environ::{trap_at, CompiledFunction, ModuleInfo, TrapCode, TrapSite};
+use strata_environ::{trap_at, CompiledFunction, ModuleInfo, OsrEntry, TrapCode, TrapSite};
 
 /// One function's machine code, executable.
 pub(crate) struct CodeMemory {
     alloc: region::Allocation,
     len: usize,
+    /// The code's on-stack-replacement entries.
+    osr_entries: Box<[OsrEntry]>,
 }
 
 // SAFETY: the mapping is immutable (read-execute) after construction; sharing its address
@@ -72,12 +74,27 @@ impl CodeMemory {
                 module,
             },
         );
-        Ok(CodeMemory { alloc, len })
+        Ok(CodeMemory {
+            alloc,
+            len,
+            osr_entries: func.osr_entries.clone().into(),
+        })
     }
 
     /// The function's entry point.
     pub(crate) fn entry(&self) -> *const u8 {
         self.alloc.as_ptr::<u8>()
+    }
+
+    /// The on-stack-replacement entry for the loop at module byte `loop_offset`, if the
+    /// code has one.
+    pub(crate) fn osr_entry(&self, loop_offset: u32) -> Option<*const u8> {
+        let entry = self
+            .osr_entries
+            .iter()
+            .find(|e| e.loop_offset == loop_offset)?;
+        // SAFETY: entries are offsets inside this code.
+        Some(unsafe { self.entry().add(entry.code_offset as usize) })
     }
 }
 

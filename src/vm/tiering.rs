@@ -11,11 +11,11 @@ use super::instance::instance_from_vmctx;
 use super::native;
 use crate::config::Strategy;
 use crate::module::ModuleInner;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use strata_environ::vmcontext::{VMContext, VMFuncRef, VMStoreContext};
-use strata_environ::{TrapCode, ValRaw, WasmFuncType};
+use strata_environ::{TrapCode, ValRaw, WasmFuncType, WasmValType};
 
 use super::background::log_tier_change;
 
@@ -31,6 +31,8 @@ pub(crate) struct NativeCode {
     queued: Box<[AtomicBool]>,
     /// When each function's baseline code was installed (heat of tier-up requests).
     baseline_installed: Box<[OnceLock<Instant>]>,
+    /// Interpreter activations continued in native code (on-stack replacement).
+    osr_transfers: AtomicU64,
     /// The engine's array-to-native trampoline of each module type, looked up once (`None`:
     /// none could be made).
     trampolines: Box<[OnceLock<Option<native::TrampolineFn>>]>,
@@ -39,6 +41,7 @@ pub(crate) struct NativeCode {
 impl NativeCode {
     pub(crate) fn new(num_defined: u32, num_types: usize) -> NativeCode {
         NativeCode {
+            osr_transfers: AtomicU64::new(0),
             trampolines: (0..num_types).map(|_| OnceLock::new()).collect(),
             table: (0..num_defined)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
@@ -48,6 +51,11 @@ impl NativeCode {
             queued: (0..num_defined).map(|_| AtomicBool::new(false)).collect(),
             baseline_installed: (0..num_defined).map(|_| OnceLock::new()).collect(),
         }
+    }
+
+    /// How many interpreter activations continued in native code so far.
+    pub(crate) fn osr_transfers(&self) -> u64 {
+        self.osr_transfers.load(Ordering::Relaxed)
     }
 
     /// The code table, as `VMContext`s point at it.
@@ -114,6 +122,7 @@ fn compile_baseline(module: &ModuleInner, defined: u32) -> Result<*const u8, Str
             explicit_bounds_checks: config.memory_reservation < 1 << 32,
             guard_size: config.memory_guard_size,
             count_for_tier_up: tiers_up_to_optimizing(module),
+            osr_entries: config.strategy == Strategy::Tiered,
         };
         strata_baseline::compile(&module.info, module.offsets, options, defined)
             .map_err(|e| e.to_string())
@@ -267,6 +276,70 @@ pub(crate) unsafe extern "C" fn tier_up(vmctx: *mut VMContext, defined: u32) -> 
     }
 }
 
+/// The `osr` builtin (see `VMBuiltins::osr`): continues an interpreter activation of defined
+/// function `defined`, stopped at the header of the loop at module byte `loop_offset`, in the
+/// function's baseline code, when that code has an entry for the loop.
+///
+/// # Safety
+/// `vmctx` is the calling instance's live `VMContext`; `values` holds `len` values, the
+/// first a pointer to the activation's state laid out as `strata_environ::OsrEntry` says.
+pub(crate) unsafe extern "C" fn osr(
+    vmctx: *mut VMContext,
+    defined: u32,
+    loop_offset: u32,
+    values: *mut ValRaw,
+    len: usize,
+) -> u32 {
+    use strata_environ::vmcontext::{OSR_RETURNED, OSR_TRAPPED, OSR_UNAVAILABLE};
+    // SAFETY: builtins are called with the calling instance's live `VMContext`; the instance
+    // keeps its module alive for the whole call, so the pointer outlives the borrow.
+    let module: *const ModuleInner = unsafe { instance_from_vmctx(vmctx) }.module.inner();
+    // SAFETY: see above.
+    let module = unsafe { &*module };
+    let Some(Ok(code)) = module.native.baseline[defined as usize].get() else {
+        return OSR_UNAVAILABLE;
+    };
+    let Some(entry) = code.osr_entry(loop_offset) else {
+        return OSR_UNAVAILABLE;
+    };
+    let func_index = module.info.func_index(defined);
+    let results = &module.info.func_type(func_index).results;
+    if len < results.len().max(1) {
+        return OSR_UNAVAILABLE;
+    }
+    // The entry's signature: the state pointer in, the function's results out.
+    let osr_type = WasmFuncType::new([WasmValType::I64], results.iter().copied());
+    let id = module.engine.signatures().register(&osr_type);
+    let Some(trampoline) = module.engine.trampolines().get(id, &osr_type) else {
+        return OSR_UNAVAILABLE;
+    };
+    let store = store_context(vmctx, module);
+    if approximate_stack_pointer() < store.stack_limit {
+        store.begin_trap(TrapCode::StackOverflow);
+        store.push_frame(vmctx, func_index);
+        return OSR_TRAPPED;
+    }
+    module.native.osr_transfers.fetch_add(1, Ordering::Relaxed);
+    if module.engine.config().tiering_log {
+        let func = super::background::func_label(module, defined);
+        eprintln!("[strata tiering] {func}: interp -> baseline on stack, at the loop at byte {loop_offset:#x}");
+    }
+    // SAFETY: the trampoline matches the entry's signature (state pointer in, the function's
+    // results out), the entry belongs to this instance's module, and `values` holds the
+    // state pointer with room for the results (contract and check above).
+    match unsafe { native::enter(trampoline, entry, vmctx, vmctx, values) } {
+        Ok(()) => OSR_RETURNED,
+        Err((code, frames)) => {
+            let store = store_context(vmctx, module);
+            if let Some(code) = TrapCode::from_raw(code as u8) {
+                store.begin_trap(code);
+            }
+            store.backtrace.extend(&frames);
+            OSR_TRAPPED
+        }
+    }
+}
+
 /// The engine's array-to-native trampolines, one per signature.
 #[derive(Default)]
 pub(crate) struct Trampolines {
@@ -282,6 +355,7 @@ impl Trampolines {
             let func = strata_environ::CompiledFunction {
                 code: bytes,
                 trap_sites: Vec::new(),
+                osr_entries: Vec::new(),
             };
             CodeMemory::new(&func, u32::MAX, None).ok().map(Arc::new)
         });

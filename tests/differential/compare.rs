@@ -288,6 +288,9 @@ pub struct Stats {
     pub stack_overflow_skips: usize,
     /// Values accepted although their NaN payloads differ (see the module docs).
     pub nan_payload_differences: usize,
+    /// Interpreter activations that continued in native code at a loop header (the tiered
+    /// tier's on-stack replacements), in modules compared to the end.
+    pub osr_transfers: u64,
 }
 
 impl fmt::Display for Stats {
@@ -295,13 +298,15 @@ impl fmt::Display for Stats {
         write!(
             f,
             "{} modules ({} instantiated), {} calls compared ({} trapped), \
-             {} stack-overflow skips, {} NaN payload differences accepted",
+             {} stack-overflow skips, {} NaN payload differences accepted, \
+             {} on-stack replacements",
             self.modules,
             self.instantiated,
             self.calls,
             self.traps,
             self.stack_overflow_skips,
-            self.nan_payload_differences
+            self.nan_payload_differences,
+            self.osr_transfers
         )
     }
 }
@@ -645,9 +650,11 @@ pub fn compare(tiers: &[Tier], wasm: &[u8], stats: &mut Stats) -> Result<(), Str
     // Compile and instantiate everywhere.
     let mut runs = Vec::new();
     let mut instantiations = Vec::new();
+    let mut modules = Vec::new();
     for tier in tiers {
         let module = Module::from_binary(&tier.engine, wasm)
             .map_err(|e| format!("{}: the module does not compile: {e:#}", tier.name))?;
+        modules.push(module.clone());
         let limits = StoreLimitsBuilder::new()
             .memory_size(MEMORY_LIMIT)
             .table_elements(TABLE_LIMIT)
@@ -758,6 +765,7 @@ pub fn compare(tiers: &[Tier], wasm: &[u8], stats: &mut Stats) -> Result<(), Str
                 .map_err(|e| format!("after {} ({}): {e}", call(), outcomes[0]))?;
         }
     }
+    stats.osr_transfers += modules.iter().map(Module::osr_transfers).sum::<u64>();
     Ok(())
 }
 
