@@ -7,14 +7,31 @@
 //! without native code yet) is called through its `VMFuncRef`'s array entry with the values
 //! area in the frame; a `false` return leaves for the host-to-wasm entry through the
 //! `raise_trap` builtin. Both paths meet in a block whose parameters are the results.
+//!
+//! A direct call of the function being compiled (recursion) needs none of this: it is a
+//! pc-relative `call` of the function's own entry. This tier is the last one, so nothing
+//! ever replaces this code and the callee is always this very code, with this instance.
+//! Cranelift records the call as a relocation against the function's own name, which
+//! [`crate::compile`] resolves in place (the code stays position independent).
 
 use crate::translate::{block_args, Translator};
 use crate::{user_trap, CompileError};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I32, I64, I8};
-use cranelift_codegen::ir::{Block, InstBuilder, Value};
+use cranelift_codegen::ir::{
+    Block, ExtFuncData, ExternalName, FuncRef, InstBuilder, UserExternalName, Value,
+};
 use strata_environ::vmcontext::offsets as off;
 use strata_environ::TrapCode;
+
+/// What a native call calls.
+#[derive(Debug, Clone, Copy)]
+enum NativeTarget {
+    /// The entry loaded from the code table.
+    Entry(Value),
+    /// The function being compiled.
+    Own,
+}
 
 /// What a call instruction calls.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +42,11 @@ pub(crate) enum Callee {
 
 impl Translator<'_, '_> {
     pub(crate) fn call(&mut self, callee: Callee) -> Result<(), CompileError> {
+        if let Callee::Direct(f) = callee {
+            if f == self.func_index {
+                return self.self_call();
+            }
+        }
         let type_index = match callee {
             Callee::Direct(f) => self.module.functions[f as usize],
             Callee::Indirect { ty, .. } => ty,
@@ -97,7 +119,7 @@ impl Translator<'_, '_> {
 
         if let Some((native_block, entry)) = native {
             self.b.switch_to_block(native_block);
-            let results = self.native_call(type_index, entry, &args)?;
+            let results = self.native_call(type_index, NativeTarget::Entry(entry), &args)?;
             let results = block_args(&results);
             self.b.ins().jump(merge, &results);
         }
@@ -148,6 +170,37 @@ impl Translator<'_, '_> {
         let results = self.b.block_params(merge).to_vec();
         self.stack.extend(results);
         Ok(())
+    }
+
+    /// A direct call of the function being compiled: a native call of its own entry.
+    fn self_call(&mut self) -> Result<(), CompileError> {
+        let type_index = self.module.functions[self.func_index as usize];
+        let nparams = self.module.types[type_index as usize].params.len();
+        let args = self.stack.split_off(self.stack.len() - nparams);
+        let results = self.native_call(type_index, NativeTarget::Own, &args)?;
+        self.stack.extend(results);
+        Ok(())
+    }
+
+    /// The function's own entry as a callee (its name is the function's, see
+    /// [`crate::compile`]); colocated, so Cranelift calls it pc-relative.
+    fn own_entry(&mut self, type_index: u32) -> Result<FuncRef, CompileError> {
+        if let Some(f) = self.own_entry {
+            return Ok(f);
+        }
+        let signature = self.native_sig_ref(type_index)?;
+        let name = self
+            .b
+            .func
+            .declare_imported_user_function(UserExternalName::new(0, self.func_index));
+        let f = self.b.import_function(ExtFuncData {
+            name: ExternalName::user(name),
+            signature,
+            colocated: true,
+            patchable: false,
+        });
+        self.own_entry = Some(f);
+        Ok(f)
     }
 
     /// Branches to a new native-call block if `entry` is non-null, else to `array_block`.
@@ -202,12 +255,12 @@ impl Translator<'_, '_> {
         funcref
     }
 
-    /// A native call of `entry` (a function of this instance of module type `type_index`);
+    /// A native call of `target` (a function of this instance of module type `type_index`);
     /// returns the results.
     fn native_call(
         &mut self,
         type_index: u32,
-        entry: Value,
+        target: NativeTarget,
         args: &[Value],
     ) -> Result<Vec<Value>, CompileError> {
         let ty = self.module.types[type_index as usize].clone();
@@ -220,7 +273,13 @@ impl Translator<'_, '_> {
         if let Some(area) = area {
             call_args.push(area);
         }
-        let call = self.b.ins().call_indirect(sig, entry, &call_args);
+        let call = match target {
+            NativeTarget::Entry(entry) => self.b.ins().call_indirect(sig, entry, &call_args),
+            NativeTarget::Own => {
+                let f = self.own_entry(type_index)?;
+                self.b.ins().call(f, &call_args)
+            }
+        };
         match area {
             None => Ok(self.b.inst_results(call).to_vec()),
             Some(area) => {

@@ -11,7 +11,7 @@
 //! - the `VMContext` layout of [`strata_environ::VMOffsets`], read through the records of
 //!   [`strata_environ::vmcontext`], and the runtime's builtins;
 //! - position-independent code with no relocations (the runtime copies the bytes and patches
-//!   nothing), frame pointers kept (the trap handler walks frames through `rbp`), and every
+//!   nothing; the only ones Cranelift reports, self-calls, are resolved here), frame pointers kept (the trap handler walks frames through `rbp`), and every
 //!   instruction that may fault listed as a [`TrapSite`] with Strata's [`TrapCode`].
 //!
 //! Cranelift's own trap codes (heap out of bounds, integer overflow, division by zero, bad
@@ -26,10 +26,14 @@ mod calls;
 mod numeric;
 mod translate;
 
+use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
-use cranelift_codegen::ir::{self, UserFuncName};
+use cranelift_codegen::ir::{
+    self, ExternalName, UserExternalName, UserExternalNameRef, UserFuncName,
+};
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::{FinalizedMachReloc, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
 use std::cell::RefCell;
 use strata_environ::{CompiledFunction, ModuleInfo, TrapCode, TrapSite, VMOffsets};
@@ -225,15 +229,19 @@ pub fn compile(
             &mut session.builder,
             session.isa.frontend_config(),
         )?;
+        // Self-calls name the function itself (see `calls`); nothing else may be named.
+        let own_name = ctx
+            .func
+            .params
+            .user_named_funcs()
+            .iter()
+            .find(|(_, name)| **name == UserExternalName::new(0, func_index))
+            .map(|(r, _)| r);
         let compiled = ctx
             .compile(&*session.isa, &mut ControlPlane::default())
             .map_err(|e| CompileError::new(format!("cranelift: {:?}", e.inner)))?;
-        if !compiled.buffer.relocs().is_empty() {
-            return Err(CompileError::new(format!(
-                "the code needs {} relocation(s); this tier emits position-independent code only",
-                compiled.buffer.relocs().len()
-            )));
-        }
+        let mut code = compiled.code_buffer().to_vec();
+        resolve_self_calls(&mut code, compiled.buffer.relocs(), own_name)?;
         let mut trap_sites = Vec::with_capacity(compiled.buffer.traps().len());
         for trap in compiled.buffer.traps() {
             trap_sites.push(TrapSite {
@@ -243,11 +251,40 @@ pub fn compile(
         }
         trap_sites.sort_by_key(|s| s.offset);
         Ok(CompiledFunction {
-            code: compiled.code_buffer().to_vec(),
+            code,
             trap_sites,
             osr_entries: Vec::new(),
         })
     })
+}
+
+/// Resolves the relocations of a function's code, which may only be pc-relative calls of
+/// the function itself (`own`): the code then needs no patching wherever it is copied.
+fn resolve_self_calls(
+    code: &mut [u8],
+    relocs: &[FinalizedMachReloc],
+    own: Option<UserExternalNameRef>,
+) -> Result<(), CompileError> {
+    for reloc in relocs {
+        let to_self = matches!(
+            (&reloc.target, reloc.kind),
+            (FinalizedRelocTarget::ExternalName(ExternalName::User(name)), Reloc::X86CallPCRel4)
+                if Some(*name) == own
+        );
+        if !to_self {
+            return Err(CompileError::new(format!(
+                "relocation {:?} at {}: this tier emits position-independent code only",
+                reloc.kind, reloc.offset
+            )));
+        }
+        // The rel32 is relative to its own address: the target (offset 0, plus the addend,
+        // which accounts for the field's width) minus where the field is.
+        let at = reloc.offset as usize;
+        let rel = i32::try_from(reloc.addend - i64::from(reloc.offset))
+            .map_err(|_| CompileError::new("a self-call beyond rel32 range"))?;
+        code[at..at + 4].copy_from_slice(&rel.to_le_bytes());
+    }
+    Ok(())
 }
 
 /// The Cranelift trap code carrying Strata's `code`.
@@ -334,6 +371,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn self_calls_are_resolved_to_the_entry() {
+        let compiled = compile_wat(
+            r#"(module (func $fac (param i64) (result i64)
+                 (if (result i64) (i64.eqz (local.get 0))
+                   (then (i64.const 1))
+                   (else (i64.mul (local.get 0)
+                                  (call $fac (i64.sub (local.get 0) (i64.const 1))))))))"#,
+            &OptimizingOptions::default(),
+        );
+        let code = &compiled[0].code;
+        // Some `call rel32` (0xe8) lands on offset 0.
+        let to_entry = (0..code.len().saturating_sub(4)).any(|at| {
+            let rel = i32::from_le_bytes(code[at + 1..at + 5].try_into().unwrap());
+            code[at] == 0xe8 && at as i64 + 5 + i64::from(rel) == 0
+        });
+        assert!(to_entry, "no call of the entry in {code:02x?}");
     }
 
     #[test]

@@ -159,6 +159,8 @@ pub(crate) struct Translator<'a, 'f> {
     pub(crate) vmctx: Value,
     pub(crate) flags: Flags,
     pub(crate) stack: Vec<Value>,
+    /// The function being compiled (module function index).
+    pub(crate) func_index: u32,
     func_type: &'a WasmFuncType,
     locals: Vec<Variable>,
     results_area: Option<Value>,
@@ -170,6 +172,8 @@ pub(crate) struct Translator<'a, 'f> {
     call_area: Option<(StackSlot, u32)>,
     signatures: HashMap<(Vec<Type>, Vec<Type>), ir::SigRef>,
     native_signatures: HashMap<u32, ir::SigRef>,
+    /// The function's own entry as a callee, once a self-call needs it.
+    pub(crate) own_entry: Option<ir::FuncRef>,
 }
 
 /// Translates defined function `defined` into `func` (whose signature is set).
@@ -182,7 +186,8 @@ pub(crate) fn translate(
     builder_ctx: &mut FunctionBuilderContext,
     frontend: cranelift_codegen::isa::TargetFrontendConfig,
 ) -> Result<(), CompileError> {
-    let func_type = module.func_type(module.func_index(defined));
+    let func_index = module.func_index(defined);
+    let func_type = module.func_type(func_index);
     let flags = Flags::new(func, options);
 
     // The prologue compares the stack pointer with the store's limit before allocating the
@@ -246,6 +251,7 @@ pub(crate) fn translate(
         vmctx,
         flags,
         stack: Vec::new(),
+        func_index,
         func_type,
         locals,
         results_area,
@@ -262,6 +268,7 @@ pub(crate) fn translate(
         call_area: None,
         signatures: HashMap::new(),
         native_signatures: HashMap::new(),
+        own_entry: None,
     };
     let mut reader = body.get_operators_reader()?;
     while !reader.eof() {
