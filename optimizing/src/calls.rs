@@ -7,6 +7,8 @@
 //! without native code yet) is called through its `VMFuncRef`'s array entry with the values
 //! area in the frame; a `false` return leaves for the host-to-wasm entry through the
 //! `raise_trap` builtin. Both paths meet in a block whose parameters are the results.
+//! Whether a table element is this instance's function follows from its address (see
+//! `own_code_table_offset`).
 //!
 //! A direct call of the function being compiled (recursion) needs none of this: it is a
 //! pc-relative `call` of the function's own entry. This tier is the last one, so nothing
@@ -21,7 +23,7 @@ use cranelift_codegen::ir::types::{I32, I64, I8};
 use cranelift_codegen::ir::{
     Block, ExtFuncData, ExternalName, FuncRef, InstBuilder, UserExternalName, Value,
 };
-use strata_environ::vmcontext::offsets as off;
+use strata_environ::vmcontext::{offsets as off, VMFuncRef};
 use strata_environ::TrapCode;
 
 /// What a native call calls.
@@ -86,26 +88,7 @@ impl Translator<'_, '_> {
             }
             (Callee::Indirect { ty, table }, Some(index)) => {
                 let funcref = self.indirect_funcref(ty, table, index);
-                let same_instance = self.b.create_block();
-                let flags = self.flags.record;
-                let owner = self
-                    .b
-                    .ins()
-                    .load(I64, flags, funcref, i32::from(off::FUNCREF_VMCTX));
-                let ours = self.b.ins().icmp(IntCC::Equal, owner, self.vmctx);
-                self.b
-                    .ins()
-                    .brif(ours, same_instance, &[], array_block, &[]);
-                self.b.seal_block(same_instance);
-                self.b.switch_to_block(same_instance);
-                let index =
-                    self.b
-                        .ins()
-                        .load(I32, flags, funcref, i32::from(off::FUNCREF_FUNC_INDEX));
-                let imported = self.module.num_imported_funcs;
-                let defined = self.b.ins().iadd_imm_s(index, -i64::from(imported));
-                let defined = self.b.ins().uextend(I64, defined);
-                let offset = self.b.ins().ishl_imm_u(defined, 3);
+                let offset = self.own_code_table_offset(funcref, array_block);
                 let table = self.vmctx_load(self.offsets.code_table());
                 let addr = self.b.ins().iadd(table, offset);
                 let flags = self.flags.vm;
@@ -201,6 +184,37 @@ impl Translator<'_, '_> {
         });
         self.own_entry = Some(f);
         Ok(f)
+    }
+
+    /// Continues in a new block with the byte offset (`i64`) of `funcref`'s code-table entry
+    /// if it is one of this instance's defined functions, else branches to `array_block`.
+    ///
+    /// The runtime keeps an instance's defined functions' `VMFuncRef`s in one array, in
+    /// defined-index order (`src/vm/instance.rs`), so the index follows from the address:
+    /// no load of the funcref's owner or function index lies between the table element and
+    /// the code-table entry, which matters when the call's target is mispredicted and the
+    /// loads that compute it are what the processor waits for.
+    fn own_code_table_offset(&mut self, funcref: Value, array_block: Block) -> Value {
+        let size = std::mem::size_of::<VMFuncRef>() as u64;
+        // The distance in the array is `index * size`, the entry's offset `index * 8`.
+        const { assert!(std::mem::size_of::<VMFuncRef>().is_power_of_two()) };
+        const { assert!(std::mem::size_of::<VMFuncRef>() >= 8) };
+        let first = self.offsets.func(self.module.num_imported_funcs);
+        let first = self.vmctx_load(first);
+        let distance = self.b.ins().isub(funcref, first);
+        let bytes = u64::from(self.module.num_defined_funcs()) * size;
+        let ours = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThan, distance, bytes as i64);
+        let same_instance = self.b.create_block();
+        self.b
+            .ins()
+            .brif(ours, same_instance, &[], array_block, &[]);
+        self.b.seal_block(same_instance);
+        self.b.switch_to_block(same_instance);
+        let shift = size.trailing_zeros() - 3;
+        self.b.ins().ushr_imm_u(distance, i64::from(shift))
     }
 
     /// Branches to a new native-call block if `entry` is non-null, else to `array_block`.

@@ -52,7 +52,10 @@ pub(crate) struct InstanceData {
     /// The `VMContext`, laid out by the module's `VMOffsets`; `ValRaw` gives 16-byte
     /// alignment.
     vmctx: Box<[ValRaw]>,
-    /// One `VMFuncRef` per defined function; funcref values point here.
+    /// One `VMFuncRef` per defined function, one array in defined-index order; funcref
+    /// values point here. Optimizing code relies on that order: its `call_indirect` finds
+    /// whether a funcref is this instance's and its index from the address alone
+    /// (`optimizing/src/calls.rs`).
     funcrefs: Box<[VMFuncRef]>,
     pub(crate) module: Module,
     pub(crate) handle: Instance,
