@@ -1,7 +1,8 @@
 //! On-stack replacement: under `Strategy::Tiered`, a call that spends its loop budget in
 //! the interpreter continues in the baseline code at the loop header, with its locals, the
 //! operand stack below the loop and the loop's parameters carried over, and returns (or
-//! traps) from there as the interpreted call would have.
+//! traps) from there as the interpreted call would have; a baseline activation that keeps
+//! looping continues likewise in the optimized variant compiled for it in the background.
 
 use strata::*;
 
@@ -128,7 +129,7 @@ fn locals_of_every_type_carry_over() {
     let acc = 3 * n * (n - 1) / 2;
     let x = (0.5 + 0.25 * n as f64) as i64;
     assert_eq!(mixed.call(&mut store, N).unwrap(), acc + x + 1);
-    assert_eq!(module.osr_transfers(), 1);
+    assert!(module.osr_transfers() >= 1);
 }
 
 #[test]
@@ -141,7 +142,7 @@ fn the_operand_stack_below_the_loop_and_loop_parameters_carry_over() {
     let r = 5u32.wrapping_add(n.wrapping_mul(n - 1) / 2);
     let expected = 7u32.wrapping_add(3 * n).wrapping_add(r);
     assert_eq!(stacked.call(&mut store, N).unwrap() as u32, expected);
-    assert_eq!(module.osr_transfers(), 1);
+    assert!(module.osr_transfers() >= 1);
 }
 
 #[test]
@@ -151,7 +152,7 @@ fn several_results_and_interpreted_callers_see_the_native_return() {
         .get_typed_func::<i32, (i64, f64)>(&mut store, "pair")
         .unwrap();
     assert_eq!(pair.call(&mut store, N).unwrap(), (2 * N as i64, N as f64));
-    assert_eq!(module.osr_transfers(), 1);
+    assert!(module.osr_transfers() >= 1);
     // Another instance: `pair` is compiled already, so its interpreted activation under
     // `outer` moves at its first budget check after 10,000 iterations.
     let outer = instance
@@ -173,7 +174,7 @@ fn traps_after_the_transfer_unwind_through_the_interpreted_caller() {
     // `$faulting` (function 5) in the baseline, under `faulting_caller` (6) in the
     // interpreter: each once.
     assert_eq!(names, [5, 6]);
-    assert_eq!(module.osr_transfers(), 1);
+    assert!(module.osr_transfers() >= 1);
     // The stores before the trap happened.
     let counter = instance
         .get_typed_func::<(), i32>(&mut store, "counter")
@@ -190,7 +191,7 @@ fn host_calls_from_the_transferred_loop_reach_the_store() {
     assert_eq!(ticking.call(&mut store, N).unwrap(), N);
     let n = N as u64;
     assert_eq!(*store.data(), n * (n - 1) / 2);
-    assert_eq!(module.osr_transfers(), 1);
+    assert!(module.osr_transfers() >= 1);
 }
 
 #[test]
@@ -207,5 +208,99 @@ fn nested_loops_move_at_the_inner_loop() {
         }
     }
     assert_eq!(nested.call(&mut store, n).unwrap(), sum);
-    assert_eq!(module.osr_transfers(), 1);
+    assert!(module.osr_transfers() >= 1);
+}
+
+/// Loops that run until the host has seen both transfers (interpreter to baseline, then
+/// baseline to the optimized variant) and a few more iterations.
+const UNTIL_OPTIMIZED: &str = r#"
+(module
+  (import "host" "keep_going" (func $keep_going (result i32)))
+  (func (export "spin") (param $seed i64) (result i64 i32)
+    (local $i i32) (local $acc i64)
+    (local.set $acc (local.get $seed))
+    (loop $l
+      (local.set $acc (i64.add (i64.mul (local.get $acc) (i64.const 6364136223846793005))
+                               (i64.const 1442695040888963407)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (call $keep_going)))
+    (local.get $acc)
+    (local.get $i))
+  (func $spin_then_trap
+    (loop $l (br_if $l (call $keep_going)))
+    unreachable)
+  (func (export "trapping_caller") (call $spin_then_trap))
+)
+"#;
+
+struct Host {
+    module: Option<Module>,
+    calls: u32,
+    /// Iterations still to run once both transfers happened.
+    extra: u32,
+}
+
+fn instantiate_until_optimized() -> (Module, Store<Host>, Instance) {
+    let mut config = Config::new();
+    config.strategy(Strategy::Tiered).compile_threads(1);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(&engine, UNTIL_OPTIMIZED).unwrap();
+    let host = Host {
+        module: Some(module.clone()),
+        calls: 0,
+        extra: 1000,
+    };
+    let mut store = Store::new(&engine, host);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let keep_going = Func::wrap(&mut store, move |mut caller: Caller<'_, Host>| -> i32 {
+        let host = caller.data_mut();
+        host.calls += 1;
+        let transfers = host.module.as_ref().map_or(0, Module::osr_transfers);
+        if transfers >= 2 {
+            host.extra = host.extra.saturating_sub(1);
+        }
+        (host.extra > 0 && std::time::Instant::now() < deadline) as i32
+    });
+    let instance = Instance::new(&mut store, &module, &[keep_going.into()]).unwrap();
+    (module, store, instance)
+}
+
+#[test]
+fn a_baseline_activation_continues_in_optimized_code() {
+    let (module, mut store, instance) = instantiate_until_optimized();
+    let spin = instance
+        .get_typed_func::<i64, (i64, i32)>(&mut store, "spin")
+        .unwrap();
+    let (acc, iterations) = spin.call(&mut store, 12345).unwrap();
+    assert_eq!(
+        module.osr_transfers(),
+        2,
+        "interp -> baseline -> optimizing within the deadline"
+    );
+    assert_eq!(iterations as u32, store.data().calls);
+    let mut expected = 12345i64;
+    for _ in 0..iterations {
+        expected = expected
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+    }
+    assert_eq!(acc, expected);
+}
+
+#[test]
+fn traps_in_optimized_code_entered_on_stack_name_each_frame_once() {
+    let (module, mut store, instance) = instantiate_until_optimized();
+    let caller = instance
+        .get_typed_func::<(), ()>(&mut store, "trapping_caller")
+        .unwrap();
+    let error = caller.call(&mut store, ()).unwrap_err();
+    assert_eq!(module.osr_transfers(), 2);
+    assert_eq!(
+        error.downcast_ref::<Trap>(),
+        Some(&Trap::UnreachableCodeReached)
+    );
+    let trace = error.downcast_ref::<WasmBacktrace>().unwrap();
+    let frames: Vec<u32> = trace.frames().iter().map(|f| f.func_index()).collect();
+    // `$spin_then_trap` (2, after the import and `spin`), under `trapping_caller` (3).
+    assert_eq!(frames, [2, 3]);
 }

@@ -19,6 +19,7 @@ use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 use strata_environ::abi::{is_float, ArgLoc, NativeSignature};
 use strata_environ::vmcontext::offsets as off;
+use strata_environ::vmcontext::{OSR_FROM_BASELINE, OSR_RETURNED, OSR_TRAPPED};
 use strata_environ::{
     CompiledFunction, ModuleInfo, OsrEntry, TrapCode, TrapSite, VMOffsets, WasmFuncType,
     WasmValType,
@@ -110,8 +111,8 @@ pub(crate) struct Compiler<'m> {
     max_array_values: u32,
     /// This function's index among the module's defined functions.
     defined: u32,
-    /// Out-of-line tier-up calls: (stub label, return label).
-    tier_up_stubs: Vec<(DynamicLabel, DynamicLabel)>,
+    /// Out-of-line tier-up calls.
+    tier_up_stubs: Vec<TierUpStub>,
     /// Module byte offset of the operator being compiled.
     offset: u32,
     /// Loops that get an on-stack-replacement entry, emitted after the body.
@@ -120,9 +121,19 @@ pub(crate) struct Compiler<'m> {
     frame_patches: Vec<usize>,
 }
 
+/// An out-of-line call of `tier_up` where a budget ran out: the stub, where it returns to,
+/// and, at loop headers of code with on-stack replacement, the loop whose activation may
+/// continue in optimized code from there.
+struct TierUpStub {
+    stub: DynamicLabel,
+    back: DynamicLabel,
+    osr_exit: Option<OsrLoop>,
+}
+
 /// A loop header an on-stack-replacement entry leads to: the loop (by module offset), its
 /// label, and the operand stack there (constants and temporaries only: loop entry spills
 /// registers and copies locals out).
+#[derive(Clone)]
 struct OsrLoop {
     loop_offset: u32,
     label: DynamicLabel,
@@ -291,7 +302,7 @@ impl Compiler<'_> {
         }
         self.reload_memory_base();
         // Function entry spends a call budget (two i32 budgets per function: calls, loops).
-        self.spend_budget(8 * self.defined as i32);
+        self.spend_budget(8 * self.defined as i32, None);
     }
 
     /// Emits the on-stack-replacement entries of the loops recorded while compiling the
@@ -337,7 +348,7 @@ impl Compiler<'_> {
 
     /// Spends one unit of the budget at byte `offset` of the instance's budgets; when it
     /// runs out, calls `tier_up` out of line. Only used where no pool register is live.
-    fn spend_budget(&mut self, offset: i32) {
+    fn spend_budget(&mut self, offset: i32, osr_exit: Option<OsrLoop>) {
         if !self.options.count_for_tier_up {
             return;
         }
@@ -351,7 +362,11 @@ impl Compiler<'_> {
             ; jl =>stub
             ; =>back
         );
-        self.tier_up_stubs.push((stub, back));
+        self.tier_up_stubs.push(TierUpStub {
+            stub,
+            back,
+            osr_exit,
+        });
     }
 
     fn reload_memory_base(&mut self) {
@@ -367,7 +382,12 @@ impl Compiler<'_> {
 
     fn epilogue_and_stubs(&mut self) {
         let builtins = self.offsets.builtins() as i32;
-        for (stub, back) in std::mem::take(&mut self.tier_up_stubs) {
+        for TierUpStub {
+            stub,
+            back,
+            osr_exit,
+        } in std::mem::take(&mut self.tier_up_stubs)
+        {
             dynasm!(self.asm
                 ; .arch x64
                 ; =>stub
@@ -375,8 +395,11 @@ impl Compiler<'_> {
                 ; mov esi, self.defined as i32
                 ; mov rax, QWORD [r15 + builtins]
                 ; call QWORD [rax + off::BUILTIN_TIER_UP as i32]
-                ; jmp =>back
             );
+            if let Some(osr) = osr_exit {
+                self.osr_exit(&osr);
+            }
+            dynasm!(self.asm ; .arch x64 ; jmp =>back);
         }
         for (code, label) in std::mem::take(&mut self.trap_labels) {
             dynasm!(self.asm ; .arch x64 ; =>label);
@@ -386,6 +409,78 @@ impl Compiler<'_> {
             });
             dynasm!(self.asm ; .arch x64 ; ud2);
         }
+    }
+
+    /// At loop header `osr` (the budget just ran out and `tier_up` returned): hands the
+    /// activation's state to the `osr` builtin, which continues the call in optimized code
+    /// when it has an entry for this loop. Then returns the call's results from this frame,
+    /// or raises the trap it reported, or falls through to keep running here.
+    fn osr_exit(&mut self, osr: &OsrLoop) {
+        let num_locals = self.temp_base - self.results_area_slot.is_some() as u32;
+        let values = self.func_type.results.len().max(1) as i32;
+        let state = 16 * values;
+        let words = num_locals + osr.stack.len() as u32;
+        let size = (16 * values as u32 + 8 * words).next_multiple_of(16) as i32;
+        dynasm!(self.asm ; .arch x64 ; sub rsp, size);
+        for l in 0..num_locals {
+            dynasm!(self.asm
+                ; .arch x64
+                ; mov rax, QWORD [rbp + slot_offset(l)]
+                ; mov QWORD [rsp + state + 8 * l as i32], rax
+            );
+        }
+        for (pos, &op) in osr.stack.iter().enumerate() {
+            self.load(op, pos as u32, RAX);
+            let at = state + 8 * (num_locals as i32 + pos as i32);
+            dynasm!(self.asm ; .arch x64 ; mov QWORD [rsp + at], rax);
+        }
+        let builtins = self.offsets.builtins() as i32;
+        let returned = self.asm.new_dynamic_label();
+        let trapped = self.asm.new_dynamic_label();
+        let stay = self.asm.new_dynamic_label();
+        dynasm!(self.asm
+            ; .arch x64
+            ; lea rax, [rsp + state]
+            ; mov QWORD [rsp], rax
+            ; mov rdi, r15
+            ; mov esi, self.defined as i32
+            ; mov edx, osr.loop_offset as i32
+            ; mov rcx, rsp
+            ; mov r8d, values
+            ; mov r9d, OSR_FROM_BASELINE as i32
+            ; mov rax, QWORD [r15 + builtins]
+            ; call QWORD [rax + off::BUILTIN_OSR as i32]
+            ; cmp eax, OSR_RETURNED as i32
+            ; je =>returned
+            ; cmp eax, OSR_TRAPPED as i32
+            ; je =>trapped
+            ; add rsp, size
+            ; jmp =>stay
+            ; =>trapped
+            ; mov rdi, r15
+            ; xor esi, esi
+            ; mov rax, QWORD [r15 + builtins]
+            ; call QWORD [rax + off::BUILTIN_RAISE_TRAP as i32]
+            ; =>returned
+        );
+        let n = self.func_type.results.len();
+        if let Some(slot) = self.results_area_slot {
+            dynasm!(self.asm ; .arch x64 ; mov rdx, QWORD [rbp + slot_offset(slot)]);
+            for k in 0..n as i32 {
+                dynasm!(self.asm
+                    ; .arch x64
+                    ; mov rax, QWORD [rsp + 16 * k]
+                    ; mov QWORD [rdx + 16 * k], rax
+                );
+            }
+        } else if let Some(&ty) = self.func_type.results.first() {
+            dynasm!(self.asm ; .arch x64 ; mov rax, QWORD [rsp]);
+            if is_float(ty) {
+                dynasm!(self.asm ; .arch x64 ; movq xmm0, rax);
+            }
+        }
+        self.leave_frame();
+        dynasm!(self.asm ; .arch x64 ; =>stay);
     }
 
     fn finish(self, osr_entries: Vec<OsrEntry>) -> Result<CompiledFunction, Unsupported> {
@@ -627,6 +722,11 @@ impl Compiler<'_> {
                 dynasm!(self.asm ; .arch x64 ; movq xmm0, rax);
             }
         }
+        self.leave_frame();
+    }
+
+    /// Restores the saved registers and returns (the results are in place).
+    fn leave_frame(&mut self) {
         dynasm!(self.asm
             ; .arch x64
             ; lea rsp, [rbp - SAVED_REGS]
@@ -737,15 +837,17 @@ impl Compiler<'_> {
                 self.materialize_top(ty.0);
                 let label = self.asm.new_dynamic_label();
                 dynasm!(self.asm ; .arch x64 ; =>label);
-                if self.options.osr_entries {
-                    self.osr_loops.push(OsrLoop {
-                        loop_offset: self.offset,
-                        label,
-                        stack: self.stack.clone(),
-                    });
+                let osr = self.options.osr_entries.then(|| OsrLoop {
+                    loop_offset: self.offset,
+                    label,
+                    stack: self.stack.clone(),
+                });
+                if let Some(osr) = &osr {
+                    self.osr_loops.push(osr.clone());
                 }
-                // Every iteration spends a loop budget; nothing is in registers here.
-                self.spend_budget(8 * self.defined as i32 + 4);
+                // Every iteration spends a loop budget; nothing is in registers here. Where
+                // the loop has an entry, the activation may leave for optimized code here too.
+                self.spend_budget(8 * self.defined as i32 + 4, osr);
                 self.push_control(Kind::Loop, ty, label);
             }
             Operator::If { blockty } => {

@@ -128,6 +128,19 @@ impl VMBacktrace {
     /// Appends another list's frames (kept and omitted) after these.
     pub fn extend(&mut self, other: &VMBacktrace) {
         let (frames, omitted) = other.frames();
+        self.extend_with(&frames, omitted);
+    }
+
+    /// Appends another list's frames but its outermost one (the activation an
+    /// on-stack replacement continued, which its first tier reports itself).
+    pub fn extend_but_outermost(&mut self, other: &VMBacktrace) {
+        let (mut frames, omitted) = other.frames();
+        frames.pop();
+        self.extend_with(&frames, omitted);
+    }
+
+    /// Appends `frames`, of which `omitted` after the first [`Self::HEAD`] were left out.
+    fn extend_with(&mut self, frames: &[VMFrame], omitted: usize) {
         let head = frames.len().min(Self::HEAD);
         for f in &frames[..head] {
             self.push(*f);
@@ -245,23 +258,30 @@ pub struct VMBuiltins {
     /// next tier (on this thread) and installs it; returns whether native code is now
     /// installed. Resets the function's budgets either way.
     pub tier_up: unsafe extern "C" fn(vmctx: *mut VMContext, defined: u32) -> bool,
-    /// On-stack replacement: continues an interpreter activation of defined function
-    /// `defined`, stopped at the header of the loop at module byte `loop_offset`, in the
-    /// function's native code, if that code has an entry for the loop (see
-    /// [`crate::OsrEntry`]). `values` holds `len` values: the state pointer in the first
-    /// on the way in, the call's results on the way out. Returns [`OSR_UNAVAILABLE`] (nothing
-    /// ran), [`OSR_RETURNED`] or [`OSR_TRAPPED`] (the trap is reported in the store
-    /// context, with the native frames, as by a failed array call).
+    /// On-stack replacement: continues an activation of defined function `defined`, stopped
+    /// at the header of the loop at module byte `loop_offset` in the tier `from`
+    /// ([`OSR_FROM_INTERP`] or [`OSR_FROM_BASELINE`]), in better code with an entry for the
+    /// loop (see [`crate::OsrEntry`]): the optimized code's if it is ready, else, from the
+    /// interpreter, the baseline's. `values` holds `len` values: the state pointer in the
+    /// first on the way in, the call's results on the way out. Returns [`OSR_UNAVAILABLE`]
+    /// (nothing ran: keep going where you are), [`OSR_RETURNED`] or [`OSR_TRAPPED`] (the
+    /// trap is reported in the store context with the frames below the activation; the
+    /// caller adds the activation's own frame and its callers').
     pub osr: unsafe extern "C" fn(
         vmctx: *mut VMContext,
         defined: u32,
         loop_offset: u32,
         values: *mut ValRaw,
         len: usize,
+        from: u32,
     ) -> u32,
 }
 
-/// [`VMBuiltins::osr`]: the function has no entry for the loop; keep interpreting.
+/// [`VMBuiltins::osr`]: called from the interpreter.
+pub const OSR_FROM_INTERP: u32 = 0;
+/// [`VMBuiltins::osr`]: called from baseline code.
+pub const OSR_FROM_BASELINE: u32 = 1;
+/// [`VMBuiltins::osr`]: no better code has an entry for the loop yet.
 pub const OSR_UNAVAILABLE: u32 = 0;
 /// [`VMBuiltins::osr`]: the call ran to its end; its results are in the values.
 pub const OSR_RETURNED: u32 = 1;

@@ -277,12 +277,7 @@ pub(crate) fn run<'m>(
                     match cx.osr(func, point, regs) {
                         Ok(false) => {}
                         Ok(true) => return_from_frame!(),
-                        Err(exit) => {
-                            // The native frames (this function's among them) are reported
-                            // already; the callers follow.
-                            let callers = frames.iter().rev().map(|f| f.func.func_index);
-                            return Err((exit, callers.collect()));
-                        }
+                        Err(exit) => return Err((exit, backtrace(func, &frames))),
                     }
                 }
             }

@@ -7,6 +7,7 @@ use crate::InterpModule;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use strata_environ::vmcontext::{
     VMBuiltins, VMContext, VMFuncRef, VMMemoryDefinition, VMStoreContext, VMTableDefinition,
+    OSR_FROM_INTERP,
 };
 use strata_environ::{TrapCode, VMOffsets, ValRaw};
 
@@ -115,6 +116,7 @@ impl Vmctx {
                 loop_offset,
                 values.as_mut_ptr(),
                 values.len(),
+                OSR_FROM_INTERP,
             )
         }
     }

@@ -45,7 +45,7 @@ pub(crate) enum Callee {
 impl Translator<'_, '_> {
     pub(crate) fn call(&mut self, callee: Callee) -> Result<(), CompileError> {
         if let Callee::Direct(f) = callee {
-            if f == self.func_index {
+            if f == self.func_index && !self.osr_variant {
                 return self.self_call();
             }
         }

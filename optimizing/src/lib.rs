@@ -36,7 +36,10 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::{FinalizedMachReloc, FinalizedRelocTarget};
 use cranelift_frontend::FunctionBuilderContext;
 use std::cell::RefCell;
-use strata_environ::{CompiledFunction, ModuleInfo, TrapCode, TrapSite, VMOffsets};
+use strata_environ::{
+    CompiledFunction, ModuleInfo, OsrEntry, TrapCode, TrapSite, VMOffsets, WasmFuncType,
+    WasmValType,
+};
 
 /// How much Cranelift optimizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -210,6 +213,30 @@ pub fn compile(
     options: &OptimizingOptions,
     defined: u32,
 ) -> Result<CompiledFunction, CompileError> {
+    compile_variant(module, offsets, options, defined, None)
+}
+
+/// Compiles defined function `defined`'s on-stack-replacement variant entering at the loop
+/// at module byte `loop_offset`: code whose entry (at offset 0, its only
+/// [`OsrEntry`]) takes an activation's state at that loop header and runs the rest of the
+/// call (see [`OsrEntry`] for the convention).
+pub fn compile_osr(
+    module: &ModuleInfo,
+    offsets: VMOffsets,
+    options: &OptimizingOptions,
+    defined: u32,
+    loop_offset: u32,
+) -> Result<CompiledFunction, CompileError> {
+    compile_variant(module, offsets, options, defined, Some(loop_offset))
+}
+
+fn compile_variant(
+    module: &ModuleInfo,
+    offsets: VMOffsets,
+    options: &OptimizingOptions,
+    defined: u32,
+    osr_loop: Option<u32>,
+) -> Result<CompiledFunction, CompileError> {
     if !cfg!(target_arch = "x86_64") {
         return Err(CompileError::new("only x86-64 hosts are supported"));
     }
@@ -217,14 +244,21 @@ pub fn compile(
         let func_index = module.func_index(defined);
         let ctx = &mut session.context;
         ctx.clear();
-        ctx.func.signature =
-            translate::native_signature(module.func_type(func_index), CallConv::SystemV)?;
+        let ty = module.func_type(func_index);
+        ctx.func.signature = match osr_loop {
+            None => translate::native_signature(ty, CallConv::SystemV)?,
+            Some(_) => {
+                // The state pointer in, the function's results out.
+                let osr_type = WasmFuncType::new([WasmValType::I64], ty.results.iter().copied());
+                translate::native_signature(&osr_type, CallConv::SystemV)?
+            }
+        };
         ctx.func.name = UserFuncName::user(0, func_index);
         translate::translate(
             module,
             offsets,
             options,
-            defined,
+            translate::Variant { defined, osr_loop },
             &mut ctx.func,
             &mut session.builder,
             session.isa.frontend_config(),
@@ -253,7 +287,13 @@ pub fn compile(
         Ok(CompiledFunction {
             code,
             trap_sites,
-            osr_entries: Vec::new(),
+            osr_entries: osr_loop
+                .map(|loop_offset| OsrEntry {
+                    loop_offset,
+                    code_offset: 0,
+                })
+                .into_iter()
+                .collect(),
         })
     })
 }

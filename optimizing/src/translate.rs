@@ -70,6 +70,10 @@ enum Kind {
     Block,
     Loop {
         header: Block,
+        /// Stack entries below the loop's parameters that branches to the header carry too:
+        /// all of them at the loop an on-stack-replacement variant enters at (its header
+        /// merges them from the entry and from the function's own path), none elsewhere.
+        carried: usize,
     },
     If {
         else_block: Block,
@@ -174,14 +178,45 @@ pub(crate) struct Translator<'a, 'f> {
     native_signatures: HashMap<u32, ir::SigRef>,
     /// The function's own entry as a callee, once a self-call needs it.
     pub(crate) own_entry: Option<ir::FuncRef>,
+    /// Module byte offset of the operator being translated.
+    offset: u32,
+    /// Whether this is an on-stack-replacement variant, whose code starts with the entry
+    /// for its loop rather than the function's entry (self-calls then take the code table).
+    pub(crate) osr_variant: bool,
+    /// The loop an on-stack-replacement variant enters at, until it is reached.
+    osr: Option<OsrEntryBlock>,
+}
+
+/// The entry block of an on-stack-replacement variant, left open until its loop is reached:
+/// then it loads the locals and the operand stack from the state and jumps to the header.
+struct OsrEntryBlock {
+    loop_offset: u32,
+    block: Block,
+    /// The state pointer (see `strata_environ::OsrEntry`).
+    state: Value,
+    local_types: Vec<Type>,
+}
+
+/// What to translate: defined function `defined`, or its on-stack-replacement variant
+/// entering at the loop at module byte `osr_loop`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Variant {
+    pub(crate) defined: u32,
+    pub(crate) osr_loop: Option<u32>,
 }
 
 /// Translates defined function `defined` into `func` (whose signature is set).
+///
+/// With `osr_loop`, translates its on-stack-replacement variant instead (see
+/// `strata_environ::OsrEntry`; the signature takes the state pointer): the entry block
+/// loads the state and jumps to the header of the loop at that module byte offset, which
+/// also takes the operand stack below the loop as block parameters; the function's own
+/// start becomes a block nothing reaches, so Cranelift drops whatever only it reaches.
 pub(crate) fn translate(
     module: &ModuleInfo,
     offsets: VMOffsets,
     options: &OptimizingOptions,
-    defined: u32,
+    Variant { defined, osr_loop }: Variant,
     func: &mut Function,
     builder_ctx: &mut FunctionBuilderContext,
     frontend: cranelift_codegen::isa::TargetFrontendConfig,
@@ -219,12 +254,33 @@ pub(crate) fn translate(
     let params = b.block_params(entry).to_vec();
     let vmctx = params[0];
     let results_area = (func_type.results.len() > 1).then(|| *params.last().expect("area"));
+    let osr = osr_loop.map(|loop_offset| {
+        // The entry stays empty until the loop (laid out first all the same: the first block
+        // is the function's entry); the function's own start follows, unreached.
+        b.func.layout.append_block(entry);
+        let start = b.create_block();
+        b.seal_block(start);
+        b.switch_to_block(start);
+        OsrEntryBlock {
+            loop_offset,
+            block: entry,
+            state: params[2],
+            local_types: Vec::new(),
+        }
+    });
 
     let mut locals = Vec::new();
+    let mut local_types = Vec::new();
     for (i, &ty) in func_type.params.iter().enumerate() {
-        let var = b.declare_var(clif_type(ty)?);
-        b.def_var(var, params[2 + i]);
+        let clif = clif_type(ty)?;
+        let var = b.declare_var(clif);
+        let value = match osr {
+            Some(_) => zero_value(&mut b, clif),
+            None => params[2 + i],
+        };
+        b.def_var(var, value);
         locals.push(var);
+        local_types.push(clif);
     }
     let body = module.function_body(defined);
     for local in body.get_locals_reader()? {
@@ -236,8 +292,10 @@ pub(crate) fn translate(
             let zero = zero_value(&mut b, clif);
             b.def_var(var, zero);
             locals.push(var);
+            local_types.push(clif);
         }
     }
+    let osr = osr.map(|o| OsrEntryBlock { local_types, ..o });
 
     let exit = b.create_block();
     for &r in func_type.results.iter() {
@@ -269,13 +327,23 @@ pub(crate) fn translate(
         signatures: HashMap::new(),
         native_signatures: HashMap::new(),
         own_entry: None,
+        offset: 0,
+        osr_variant: osr.is_some(),
+        osr,
     };
     let mut reader = body.get_operators_reader()?;
     while !reader.eof() {
+        t.offset = reader.original_position() as u32;
         t.operator(reader.read()?)?;
     }
     if !t.control.is_empty() {
         return Err(CompileError::new("the body ends inside a block"));
+    }
+    if let Some(osr) = &t.osr {
+        return Err(CompileError::new(format!(
+            "no reachable loop at byte {:#x} to enter at",
+            osr.loop_offset
+        )));
     }
     t.b.seal_all_blocks();
     t.b.finalize(frontend);
@@ -476,30 +544,31 @@ impl Translator<'_, '_> {
         self.stack.truncate(height);
     }
 
-    /// The block a branch to `depth` jumps to and how many values it takes; marks the
-    /// frame's exit as reached when that is where it goes.
-    fn branch_target(&mut self, depth: u32) -> (Block, usize) {
+    /// The block a branch to `depth` jumps to and the values it passes; marks the frame's
+    /// exit as reached when that is where it goes.
+    fn branch_target(&mut self, depth: u32) -> (Block, Vec<BlockArg>) {
         let idx = self.control.len() - 1 - depth as usize;
         let frame = &mut self.control[idx];
-        match frame.kind {
-            Kind::Loop { header } => (header, frame.num_params),
+        let (block, carried, arity) = match frame.kind {
+            Kind::Loop { header, carried } => (header, carried, frame.num_params),
             _ => {
                 frame.exit_reached = true;
-                (frame.exit, frame.num_results)
+                (frame.exit, 0, frame.num_results)
             }
-        }
+        };
+        let mut args = block_args(&self.stack[..carried]);
+        args.extend(block_args(self.peek(arity)));
+        (block, args)
     }
 
     fn branch(&mut self, depth: u32) {
-        let (block, arity) = self.branch_target(depth);
-        let args = block_args(self.peek(arity));
+        let (block, args) = self.branch_target(depth);
         self.b.ins().jump(block, &args);
     }
 
     fn br_if(&mut self, depth: u32) {
         let cond = self.pop();
-        let (block, arity) = self.branch_target(depth);
-        let args = block_args(self.peek(arity));
+        let (block, args) = self.branch_target(depth);
         let next = self.b.create_block();
         self.b.ins().brif(cond, block, &args, next, &[]);
         self.b.seal_block(next);
@@ -514,17 +583,57 @@ impl Translator<'_, '_> {
         }
         let mut calls = Vec::with_capacity(depths.len());
         for depth in depths {
-            let (block, arity) = self.branch_target(depth);
-            let args = block_args(self.peek(arity));
+            let (block, args) = self.branch_target(depth);
             calls.push(self.b.func.dfg.block_call(block, &args));
         }
-        let (block, arity) = self.branch_target(targets.default());
-        let args = block_args(self.peek(arity));
+        let (block, args) = self.branch_target(targets.default());
         let default = self.b.func.dfg.block_call(block, &args);
         let table = self
             .b
             .create_jump_table(ir::JumpTableData::new(default, &calls));
         self.b.ins().br_table(index, table);
+        Ok(())
+    }
+
+    /// The loop an on-stack-replacement variant enters at: its header takes the whole
+    /// operand stack, from the function's own path and from the entry block, which loads
+    /// the locals and the stack from the state and jumps here.
+    fn enter_osr_loop(&mut self, blockty: BlockType) -> Result<(), CompileError> {
+        let osr = self.osr.take().expect("an on-stack-replacement variant");
+        let (params, results) = self.block_type(blockty)?;
+        let types: Vec<Type> = self
+            .stack
+            .iter()
+            .map(|&v| self.b.func.dfg.value_type(v))
+            .collect();
+        let header = self.new_block_with(&types);
+        let exit = self.new_block_with(&results);
+        let args = block_args(&self.stack);
+        self.b.ins().jump(header, &args);
+
+        self.b.switch_to_block(osr.block);
+        let flags = self.flags.frame;
+        for (i, (&var, &ty)) in self.locals.iter().zip(&osr.local_types).enumerate() {
+            let value = self.b.ins().load(ty, flags, osr.state, 8 * i as i32);
+            self.b.def_var(var, value);
+        }
+        let base = osr.local_types.len();
+        let loaded: Vec<Value> = types
+            .iter()
+            .enumerate()
+            .map(|(j, &ty)| {
+                self.b
+                    .ins()
+                    .load(ty, flags, osr.state, 8 * (base + j) as i32)
+            })
+            .collect();
+        self.b.ins().jump(header, &block_args(&loaded));
+
+        self.b.switch_to_block(header);
+        self.stack = self.b.block_params(header).to_vec();
+        let carried = self.stack.len() - params.len();
+        let kind = Kind::Loop { header, carried };
+        self.push_frame(kind, exit, params.len(), results.len());
         Ok(())
     }
 
@@ -581,7 +690,7 @@ impl Translator<'_, '_> {
                 let args = block_args(params);
                 self.b.ins().jump(frame.exit, &args);
             }
-            Kind::Loop { header } => self.b.seal_block(*header),
+            Kind::Loop { header, .. } => self.b.seal_block(*header),
             _ => {}
         }
         let exit_reached = frame.exit_reached
@@ -658,6 +767,14 @@ impl Translator<'_, '_> {
                 let exit = self.new_block_with(&results);
                 self.push_frame(Kind::Block, exit, params.len(), results.len());
             }
+            Operator::Loop { blockty }
+                if self
+                    .osr
+                    .as_ref()
+                    .is_some_and(|o| o.loop_offset == self.offset) =>
+            {
+                self.enter_osr_loop(blockty)?;
+            }
             Operator::Loop { blockty } => {
                 let (params, results) = self.block_type(blockty)?;
                 let header = self.new_block_with(&params);
@@ -668,7 +785,8 @@ impl Translator<'_, '_> {
                 self.b.switch_to_block(header);
                 let header_params = self.b.block_params(header).to_vec();
                 self.stack.extend(header_params);
-                self.push_frame(Kind::Loop { header }, exit, params.len(), results.len());
+                let kind = Kind::Loop { header, carried: 0 };
+                self.push_frame(kind, exit, params.len(), results.len());
             }
             Operator::If { blockty } => {
                 let (params, results) = self.block_type(blockty)?;

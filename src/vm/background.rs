@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 struct Job {
     module: Weak<ModuleInner>,
     defined: u32,
+    /// `Some(loop)`: the function's on-stack-replacement variant entering at that loop
+    /// (module byte offset), for an activation running it in the baseline.
+    osr_loop: Option<u32>,
     queued: Instant,
     /// How long the function took to spend its budget in the baseline: shorter is hotter.
     heat: Duration,
@@ -76,7 +79,13 @@ impl BackgroundCompiler {
 
     /// Queues defined function `defined` of `module` for the optimizing tier; `heat` is how
     /// long it took to run out of its baseline budget (the hottest compile first).
-    pub(crate) fn submit(&self, module: Weak<ModuleInner>, defined: u32, heat: Duration) {
+    pub(crate) fn submit(
+        &self,
+        module: Weak<ModuleInner>,
+        defined: u32,
+        osr_loop: Option<u32>,
+        heat: Duration,
+    ) {
         {
             let mut jobs = self.queue.jobs.lock().unwrap_or_else(|e| e.into_inner());
             let seq = jobs.1;
@@ -84,6 +93,7 @@ impl BackgroundCompiler {
             jobs.0.push(Job {
                 module,
                 defined,
+                osr_loop,
                 queued: Instant::now(),
                 heat,
                 seq,
@@ -133,7 +143,12 @@ fn compile(job: Job) {
         );
     }
     // Logs its own outcome; a function that fails to compile stays in the baseline.
-    let _ = super::tiering::compile_optimizing(&module, job.defined);
+    match job.osr_loop {
+        None => drop(super::tiering::compile_optimizing(&module, job.defined)),
+        Some(loop_offset) => {
+            super::tiering::compile_optimizing_osr(&module, job.defined, loop_offset)
+        }
+    }
 }
 
 /// Prints one tier change (or failed attempt) to stderr.
@@ -172,6 +187,7 @@ mod tests {
         let job = |heat_ms, seq| Job {
             module: Weak::new(),
             defined: seq as u32,
+            osr_loop: None,
             queued: Instant::now(),
             heat: Duration::from_millis(heat_ms),
             seq,

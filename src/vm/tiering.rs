@@ -33,6 +33,9 @@ pub(crate) struct NativeCode {
     baseline_installed: Box<[OnceLock<Instant>]>,
     /// Interpreter activations continued in native code (on-stack replacement).
     osr_transfers: AtomicU64,
+    /// Each function's optimized on-stack-replacement variant, if one was requested: the
+    /// loop it enters at (module byte offset; one per function) and the code once compiled.
+    optimizing_osr: Box<[OnceLock<OsrVariant>]>,
     /// The engine's array-to-native trampoline of each module type, looked up once (`None`:
     /// none could be made).
     trampolines: Box<[OnceLock<Option<native::TrampolineFn>>]>,
@@ -42,6 +45,7 @@ impl NativeCode {
     pub(crate) fn new(num_defined: u32, num_types: usize) -> NativeCode {
         NativeCode {
             osr_transfers: AtomicU64::new(0),
+            optimizing_osr: (0..num_defined).map(|_| OnceLock::new()).collect(),
             trampolines: (0..num_types).map(|_| OnceLock::new()).collect(),
             table: (0..num_defined)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
@@ -67,6 +71,17 @@ impl NativeCode {
         self.table[defined as usize].load(Ordering::Acquire)
     }
 }
+
+/// A function's optimized code entering at one loop, compiled in the background for an
+/// activation running the loop in the baseline.
+struct OsrVariant {
+    loop_offset: u32,
+    code: OnceLock<Result<CodeMemory, String>>,
+}
+
+/// How many more loop iterations baseline code runs before asking again whether its
+/// optimized on-stack-replacement code is ready.
+const OSR_RECHECK_ITERATIONS: i32 = 100;
 
 /// Whether `Strategy::Tiered` moves hot baseline code on to the optimizing tier here.
 fn tiers_up_to_optimizing(module: &ModuleInner) -> bool {
@@ -187,6 +202,22 @@ pub(crate) fn compile_optimizing(module: &ModuleInner, defined: u32) -> Result<*
     Ok(entry)
 }
 
+/// Compiles defined function `defined`'s optimized variant entering at the loop at module
+/// byte `loop_offset` (the one its `optimizing_osr` entry was created for), logging the
+/// outcome.
+pub(crate) fn compile_optimizing_osr(module: &ModuleInner, defined: u32, loop_offset: u32) {
+    let Some(variant) = module.native.optimizing_osr[defined as usize].get() else {
+        return;
+    };
+    debug_assert_eq!(variant.loop_offset, loop_offset);
+    let to = format!("optimizing (on-stack entry at the loop at byte {loop_offset:#x})");
+    let _ = compile_once(module, defined, &variant.code, ("baseline", &to), || {
+        let options = module.engine.config().optimizing_options();
+        strata_optimizing::compile_osr(&module.info, module.offsets, &options, defined, loop_offset)
+            .map_err(|e| e.to_string())
+    });
+}
+
 /// Compiles every function of `module` with the optimizing tier now; fails naming the first
 /// one it cannot compile.
 pub(crate) fn compile_all_optimizing(module: &ModuleInner) -> anyhow::Result<()> {
@@ -267,7 +298,7 @@ pub(crate) unsafe extern "C" fn tier_up(vmctx: *mut VMContext, defined: u32) -> 
                 module
                     .engine
                     .background()
-                    .submit(Arc::downgrade(&module), defined, heat);
+                    .submit(Arc::downgrade(&module), defined, None, heat);
             }
             !module.native.entry(defined).is_null()
         }
@@ -276,9 +307,14 @@ pub(crate) unsafe extern "C" fn tier_up(vmctx: *mut VMContext, defined: u32) -> 
     }
 }
 
-/// The `osr` builtin (see `VMBuiltins::osr`): continues an interpreter activation of defined
-/// function `defined`, stopped at the header of the loop at module byte `loop_offset`, in the
-/// function's baseline code, when that code has an entry for the loop.
+/// The `osr` builtin (see `VMBuiltins::osr`): continues an activation of defined function
+/// `defined`, stopped at the header of the loop at module byte `loop_offset` in the tier
+/// `from`, in better code with an entry for the loop.
+///
+/// From the baseline that is the function's optimized variant entering at the loop: the
+/// first call asks the background compiler for it (one variant per function), and until it
+/// is ready the loop budget is set to come back after [`OSR_RECHECK_ITERATIONS`]. From the
+/// interpreter it is the optimized variant if ready, else the baseline code.
 ///
 /// # Safety
 /// `vmctx` is the calling instance's live `VMContext`; `values` holds `len` values, the
@@ -289,18 +325,31 @@ pub(crate) unsafe extern "C" fn osr(
     loop_offset: u32,
     values: *mut ValRaw,
     len: usize,
+    from: u32,
 ) -> u32 {
-    use strata_environ::vmcontext::{OSR_RETURNED, OSR_TRAPPED, OSR_UNAVAILABLE};
-    // SAFETY: builtins are called with the calling instance's live `VMContext`; the instance
-    // keeps its module alive for the whole call, so the pointer outlives the borrow.
-    let module: *const ModuleInner = unsafe { instance_from_vmctx(vmctx) }.module.inner();
-    // SAFETY: see above.
-    let module = unsafe { &*module };
-    let Some(Ok(code)) = module.native.baseline[defined as usize].get() else {
-        return OSR_UNAVAILABLE;
+    use strata_environ::vmcontext::{
+        OSR_FROM_BASELINE, OSR_RETURNED, OSR_TRAPPED, OSR_UNAVAILABLE,
     };
-    let Some(entry) = code.osr_entry(loop_offset) else {
+    // SAFETY: builtins are called with the calling instance's live `VMContext`.
+    let instance = unsafe { instance_from_vmctx(vmctx) };
+    let module_arc = instance.module.inner_arc().clone();
+    let module = &*module_arc;
+    let optimized = optimized_osr_entry(module, defined, loop_offset);
+    if optimized.is_none() && from == OSR_FROM_BASELINE {
+        if request_optimized_osr(&module_arc, defined, loop_offset) {
+            instance.budgets[2 * defined as usize + 1] = OSR_RECHECK_ITERATIONS;
+        }
         return OSR_UNAVAILABLE;
+    }
+    let (entry, tier) = match optimized {
+        Some(entry) => (entry, "optimizing"),
+        None => {
+            let baseline = module.native.baseline[defined as usize].get();
+            match baseline.and_then(|code| code.as_ref().ok()?.osr_entry(loop_offset)) {
+                Some(entry) => (entry, "baseline"),
+                None => return OSR_UNAVAILABLE,
+            }
+        }
     };
     let func_index = module.info.func_index(defined);
     let results = &module.info.func_type(func_index).results;
@@ -315,14 +364,22 @@ pub(crate) unsafe extern "C" fn osr(
     };
     let store = store_context(vmctx, module);
     if approximate_stack_pointer() < store.stack_limit {
+        // The caller reports the activation's frame.
         store.begin_trap(TrapCode::StackOverflow);
-        store.push_frame(vmctx, func_index);
         return OSR_TRAPPED;
     }
     module.native.osr_transfers.fetch_add(1, Ordering::Relaxed);
     if module.engine.config().tiering_log {
         let func = super::background::func_label(module, defined);
-        eprintln!("[strata tiering] {func}: interp -> baseline on stack, at the loop at byte {loop_offset:#x}");
+        let from = if from == OSR_FROM_BASELINE {
+            "baseline"
+        } else {
+            "interp"
+        };
+        eprintln!(
+            "[strata tiering] {func}: {from} -> {tier} on stack, at the loop at byte \
+             {loop_offset:#x}"
+        );
     }
     // SAFETY: the trampoline matches the entry's signature (state pointer in, the function's
     // results out), the entry belongs to this instance's module, and `values` holds the
@@ -334,10 +391,45 @@ pub(crate) unsafe extern "C" fn osr(
             if let Some(code) = TrapCode::from_raw(code as u8) {
                 store.begin_trap(code);
             }
-            store.backtrace.extend(&frames);
+            // The continued activation's frame is its first tier's to report.
+            store.backtrace.extend_but_outermost(&frames);
             OSR_TRAPPED
         }
     }
+}
+
+/// The entry of `defined`'s optimized variant for the loop at `loop_offset`, if compiled.
+fn optimized_osr_entry(module: &ModuleInner, defined: u32, loop_offset: u32) -> Option<*const u8> {
+    let variant = module.native.optimizing_osr[defined as usize].get()?;
+    let code = variant.code.get()?.as_ref().ok()?;
+    (variant.loop_offset == loop_offset)
+        .then(|| code.osr_entry(loop_offset))
+        .flatten()
+}
+
+/// Asks the background compiler for `defined`'s optimized variant entering at the loop at
+/// `loop_offset`, unless the function has one (requested) already. Returns whether the
+/// function's variant is pending or ready (the activation should keep asking: it may reach
+/// that variant's loop at its next check).
+fn request_optimized_osr(module: &Arc<ModuleInner>, defined: u32, loop_offset: u32) -> bool {
+    if !tiers_up_to_optimizing(module) {
+        return false;
+    }
+    let mut requested = false;
+    let variant = module.native.optimizing_osr[defined as usize].get_or_init(|| {
+        requested = true;
+        OsrVariant {
+            loop_offset,
+            code: OnceLock::new(),
+        }
+    });
+    if requested {
+        // The activation waiting for it is as hot as it gets.
+        let hottest = std::time::Duration::ZERO;
+        let weak = Arc::downgrade(module);
+        (module.engine.background()).submit(weak, defined, Some(loop_offset), hottest);
+    }
+    variant.code.get().is_none_or(|c| c.is_ok())
 }
 
 /// The engine's array-to-native trampolines, one per signature.
