@@ -47,6 +47,7 @@ pub struct Config {
     pub(crate) cranelift_regalloc: RegallocAlgorithm,
     pub(crate) cranelift_verifier: bool,
     pub(crate) lazy_validation: bool,
+    pub(crate) synchronous_tier_up: bool,
 }
 
 impl Default for Config {
@@ -72,6 +73,7 @@ impl Config {
             cranelift_regalloc: RegallocAlgorithm::Backtracking,
             cranelift_verifier: cfg!(debug_assertions),
             lazy_validation: false,
+            synchronous_tier_up: false,
         }
     }
 
@@ -145,6 +147,16 @@ impl Config {
     /// `tiering`).
     pub fn tiering_log(&mut self, enable: bool) -> &mut Self {
         self.tiering_log = enable;
+        self
+    }
+
+    /// Under `Strategy::Tiered`: compiles with the optimizing tier (new calls' code and
+    /// on-stack-replacement variants) on the thread that asks, at the moment it asks,
+    /// instead of in the background (default off). Tier changes then happen at the same
+    /// points on every run: for tests.
+    #[doc(hidden)]
+    pub fn synchronous_tier_up(&mut self, enable: bool) -> &mut Self {
+        self.synchronous_tier_up = enable;
         self
     }
 

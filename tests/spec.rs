@@ -83,6 +83,24 @@ const TIERS: &[Tier] = &[
             config
         },
     },
+    // The same thresholds with every optimizing compile on the spot: a function runs
+    // interpreted on its first call, in the baseline on its second, in Cranelift from its
+    // fourth; and a loop moves interpreter -> baseline -> Cranelift on stack in its first
+    // iterations (so every loop of the suite is entered through an on-stack-replacement
+    // entry of both JIT tiers).
+    Tier {
+        name: "tiered-osr",
+        config: || {
+            let mut config = with_strategy(Strategy::Tiered);
+            config
+                .baseline_call_threshold(1)
+                .baseline_loop_threshold(1)
+                .optimizing_call_threshold(2)
+                .optimizing_loop_threshold(2)
+                .synchronous_tier_up(true);
+            config
+        },
+    },
 ];
 
 /// Worker threads: the machine is shared, so at most two.

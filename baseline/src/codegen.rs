@@ -333,7 +333,9 @@ impl Compiler<'_> {
                 .enumerate()
                 .filter(|(_, op)| **op == Operand::Temp)
                 .map(|(pos, _)| (num_locals + pos as u32, self.temp_base + pos as u32));
+            // Word 0 of the state names the loop; this entry knows it.
             for (from, to) in (0..num_locals).map(|l| (l, l)).chain(temps) {
+                let from = 1 + from;
                 dynasm!(self.asm
                     ; .arch x64
                     ; mov rax, QWORD [Rq(state) + 8 * from as i32]
@@ -419,19 +421,23 @@ impl Compiler<'_> {
         let num_locals = self.temp_base - self.results_area_slot.is_some() as u32;
         let values = self.func_type.results.len().max(1) as i32;
         let state = 16 * values;
-        let words = num_locals + osr.stack.len() as u32;
+        let words = 1 + num_locals + osr.stack.len() as u32;
         let size = (16 * values as u32 + 8 * words).next_multiple_of(16) as i32;
-        dynasm!(self.asm ; .arch x64 ; sub rsp, size);
+        dynasm!(self.asm
+            ; .arch x64
+            ; sub rsp, size
+            ; mov QWORD [rsp + state], osr.loop_offset as i32
+        );
         for l in 0..num_locals {
             dynasm!(self.asm
                 ; .arch x64
                 ; mov rax, QWORD [rbp + slot_offset(l)]
-                ; mov QWORD [rsp + state + 8 * l as i32], rax
+                ; mov QWORD [rsp + state + 8 * (1 + l as i32)], rax
             );
         }
         for (pos, &op) in osr.stack.iter().enumerate() {
             self.load(op, pos as u32, RAX);
-            let at = state + 8 * (num_locals as i32 + pos as i32);
+            let at = state + 8 * (1 + num_locals as i32 + pos as i32);
             dynasm!(self.asm ; .arch x64 ; mov QWORD [rsp + at], rax);
         }
         let builtins = self.offsets.builtins() as i32;

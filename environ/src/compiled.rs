@@ -19,9 +19,10 @@ pub struct CompiledFunction {
 ///
 /// The entry is called under the native convention of a function with the same results as
 /// the compiled one and a single `i64` parameter: a pointer to the state, one `u64` per
-/// value: every local (parameters first), then the operand stack at the loop header,
-/// bottom first (the loop's parameters last). Floats are their bit patterns, in the low
-/// bits. The entry runs the rest of the call and returns its results.
+/// word: the loop's module byte offset (code with entries at several loops may share one
+/// entry and read it), every local (parameters first), then the operand stack at the loop
+/// header, bottom first (the loop's parameters last). Floats are their bit patterns, in the
+/// low bits. The entry runs the rest of the call and returns its results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OsrEntry {
     /// Byte offset of the `loop` operator in the module, which names the loop for every tier.

@@ -103,9 +103,9 @@ impl Context<'_> {
     fn osr(&self, func: &CompiledFunc, point: u32, regs: Regs) -> Result<bool, Exit> {
         let point = &func.osr_points[point as usize];
         let locals = func.num_params + func.num_locals;
-        let state: Vec<u64> = (0..locals)
-            .chain(point.stack.iter().copied())
-            .map(|slot| regs.get(slot))
+        let values = (0..locals).chain(point.stack.iter().copied());
+        let state: Vec<u64> = std::iter::once(u64::from(point.loop_offset))
+            .chain(values.map(|slot| regs.get(slot)))
             .collect();
         let results = self.module.info.func_type(func.func_index).results.len();
         let mut values = vec![ValRaw::default(); results.max(1)];

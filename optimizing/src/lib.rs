@@ -213,21 +213,20 @@ pub fn compile(
     options: &OptimizingOptions,
     defined: u32,
 ) -> Result<CompiledFunction, CompileError> {
-    compile_variant(module, offsets, options, defined, None)
+    compile_variant(module, offsets, options, defined, false)
 }
 
-/// Compiles defined function `defined`'s on-stack-replacement variant entering at the loop
-/// at module byte `loop_offset`: code whose entry (at offset 0, its only
-/// [`OsrEntry`]) takes an activation's state at that loop header and runs the rest of the
-/// call (see [`OsrEntry`] for the convention).
+/// Compiles defined function `defined`'s on-stack-replacement variant: code whose entry,
+/// at offset 0, takes an activation's state at the header of any of its loops (the state
+/// names the loop; see [`OsrEntry`] for the convention) and runs the rest of the call. Its
+/// `osr_entries` list every loop, all at offset 0.
 pub fn compile_osr(
     module: &ModuleInfo,
     offsets: VMOffsets,
     options: &OptimizingOptions,
     defined: u32,
-    loop_offset: u32,
 ) -> Result<CompiledFunction, CompileError> {
-    compile_variant(module, offsets, options, defined, Some(loop_offset))
+    compile_variant(module, offsets, options, defined, true)
 }
 
 fn compile_variant(
@@ -235,7 +234,7 @@ fn compile_variant(
     offsets: VMOffsets,
     options: &OptimizingOptions,
     defined: u32,
-    osr_loop: Option<u32>,
+    osr: bool,
 ) -> Result<CompiledFunction, CompileError> {
     if !cfg!(target_arch = "x86_64") {
         return Err(CompileError::new("only x86-64 hosts are supported"));
@@ -245,20 +244,20 @@ fn compile_variant(
         let ctx = &mut session.context;
         ctx.clear();
         let ty = module.func_type(func_index);
-        ctx.func.signature = match osr_loop {
-            None => translate::native_signature(ty, CallConv::SystemV)?,
-            Some(_) => {
+        ctx.func.signature = match osr {
+            false => translate::native_signature(ty, CallConv::SystemV)?,
+            true => {
                 // The state pointer in, the function's results out.
                 let osr_type = WasmFuncType::new([WasmValType::I64], ty.results.iter().copied());
                 translate::native_signature(&osr_type, CallConv::SystemV)?
             }
         };
         ctx.func.name = UserFuncName::user(0, func_index);
-        translate::translate(
+        let loops = translate::translate(
             module,
             offsets,
             options,
-            translate::Variant { defined, osr_loop },
+            translate::Variant { defined, osr },
             &mut ctx.func,
             &mut session.builder,
             session.isa.frontend_config(),
@@ -287,12 +286,12 @@ fn compile_variant(
         Ok(CompiledFunction {
             code,
             trap_sites,
-            osr_entries: osr_loop
+            osr_entries: loops
+                .into_iter()
                 .map(|loop_offset| OsrEntry {
                     loop_offset,
                     code_offset: 0,
                 })
-                .into_iter()
                 .collect(),
         })
     })

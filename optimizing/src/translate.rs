@@ -89,6 +89,11 @@ struct Frame {
     exit: Block,
     /// Operand stack height below the frame's parameters.
     height: usize,
+    /// Entries below the frame that its exit takes as block parameters before the results:
+    /// all of them in an on-stack-replacement variant (where one stack position may have
+    /// different values on paths from different entries, so joins need parameters), none
+    /// elsewhere.
+    carried: usize,
     num_params: usize,
     num_results: usize,
     /// Whether anything branches to `exit` (or reaches it by falling through).
@@ -183,44 +188,49 @@ pub(crate) struct Translator<'a, 'f> {
     /// Whether this is an on-stack-replacement variant, whose code starts with the entry
     /// for its loop rather than the function's entry (self-calls then take the code table).
     pub(crate) osr_variant: bool,
-    /// The loop an on-stack-replacement variant enters at, until it is reached.
-    osr: Option<OsrEntryBlock>,
+    /// The entry's dispatch to the loops, in an on-stack-replacement variant.
+    osr: Option<OsrDispatch>,
 }
 
-/// The entry block of an on-stack-replacement variant, left open until its loop is reached:
-/// then it loads the locals and the operand stack from the state and jumps to the header.
-struct OsrEntryBlock {
-    loop_offset: u32,
-    block: Block,
+/// How an on-stack-replacement variant's entry reaches its loops: a chain of tests of the
+/// state's loop offset, one per loop, grown as the loops are translated.
+struct OsrDispatch {
+    /// The next test goes here (an open block reached when no loop so far matched).
+    tail: Block,
+    /// The loop offset the state starts with.
+    selector: Value,
     /// The state pointer (see `strata_environ::OsrEntry`).
     state: Value,
     local_types: Vec<Type>,
+    /// Module offsets of the loops given an entry.
+    loops: Vec<u32>,
 }
 
-/// What to translate: defined function `defined`, or its on-stack-replacement variant
-/// entering at the loop at module byte `osr_loop`.
+/// What to translate: defined function `defined`, or (with `osr`) its on-stack-replacement
+/// variant, entered at any of its loops.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Variant {
     pub(crate) defined: u32,
-    pub(crate) osr_loop: Option<u32>,
+    pub(crate) osr: bool,
 }
 
 /// Translates defined function `defined` into `func` (whose signature is set).
 ///
-/// With `osr_loop`, translates its on-stack-replacement variant instead (see
+/// With `osr`, translates its on-stack-replacement variant instead (see
 /// `strata_environ::OsrEntry`; the signature takes the state pointer): the entry block
-/// loads the state and jumps to the header of the loop at that module byte offset, which
-/// also takes the operand stack below the loop as block parameters; the function's own
-/// start becomes a block nothing reaches, so Cranelift drops whatever only it reaches.
+/// tests the state's loop offset against each loop, loads the state and jumps to that
+/// loop's header, which takes the whole operand stack as block parameters (below the loop
+/// too); the function's own start becomes a block nothing reaches, so Cranelift drops
+/// whatever only it reaches. Returns the module offsets of the loops given an entry.
 pub(crate) fn translate(
     module: &ModuleInfo,
     offsets: VMOffsets,
     options: &OptimizingOptions,
-    Variant { defined, osr_loop }: Variant,
+    Variant { defined, osr }: Variant,
     func: &mut Function,
     builder_ctx: &mut FunctionBuilderContext,
     frontend: cranelift_codegen::isa::TargetFrontendConfig,
-) -> Result<(), CompileError> {
+) -> Result<Vec<u32>, CompileError> {
     let func_index = module.func_index(defined);
     let func_type = module.func_type(func_index);
     let flags = Flags::new(func, options);
@@ -254,18 +264,22 @@ pub(crate) fn translate(
     let params = b.block_params(entry).to_vec();
     let vmctx = params[0];
     let results_area = (func_type.results.len() > 1).then(|| *params.last().expect("area"));
-    let osr = osr_loop.map(|loop_offset| {
-        // The entry stays empty until the loop (laid out first all the same: the first block
-        // is the function's entry); the function's own start follows, unreached.
-        b.func.layout.append_block(entry);
+    let osr = osr.then(|| {
+        // The entry reads which loop to enter; the function's own start follows, unreached.
+        let state = params[2];
+        let selector = b.ins().load(I64, flags.frame, state, 0);
+        let tail = b.create_block();
+        b.ins().jump(tail, &[]);
+        b.seal_block(tail);
         let start = b.create_block();
         b.seal_block(start);
         b.switch_to_block(start);
-        OsrEntryBlock {
-            loop_offset,
-            block: entry,
-            state: params[2],
+        OsrDispatch {
+            tail,
+            selector,
+            state,
             local_types: Vec::new(),
+            loops: Vec::new(),
         }
     });
 
@@ -295,7 +309,7 @@ pub(crate) fn translate(
             local_types.push(clif);
         }
     }
-    let osr = osr.map(|o| OsrEntryBlock { local_types, ..o });
+    let osr = osr.map(|o| OsrDispatch { local_types, ..o });
 
     let exit = b.create_block();
     for &r in func_type.results.iter() {
@@ -317,6 +331,7 @@ pub(crate) fn translate(
             kind: Kind::Function,
             exit,
             height: 0,
+            carried: 0,
             num_params: 0,
             num_results: func_type.results.len(),
             exit_reached: false,
@@ -339,15 +354,19 @@ pub(crate) fn translate(
     if !t.control.is_empty() {
         return Err(CompileError::new("the body ends inside a block"));
     }
-    if let Some(osr) = &t.osr {
-        return Err(CompileError::new(format!(
-            "no reachable loop at byte {:#x} to enter at",
-            osr.loop_offset
-        )));
+    let mut loops = Vec::new();
+    if let Some(osr) = t.osr.take() {
+        if osr.loops.is_empty() {
+            return Err(CompileError::new("no reachable loop to enter at"));
+        }
+        // A state naming no loop of this function cannot happen; trap all the same.
+        t.b.switch_to_block(osr.tail);
+        t.b.ins().trap(user_trap(TrapCode::UnreachableCodeReached));
+        loops = osr.loops;
     }
     t.b.seal_all_blocks();
     t.b.finalize(frontend);
-    Ok(())
+    Ok(loops)
 }
 
 fn zero_value(b: &mut FunctionBuilder<'_>, ty: Type) -> Value {
@@ -553,7 +572,7 @@ impl Translator<'_, '_> {
             Kind::Loop { header, carried } => (header, carried, frame.num_params),
             _ => {
                 frame.exit_reached = true;
-                (frame.exit, 0, frame.num_results)
+                (frame.exit, frame.carried, frame.num_results)
             }
         };
         let mut args = block_args(&self.stack[..carried]);
@@ -595,11 +614,11 @@ impl Translator<'_, '_> {
         Ok(())
     }
 
-    /// The loop an on-stack-replacement variant enters at: its header takes the whole
-    /// operand stack, from the function's own path and from the entry block, which loads
-    /// the locals and the stack from the state and jumps here.
+    /// A loop of an on-stack-replacement variant: its header takes the whole operand
+    /// stack, from the function's own path and from the entry's test for this loop, which
+    /// loads the locals and the stack from the state and jumps here.
     fn enter_osr_loop(&mut self, blockty: BlockType) -> Result<(), CompileError> {
-        let osr = self.osr.take().expect("an on-stack-replacement variant");
+        let mut osr = self.osr.take().expect("an on-stack-replacement variant");
         let (params, results) = self.block_type(blockty)?;
         let types: Vec<Type> = self
             .stack
@@ -607,17 +626,28 @@ impl Translator<'_, '_> {
             .map(|&v| self.b.func.dfg.value_type(v))
             .collect();
         let header = self.new_block_with(&types);
-        let exit = self.new_block_with(&results);
+        let exit = self.new_exit_block(self.stack.len() - params.len(), &results);
         let args = block_args(&self.stack);
         self.b.ins().jump(header, &args);
 
-        self.b.switch_to_block(osr.block);
+        // The entry's test for this loop, and the state's loads when it matches.
+        self.b.switch_to_block(osr.tail);
+        let here = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::Equal, osr.selector, i64::from(self.offset));
+        let load = self.b.create_block();
+        let next = self.b.create_block();
+        self.b.ins().brif(here, load, &[], next, &[]);
+        self.b.seal_block(load);
+        self.b.seal_block(next);
+        self.b.switch_to_block(load);
         let flags = self.flags.frame;
         for (i, (&var, &ty)) in self.locals.iter().zip(&osr.local_types).enumerate() {
-            let value = self.b.ins().load(ty, flags, osr.state, 8 * i as i32);
+            let value = self.b.ins().load(ty, flags, osr.state, 8 * (1 + i) as i32);
             self.b.def_var(var, value);
         }
-        let base = osr.local_types.len();
+        let base = 1 + osr.local_types.len();
         let loaded: Vec<Value> = types
             .iter()
             .enumerate()
@@ -628,6 +658,9 @@ impl Translator<'_, '_> {
             })
             .collect();
         self.b.ins().jump(header, &block_args(&loaded));
+        osr.tail = next;
+        osr.loops.push(self.offset);
+        self.osr = Some(osr);
 
         self.b.switch_to_block(header);
         self.stack = self.b.block_params(header).to_vec();
@@ -637,11 +670,29 @@ impl Translator<'_, '_> {
         Ok(())
     }
 
+    /// A frame's exit block, with parameters for the results and, in an on-stack-replacement
+    /// variant, for the `below` entries under the frame first (see `Frame::carried`).
+    fn new_exit_block(&mut self, below: usize, results: &[Type]) -> Block {
+        let block = self.b.create_block();
+        if self.osr_variant {
+            for k in 0..below {
+                let ty = self.b.func.dfg.value_type(self.stack[k]);
+                self.b.append_block_param(block, ty);
+            }
+        }
+        for &t in results {
+            self.b.append_block_param(block, t);
+        }
+        block
+    }
+
     fn push_frame(&mut self, kind: Kind, exit: Block, params: usize, results: usize) {
+        let height = self.stack.len() - params;
         self.control.push(Frame {
             kind,
             exit,
-            height: self.stack.len() - params,
+            height,
+            carried: if self.osr_variant { height } else { 0 },
             num_params: params,
             num_results: results,
             exit_reached: false,
@@ -664,7 +715,7 @@ impl Translator<'_, '_> {
         *else_seen = true;
         let else_block = *else_block;
         let params = params.clone();
-        let height = frame.height;
+        let height = frame.height - frame.carried;
         self.stack.truncate(height);
         self.stack.extend(params);
         self.b.switch_to_block(else_block);
@@ -675,7 +726,8 @@ impl Translator<'_, '_> {
         let mut frame = self.control.pop().expect("validated nesting");
         if self.reachable {
             // Falling through: to the exit, with the results (for a loop too).
-            let args = block_args(self.peek(frame.num_results));
+            let mut args = block_args(&self.stack[..frame.carried]);
+            args.extend(block_args(self.peek(frame.num_results)));
             self.b.ins().jump(frame.exit, &args);
             frame.exit_reached = true;
         }
@@ -701,11 +753,13 @@ impl Translator<'_, '_> {
                     ..
                 }
             );
-        self.stack.truncate(frame.height);
         if !exit_reached {
+            self.stack.truncate(frame.height);
             self.reachable = false;
             return;
         }
+        // The exit's parameters: the carried entries below, then the results.
+        self.stack.truncate(frame.height - frame.carried);
         self.b.switch_to_block(frame.exit);
         self.b.seal_block(frame.exit);
         let results = self.b.block_params(frame.exit).to_vec();
@@ -764,17 +818,10 @@ impl Translator<'_, '_> {
             }
             Operator::Block { blockty } => {
                 let (params, results) = self.block_type(blockty)?;
-                let exit = self.new_block_with(&results);
+                let exit = self.new_exit_block(self.stack.len() - params.len(), &results);
                 self.push_frame(Kind::Block, exit, params.len(), results.len());
             }
-            Operator::Loop { blockty }
-                if self
-                    .osr
-                    .as_ref()
-                    .is_some_and(|o| o.loop_offset == self.offset) =>
-            {
-                self.enter_osr_loop(blockty)?;
-            }
+            Operator::Loop { blockty } if self.osr.is_some() => self.enter_osr_loop(blockty)?,
             Operator::Loop { blockty } => {
                 let (params, results) = self.block_type(blockty)?;
                 let header = self.new_block_with(&params);
@@ -797,8 +844,15 @@ impl Translator<'_, '_> {
                 self.b.seal_block(then_block);
                 self.b.seal_block(else_block);
                 self.b.switch_to_block(then_block);
-                let exit = self.new_block_with(&results);
-                let saved = self.peek(params.len()).to_vec();
+                let exit = self.new_exit_block(self.stack.len() - params.len(), &results);
+                // What the else arm starts from: the parameters, or in an on-stack-
+                // replacement variant the whole stack (its entries may be renamed in the
+                // then arm by loop headers).
+                let saved = if self.osr_variant {
+                    self.stack.clone()
+                } else {
+                    self.peek(params.len()).to_vec()
+                };
                 self.push_frame(
                     Kind::If {
                         else_block,

@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 struct Job {
     module: Weak<ModuleInner>,
     defined: u32,
-    /// `Some(loop)`: the function's on-stack-replacement variant entering at that loop
-    /// (module byte offset), for an activation running it in the baseline.
-    osr_loop: Option<u32>,
+    /// Whether the job is the function's on-stack-replacement variant (for activations
+    /// running in the baseline) rather than its code for new calls.
+    osr: bool,
     queued: Instant,
     /// How long the function took to spend its budget in the baseline: shorter is hotter.
     heat: Duration,
@@ -83,7 +83,7 @@ impl BackgroundCompiler {
         &self,
         module: Weak<ModuleInner>,
         defined: u32,
-        osr_loop: Option<u32>,
+        osr: bool,
         heat: Duration,
     ) {
         {
@@ -93,7 +93,7 @@ impl BackgroundCompiler {
             jobs.0.push(Job {
                 module,
                 defined,
-                osr_loop,
+                osr,
                 queued: Instant::now(),
                 heat,
                 seq,
@@ -143,11 +143,10 @@ fn compile(job: Job) {
         );
     }
     // Logs its own outcome; a function that fails to compile stays in the baseline.
-    match job.osr_loop {
-        None => drop(super::tiering::compile_optimizing(&module, job.defined)),
-        Some(loop_offset) => {
-            super::tiering::compile_optimizing_osr(&module, job.defined, loop_offset)
-        }
+    if job.osr {
+        super::tiering::compile_optimizing_osr(&module, job.defined);
+    } else {
+        let _ = super::tiering::compile_optimizing(&module, job.defined);
     }
 }
 
@@ -187,7 +186,7 @@ mod tests {
         let job = |heat_ms, seq| Job {
             module: Weak::new(),
             defined: seq as u32,
-            osr_loop: None,
+            osr: false,
             queued: Instant::now(),
             heat: Duration::from_millis(heat_ms),
             seq,

@@ -33,9 +33,9 @@ pub(crate) struct NativeCode {
     baseline_installed: Box<[OnceLock<Instant>]>,
     /// Interpreter activations continued in native code (on-stack replacement).
     osr_transfers: AtomicU64,
-    /// Each function's optimized on-stack-replacement variant, if one was requested: the
-    /// loop it enters at (module byte offset; one per function) and the code once compiled.
-    optimizing_osr: Box<[OnceLock<OsrVariant>]>,
+    /// Each function's optimized on-stack-replacement variant (entries at all its loops),
+    /// once requested.
+    optimizing_osr: Box<[OsrVariant]>,
     /// The engine's array-to-native trampoline of each module type, looked up once (`None`:
     /// none could be made).
     trampolines: Box<[OnceLock<Option<native::TrampolineFn>>]>,
@@ -45,7 +45,7 @@ impl NativeCode {
     pub(crate) fn new(num_defined: u32, num_types: usize) -> NativeCode {
         NativeCode {
             osr_transfers: AtomicU64::new(0),
-            optimizing_osr: (0..num_defined).map(|_| OnceLock::new()).collect(),
+            optimizing_osr: (0..num_defined).map(|_| OsrVariant::default()).collect(),
             trampolines: (0..num_types).map(|_| OnceLock::new()).collect(),
             table: (0..num_defined)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
@@ -72,10 +72,11 @@ impl NativeCode {
     }
 }
 
-/// A function's optimized code entering at one loop, compiled in the background for an
-/// activation running the loop in the baseline.
+/// A function's optimized code entering at its loops, compiled in the background for
+/// activations running in the baseline.
+#[derive(Default)]
 struct OsrVariant {
-    loop_offset: u32,
+    requested: AtomicBool,
     code: OnceLock<Result<CodeMemory, String>>,
 }
 
@@ -104,6 +105,13 @@ fn compile_once<'a>(
             .info
             .validate_body(defined)
             .map_err(|why| format!("invalid body: {why}"));
+        // A compiler bug must not take the process down (this may run inside a builtin
+        // called from wasm, where unwinding would abort): it leaves the function where it is.
+        let compile = || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(compile)).unwrap_or_else(
+                |panic| Err(format!("the compiler panicked: {}", panic_message(&*panic))),
+            )
+        };
         let result = result.and_then(|()| compile()).and_then(|compiled| {
             CodeMemory::new(&compiled, func_index, Some(module.info.clone()))
                 .map_err(|e| format!("{e:#}"))
@@ -121,6 +129,15 @@ fn compile_once<'a>(
         result
     });
     code.as_ref().map_err(Clone::clone)
+}
+
+/// The message of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(s), _) => s,
+        (_, Some(s)) => s,
+        _ => "no message",
+    }
 }
 
 /// Compiles defined function `defined` with the baseline (once) and installs it unless the
@@ -202,18 +219,14 @@ pub(crate) fn compile_optimizing(module: &ModuleInner, defined: u32) -> Result<*
     Ok(entry)
 }
 
-/// Compiles defined function `defined`'s optimized variant entering at the loop at module
-/// byte `loop_offset` (the one its `optimizing_osr` entry was created for), logging the
+/// Compiles defined function `defined`'s optimized on-stack-replacement variant, logging the
 /// outcome.
-pub(crate) fn compile_optimizing_osr(module: &ModuleInner, defined: u32, loop_offset: u32) {
-    let Some(variant) = module.native.optimizing_osr[defined as usize].get() else {
-        return;
-    };
-    debug_assert_eq!(variant.loop_offset, loop_offset);
-    let to = format!("optimizing (on-stack entry at the loop at byte {loop_offset:#x})");
-    let _ = compile_once(module, defined, &variant.code, ("baseline", &to), || {
+pub(crate) fn compile_optimizing_osr(module: &ModuleInner, defined: u32) {
+    let cell = &module.native.optimizing_osr[defined as usize].code;
+    let to = "optimizing (on-stack entries)";
+    let _ = compile_once(module, defined, cell, ("baseline", to), || {
         let options = module.engine.config().optimizing_options();
-        strata_optimizing::compile_osr(&module.info, module.offsets, &options, defined, loop_offset)
+        strata_optimizing::compile_osr(&module.info, module.offsets, &options, defined)
             .map_err(|e| e.to_string())
     });
 }
@@ -289,16 +302,18 @@ pub(crate) unsafe extern "C" fn tier_up(vmctx: *mut VMContext, defined: u32) -> 
             compiled
         }
         Strategy::Tiered => {
-            if tiers_up_to_optimizing(&module)
-                && !module.native.queued[defined as usize].swap(true, Ordering::AcqRel)
-            {
+            let first_request = tiers_up_to_optimizing(&module)
+                && !module.native.queued[defined as usize].swap(true, Ordering::AcqRel);
+            if first_request && config.synchronous_tier_up {
+                let _ = compile_optimizing(&module, defined);
+            } else if first_request {
                 let heat = module.native.baseline_installed[defined as usize]
                     .get()
                     .map_or(std::time::Duration::MAX, Instant::elapsed);
                 module
                     .engine
                     .background()
-                    .submit(Arc::downgrade(&module), defined, None, heat);
+                    .submit(Arc::downgrade(&module), defined, false, heat);
             }
             !module.native.entry(defined).is_null()
         }
@@ -311,10 +326,10 @@ pub(crate) unsafe extern "C" fn tier_up(vmctx: *mut VMContext, defined: u32) -> 
 /// `defined`, stopped at the header of the loop at module byte `loop_offset` in the tier
 /// `from`, in better code with an entry for the loop.
 ///
-/// From the baseline that is the function's optimized variant entering at the loop: the
-/// first call asks the background compiler for it (one variant per function), and until it
-/// is ready the loop budget is set to come back after [`OSR_RECHECK_ITERATIONS`]. From the
-/// interpreter it is the optimized variant if ready, else the baseline code.
+/// From the baseline that is the function's optimized on-stack-replacement variant: the
+/// first call asks the background compiler for it, and until it is ready the loop budget
+/// is set to come back after [`OSR_RECHECK_ITERATIONS`]. From the interpreter it is the
+/// optimized variant if ready, else the baseline code.
 ///
 /// # Safety
 /// `vmctx` is the calling instance's live `VMContext`; `values` holds `len` values, the
@@ -334,12 +349,16 @@ pub(crate) unsafe extern "C" fn osr(
     let instance = unsafe { instance_from_vmctx(vmctx) };
     let module_arc = instance.module.inner_arc().clone();
     let module = &*module_arc;
-    let optimized = optimized_osr_entry(module, defined, loop_offset);
+    let mut optimized = optimized_osr_entry(module, defined, loop_offset);
     if optimized.is_none() && from == OSR_FROM_BASELINE {
-        if request_optimized_osr(&module_arc, defined, loop_offset) {
-            instance.budgets[2 * defined as usize + 1] = OSR_RECHECK_ITERATIONS;
+        let pending = request_optimized_osr(&module_arc, defined);
+        optimized = optimized_osr_entry(module, defined, loop_offset);
+        if optimized.is_none() {
+            if pending {
+                instance.budgets[2 * defined as usize + 1] = OSR_RECHECK_ITERATIONS;
+            }
+            return OSR_UNAVAILABLE;
         }
-        return OSR_UNAVAILABLE;
     }
     let (entry, tier) = match optimized {
         Some(entry) => (entry, "optimizing"),
@@ -400,36 +419,28 @@ pub(crate) unsafe extern "C" fn osr(
 
 /// The entry of `defined`'s optimized variant for the loop at `loop_offset`, if compiled.
 fn optimized_osr_entry(module: &ModuleInner, defined: u32, loop_offset: u32) -> Option<*const u8> {
-    let variant = module.native.optimizing_osr[defined as usize].get()?;
-    let code = variant.code.get()?.as_ref().ok()?;
-    (variant.loop_offset == loop_offset)
-        .then(|| code.osr_entry(loop_offset))
-        .flatten()
+    let variant = &module.native.optimizing_osr[defined as usize];
+    variant.code.get()?.as_ref().ok()?.osr_entry(loop_offset)
 }
 
-/// Asks the background compiler for `defined`'s optimized variant entering at the loop at
-/// `loop_offset`, unless the function has one (requested) already. Returns whether the
-/// function's variant is pending or ready (the activation should keep asking: it may reach
-/// that variant's loop at its next check).
-fn request_optimized_osr(module: &Arc<ModuleInner>, defined: u32, loop_offset: u32) -> bool {
+/// Asks the background compiler for `defined`'s optimized on-stack-replacement variant,
+/// unless it was asked already. Returns whether it is still to come (the activation should
+/// ask again soon).
+fn request_optimized_osr(module: &Arc<ModuleInner>, defined: u32) -> bool {
     if !tiers_up_to_optimizing(module) {
         return false;
     }
-    let mut requested = false;
-    let variant = module.native.optimizing_osr[defined as usize].get_or_init(|| {
-        requested = true;
-        OsrVariant {
-            loop_offset,
-            code: OnceLock::new(),
-        }
-    });
-    if requested {
+    let variant = &module.native.optimizing_osr[defined as usize];
+    let first_request = !variant.requested.swap(true, Ordering::AcqRel);
+    if first_request && module.engine.config().synchronous_tier_up {
+        compile_optimizing_osr(module, defined);
+    } else if first_request {
         // The activation waiting for it is as hot as it gets.
         let hottest = std::time::Duration::ZERO;
         let weak = Arc::downgrade(module);
-        (module.engine.background()).submit(weak, defined, Some(loop_offset), hottest);
+        (module.engine.background()).submit(weak, defined, true, hottest);
     }
-    variant.code.get().is_none_or(|c| c.is_ok())
+    variant.code.get().is_none()
 }
 
 /// The engine's array-to-native trampolines, one per signature.

@@ -231,7 +231,9 @@ pub struct Tier {
 /// baseline code soon queues it for Cranelift on a background thread, whose code is
 /// installed whenever it is ready (so which tier runs which call varies from run to run,
 /// and every mix must give the same results). The tiered engine also validates function
-/// bodies lazily, so the lazy path sees every module too.
+/// bodies lazily, so the lazy path sees every module too. Last, tiered with every compile
+/// on the spot: loops move interpreter -> baseline -> Cranelift on stack in their first
+/// iterations, at the same points every run.
 pub fn tiers() -> Vec<Tier> {
     let tier = |name, strategy, tune: fn(&mut Config)| {
         let mut config = Config::new();
@@ -269,6 +271,14 @@ pub fn tiers() -> Vec<Tier> {
                 .optimizing_loop_threshold(1)
                 .compile_threads(1)
                 .lazy_validation(true);
+        }),
+        tier("tiered-osr", Strategy::Tiered, |config| {
+            config
+                .baseline_call_threshold(1)
+                .baseline_loop_threshold(1)
+                .optimizing_call_threshold(1)
+                .optimizing_loop_threshold(1)
+                .synchronous_tier_up(true);
         }),
     ]
 }
