@@ -230,13 +230,25 @@ impl Translator<'_, '_> {
     /// `call_indirect`'s checks: the index within the table (else `TableOutOfBounds`), the
     /// element non-null (`IndirectCallToNull`), its signature the expected one
     /// (`BadSignature`). Returns the element's `VMFuncRef`.
+    ///
+    /// A table whose type says its maximum is its minimum never grows: its length is a
+    /// constant and its elements never move (an import of it matches only a table that
+    /// cannot grow either), so neither is reloaded after every call.
     fn indirect_funcref(&mut self, ty: u32, table: u32, index: Value) -> Value {
         let def = self.vmctx_load(self.offsets.table(table));
-        let flags = self.flags.vm;
-        let len = self
-            .b
-            .ins()
-            .load(I64, flags, def, i32::from(off::TABLE_CURRENT_ELEMENTS));
+        let table_type = self.module.tables[table as usize];
+        let fixed = Some(table_type.minimum).filter(|&m| table_type.maximum == Some(m));
+        let flags = match fixed {
+            Some(_) => self.flags.constant,
+            None => self.flags.vm,
+        };
+        let len = match fixed {
+            Some(len) => self.b.ins().iconst(I64, len as i64),
+            None => self
+                .b
+                .ins()
+                .load(I64, flags, def, i32::from(off::TABLE_CURRENT_ELEMENTS)),
+        };
         let index = self.b.ins().uextend(I64, index);
         let oob = self
             .b
