@@ -14,6 +14,7 @@
 //! `r15`, saved `r14`, then 8-byte slots (params, locals, temporaries); at the bottom, from
 //! `rsp` up, outgoing stack arguments and the values area of array calls.
 
+use crate::ops::Cond;
 use crate::Unsupported;
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
@@ -60,6 +61,10 @@ enum Operand {
     Temp,
     /// In a register of [`POOL`] (its canonical slot is reserved but stale).
     Reg(u8),
+    /// A comparison's result, still in the flags: only ever the top entry, consumed by the
+    /// operator right after it (a `br_if` or `if` jumps on it) or materialized before any
+    /// other (see [`Compiler::operator`]).
+    Flags(Cond),
 }
 
 /// Registers that hold temporaries: rbx, r12, r13 (saved by the prologue), rsi, rdi, r8,
@@ -579,6 +584,11 @@ impl Compiler<'_> {
         r
     }
 
+    /// Pushes a comparison's result, left in the flags.
+    pub(crate) fn push_flags(&mut self, cond: Cond) {
+        self.push(Operand::Flags(cond));
+    }
+
     /// Pushes the value in `rax` as a new entry, kept in a register.
     fn push_rax_in_reg(&mut self) {
         let r = self.alloc_reg();
@@ -608,6 +618,7 @@ impl Compiler<'_> {
             Operand::Const(v) => self.load_const(v, r),
             Operand::Reg(x) if x == r => {}
             Operand::Reg(x) => dynasm!(self.asm ; .arch x64 ; mov Rq(r), Rq(x)),
+            Operand::Flags(_) => unreachable!("flags are materialized before other operators"),
         }
     }
 
@@ -818,6 +829,13 @@ impl Compiler<'_> {
             }
             return Ok(());
         }
+        if let Some(&Operand::Flags(cond)) = self.stack.last() {
+            if !matches!(op, Operator::BrIf { .. } | Operator::If { .. }) {
+                self.stack.pop();
+                crate::ops::setcc(&mut self.asm, cond);
+                self.push_rax_in_reg();
+            }
+        }
         if crate::ops::integer(self, &op) || crate::float::float(self, &op) {
             return Ok(());
         }
@@ -858,13 +876,24 @@ impl Compiler<'_> {
             }
             Operator::If { blockty } => {
                 let ty = self.block_type(blockty);
+                // A comparison right before stays in the flags: what follows only moves.
+                let flags = match self.stack.last() {
+                    Some(&Operand::Flags(cond)) => self.stack.pop().map(|_| cond),
+                    _ => None,
+                };
                 self.spill_all();
-                let (cond, pos) = self.pop();
+                let cond = flags.is_none().then(|| self.pop());
                 self.materialize_locals(None);
                 self.materialize_top(ty.0);
-                self.load(cond, pos, RAX);
                 let else_label = self.asm.new_dynamic_label();
-                dynasm!(self.asm ; .arch x64 ; test eax, eax ; jz =>else_label);
+                match (flags, cond) {
+                    (Some(flags), _) => crate::ops::jump_unless(&mut self.asm, flags, else_label),
+                    (None, Some((cond, pos))) => {
+                        self.load(cond, pos, RAX);
+                        dynasm!(self.asm ; .arch x64 ; test eax, eax ; jz =>else_label);
+                    }
+                    (None, None) => unreachable!("one of the two"),
+                }
                 let label = self.asm.new_dynamic_label();
                 self.push_control(Kind::If { else_label }, ty, label);
             }
@@ -876,9 +905,15 @@ impl Compiler<'_> {
             }
             Operator::BrIf { relative_depth } => {
                 let (cond, pos) = self.pop();
-                self.load(cond, pos, RAX);
                 let skip = self.asm.new_dynamic_label();
-                dynasm!(self.asm ; .arch x64 ; test eax, eax ; jz =>skip);
+                match cond {
+                    // The branch's copies are moves, which keep the flags.
+                    Operand::Flags(flags) => crate::ops::jump_unless(&mut self.asm, flags, skip),
+                    _ => {
+                        self.load(cond, pos, RAX);
+                        dynasm!(self.asm ; .arch x64 ; test eax, eax ; jz =>skip);
+                    }
+                }
                 self.branch(relative_depth);
                 dynasm!(self.asm ; .arch x64 ; =>skip);
             }

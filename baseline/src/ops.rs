@@ -5,7 +5,7 @@
 //! always zero-extended.
 
 use crate::codegen::Compiler;
-use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 use strata_environ::TrapCode;
 use wasmparser::Operator;
 
@@ -23,9 +23,9 @@ fn binary(c: &mut Compiler<'_>, f: impl FnOnce(&mut Asm)) {
     c.push_rax();
 }
 
-/// Condition codes of comparisons, as `setcc` variants.
-#[derive(Clone, Copy)]
-enum Cond {
+/// Condition codes of integer comparisons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cond {
     E,
     Ne,
     L,
@@ -38,7 +38,8 @@ enum Cond {
     Ae,
 }
 
-fn setcc(a: &mut Asm, cond: Cond) {
+/// Sets `eax` to 1 if `cond` holds in the flags, else 0.
+pub(crate) fn setcc(a: &mut Asm, cond: Cond) {
     match cond {
         Cond::E => dynasm!(a ; .arch x64 ; sete al),
         Cond::Ne => dynasm!(a ; .arch x64 ; setne al),
@@ -54,15 +55,43 @@ fn setcc(a: &mut Asm, cond: Cond) {
     dynasm!(a ; .arch x64 ; movzx eax, al);
 }
 
+/// Jumps to `target` unless `cond` holds in the flags.
+pub(crate) fn jump_unless(a: &mut Asm, cond: Cond, target: DynamicLabel) {
+    match cond {
+        Cond::E => dynasm!(a ; .arch x64 ; jne =>target),
+        Cond::Ne => dynasm!(a ; .arch x64 ; je =>target),
+        Cond::L => dynasm!(a ; .arch x64 ; jge =>target),
+        Cond::B => dynasm!(a ; .arch x64 ; jae =>target),
+        Cond::G => dynasm!(a ; .arch x64 ; jle =>target),
+        Cond::A => dynasm!(a ; .arch x64 ; jbe =>target),
+        Cond::Le => dynasm!(a ; .arch x64 ; jg =>target),
+        Cond::Be => dynasm!(a ; .arch x64 ; ja =>target),
+        Cond::Ge => dynasm!(a ; .arch x64 ; jl =>target),
+        Cond::Ae => dynasm!(a ; .arch x64 ; jb =>target),
+    }
+}
+
+/// A comparison: its result stays in the flags for a `br_if` or `if` right after it (the
+/// compiler materializes it before any other operator).
 fn compare(c: &mut Compiler<'_>, wide: bool, cond: Cond) {
-    binary(c, |a| {
-        if wide {
-            dynasm!(a ; .arch x64 ; cmp rax, rcx);
-        } else {
-            dynasm!(a ; .arch x64 ; cmp eax, ecx);
-        }
-        setcc(a, cond);
-    });
+    c.pop2_into_rax_rcx();
+    if wide {
+        dynasm!(c.asm() ; .arch x64 ; cmp rax, rcx);
+    } else {
+        dynasm!(c.asm() ; .arch x64 ; cmp eax, ecx);
+    }
+    c.push_flags(cond);
+}
+
+/// A test for zero, kept in the flags as `compare` does.
+fn test_zero(c: &mut Compiler<'_>, wide: bool) {
+    c.pop_into_rax();
+    if wide {
+        dynasm!(c.asm() ; .arch x64 ; test rax, rax);
+    } else {
+        dynasm!(c.asm() ; .arch x64 ; test eax, eax);
+    }
+    c.push_flags(Cond::E);
 }
 
 /// Division and remainder with wasm's traps (x86 `div` faults on both, indistinguishably).
@@ -126,14 +155,8 @@ fn divide(c: &mut Compiler<'_>, wide: bool, signed: bool, rem: bool) {
 pub(crate) fn integer(c: &mut Compiler<'_>, op: &Operator<'_>) -> bool {
     use Operator as O;
     match op {
-        O::I32Eqz => unary(c, |a| {
-            dynasm!(a ; .arch x64 ; test eax, eax);
-            setcc(a, Cond::E);
-        }),
-        O::I64Eqz | O::RefIsNull => unary(c, |a| {
-            dynasm!(a ; .arch x64 ; test rax, rax);
-            setcc(a, Cond::E);
-        }),
+        O::I32Eqz => test_zero(c, false),
+        O::I64Eqz | O::RefIsNull => test_zero(c, true),
         O::I32Eq => compare(c, false, Cond::E),
         O::I32Ne => compare(c, false, Cond::Ne),
         O::I32LtS => compare(c, false, Cond::L),
