@@ -4,7 +4,7 @@
 //! operations write 32-bit registers, which zero the upper half, so an `i32` in a slot is
 //! always zero-extended.
 
-use crate::codegen::Compiler;
+use crate::codegen::{Compiler, Src};
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 use strata_environ::TrapCode;
 use wasmparser::Operator;
@@ -71,15 +71,51 @@ pub(crate) fn jump_unless(a: &mut Asm, cond: Cond, target: DynamicLabel) {
     }
 }
 
+/// Emits `$op dst, src` at the width `wide` says, `src` a register or an immediate.
+macro_rules! alu {
+    ($a:expr, $op:ident, $wide:expr, $dst:expr, $src:expr) => {
+        match ($wide, $src) {
+            (false, Src::Reg(s)) => dynasm!($a ; .arch x64 ; $op Rd($dst), Rd(s)),
+            (true, Src::Reg(s)) => dynasm!($a ; .arch x64 ; $op Rq($dst), Rq(s)),
+            (false, Src::Imm(i)) => dynasm!($a ; .arch x64 ; $op Rd($dst), i),
+            (true, Src::Imm(i)) => dynasm!($a ; .arch x64 ; $op Rq($dst), i),
+        }
+    };
+}
+
+/// The two-operand arithmetic and logic instructions that take a register or an immediate
+/// as their second operand.
+#[derive(Clone, Copy)]
+enum Alu {
+    Add,
+    Sub,
+    And,
+    Or,
+    Xor,
+}
+
+/// `a op b` computed in place in `a`'s pool register (no moves through `rax` and `rcx`).
+fn alu(c: &mut Compiler<'_>, wide: bool, op: Alu) {
+    let (dst, src) = c.pop2_for_alu(wide);
+    let a = c.asm();
+    match op {
+        Alu::Add => alu!(a, add, wide, dst, src),
+        Alu::Sub => alu!(a, sub, wide, dst, src),
+        Alu::And => alu!(a, and, wide, dst, src),
+        Alu::Or => alu!(a, or, wide, dst, src),
+        Alu::Xor => alu!(a, xor, wide, dst, src),
+    }
+    c.release(src);
+    c.push_reg(dst);
+}
+
 /// A comparison: its result stays in the flags for a `br_if` or `if` right after it (the
 /// compiler materializes it before any other operator).
 fn compare(c: &mut Compiler<'_>, wide: bool, cond: Cond) {
-    c.pop2_into_rax_rcx();
-    if wide {
-        dynasm!(c.asm() ; .arch x64 ; cmp rax, rcx);
-    } else {
-        dynasm!(c.asm() ; .arch x64 ; cmp eax, ecx);
-    }
+    let (dst, src) = c.pop2_for_alu(wide);
+    alu!(c.asm(), cmp, wide, dst, src);
+    c.release(src);
+    c.free_reg(dst);
     c.push_flags(cond);
 }
 
@@ -195,23 +231,23 @@ pub(crate) fn integer(c: &mut Compiler<'_>, op: &Operator<'_>) -> bool {
         ),
         O::I32Popcnt => unary(c, |a| dynasm!(a ; .arch x64 ; popcnt eax, eax)),
         O::I64Popcnt => unary(c, |a| dynasm!(a ; .arch x64 ; popcnt rax, rax)),
-        O::I32Add => binary(c, |a| dynasm!(a ; .arch x64 ; add eax, ecx)),
-        O::I32Sub => binary(c, |a| dynasm!(a ; .arch x64 ; sub eax, ecx)),
+        O::I32Add => alu(c, false, Alu::Add),
+        O::I32Sub => alu(c, false, Alu::Sub),
         O::I32Mul => binary(c, |a| dynasm!(a ; .arch x64 ; imul eax, ecx)),
-        O::I32And => binary(c, |a| dynasm!(a ; .arch x64 ; and eax, ecx)),
-        O::I32Or => binary(c, |a| dynasm!(a ; .arch x64 ; or eax, ecx)),
-        O::I32Xor => binary(c, |a| dynasm!(a ; .arch x64 ; xor eax, ecx)),
+        O::I32And => alu(c, false, Alu::And),
+        O::I32Or => alu(c, false, Alu::Or),
+        O::I32Xor => alu(c, false, Alu::Xor),
         O::I32Shl => binary(c, |a| dynasm!(a ; .arch x64 ; shl eax, cl)),
         O::I32ShrS => binary(c, |a| dynasm!(a ; .arch x64 ; sar eax, cl)),
         O::I32ShrU => binary(c, |a| dynasm!(a ; .arch x64 ; shr eax, cl)),
         O::I32Rotl => binary(c, |a| dynasm!(a ; .arch x64 ; rol eax, cl)),
         O::I32Rotr => binary(c, |a| dynasm!(a ; .arch x64 ; ror eax, cl)),
-        O::I64Add => binary(c, |a| dynasm!(a ; .arch x64 ; add rax, rcx)),
-        O::I64Sub => binary(c, |a| dynasm!(a ; .arch x64 ; sub rax, rcx)),
+        O::I64Add => alu(c, true, Alu::Add),
+        O::I64Sub => alu(c, true, Alu::Sub),
         O::I64Mul => binary(c, |a| dynasm!(a ; .arch x64 ; imul rax, rcx)),
-        O::I64And => binary(c, |a| dynasm!(a ; .arch x64 ; and rax, rcx)),
-        O::I64Or => binary(c, |a| dynasm!(a ; .arch x64 ; or rax, rcx)),
-        O::I64Xor => binary(c, |a| dynasm!(a ; .arch x64 ; xor rax, rcx)),
+        O::I64And => alu(c, true, Alu::And),
+        O::I64Or => alu(c, true, Alu::Or),
+        O::I64Xor => alu(c, true, Alu::Xor),
         O::I64Shl => binary(c, |a| dynasm!(a ; .arch x64 ; shl rax, cl)),
         O::I64ShrS => binary(c, |a| dynasm!(a ; .arch x64 ; sar rax, cl)),
         O::I64ShrU => binary(c, |a| dynasm!(a ; .arch x64 ; shr rax, cl)),
