@@ -1140,6 +1140,14 @@ impl Compiler<'_> {
         (dst, src)
     }
 
+    /// The value of the top entry if it is a constant.
+    pub(crate) fn top_const(&self) -> Option<u64> {
+        match self.stack.last() {
+            Some(&Operand::Const(v)) => Some(v),
+            _ => None,
+        }
+    }
+
     /// Frees the pool register of a `Src` from [`Compiler::pop2_for_alu`], if it has one.
     pub(crate) fn release(&mut self, src: Src) {
         if let Src::Reg(r) = src {

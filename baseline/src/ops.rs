@@ -109,6 +109,48 @@ fn alu(c: &mut Compiler<'_>, wide: bool, op: Alu) {
     c.push_reg(dst);
 }
 
+/// Shifts and rotations by a constant count, in place; `false` (nothing emitted) when the
+/// count is not a constant.
+fn shift_by_const(c: &mut Compiler<'_>, wide: bool, op: &Operator<'_>) -> bool {
+    let Some(count) = c.top_const() else {
+        return false;
+    };
+    let count = (count & if wide { 63 } else { 31 }) as i8;
+    let (dst, src) = c.pop2_for_alu(wide);
+    let a = c.asm();
+    use Operator as O;
+    match (op, wide) {
+        (O::I32Shl, false) => dynasm!(a ; .arch x64 ; shl Rd(dst), count),
+        (O::I32ShrS, false) => dynasm!(a ; .arch x64 ; sar Rd(dst), count),
+        (O::I32ShrU, false) => dynasm!(a ; .arch x64 ; shr Rd(dst), count),
+        (O::I32Rotl, false) => dynasm!(a ; .arch x64 ; rol Rd(dst), count),
+        (O::I32Rotr, false) => dynasm!(a ; .arch x64 ; ror Rd(dst), count),
+        (O::I64Shl, true) => dynasm!(a ; .arch x64 ; shl Rq(dst), count),
+        (O::I64ShrS, true) => dynasm!(a ; .arch x64 ; sar Rq(dst), count),
+        (O::I64ShrU, true) => dynasm!(a ; .arch x64 ; shr Rq(dst), count),
+        (O::I64Rotl, true) => dynasm!(a ; .arch x64 ; rol Rq(dst), count),
+        (O::I64Rotr, true) => dynasm!(a ; .arch x64 ; ror Rq(dst), count),
+        _ => unreachable!("only shifts and rotations come here"),
+    }
+    c.release(src);
+    c.push_reg(dst);
+    true
+}
+
+/// `a * b` in place in `a`'s pool register.
+fn multiply(c: &mut Compiler<'_>, wide: bool) {
+    let (dst, src) = c.pop2_for_alu(wide);
+    let a = c.asm();
+    match (wide, src) {
+        (false, Src::Reg(s)) => dynasm!(a ; .arch x64 ; imul Rd(dst), Rd(s)),
+        (true, Src::Reg(s)) => dynasm!(a ; .arch x64 ; imul Rq(dst), Rq(s)),
+        (false, Src::Imm(i)) => dynasm!(a ; .arch x64 ; imul Rd(dst), Rd(dst), i),
+        (true, Src::Imm(i)) => dynasm!(a ; .arch x64 ; imul Rq(dst), Rq(dst), i),
+    }
+    c.release(src);
+    c.push_reg(dst);
+}
+
 /// A comparison: its result stays in the flags for a `br_if` or `if` right after it (the
 /// compiler materializes it before any other operator).
 fn compare(c: &mut Compiler<'_>, wide: bool, cond: Cond) {
@@ -190,6 +232,16 @@ fn divide(c: &mut Compiler<'_>, wide: bool, signed: bool, rem: bool) {
 /// Emits an integer operator; `false` if `op` is not one.
 pub(crate) fn integer(c: &mut Compiler<'_>, op: &Operator<'_>) -> bool {
     use Operator as O;
+    let shift_wide = match op {
+        O::I32Shl | O::I32ShrS | O::I32ShrU | O::I32Rotl | O::I32Rotr => Some(false),
+        O::I64Shl | O::I64ShrS | O::I64ShrU | O::I64Rotl | O::I64Rotr => Some(true),
+        _ => None,
+    };
+    if let Some(wide) = shift_wide {
+        if shift_by_const(c, wide, op) {
+            return true;
+        }
+    }
     match op {
         O::I32Eqz => test_zero(c, false),
         O::I64Eqz | O::RefIsNull => test_zero(c, true),
@@ -233,7 +285,7 @@ pub(crate) fn integer(c: &mut Compiler<'_>, op: &Operator<'_>) -> bool {
         O::I64Popcnt => unary(c, |a| dynasm!(a ; .arch x64 ; popcnt rax, rax)),
         O::I32Add => alu(c, false, Alu::Add),
         O::I32Sub => alu(c, false, Alu::Sub),
-        O::I32Mul => binary(c, |a| dynasm!(a ; .arch x64 ; imul eax, ecx)),
+        O::I32Mul => multiply(c, false),
         O::I32And => alu(c, false, Alu::And),
         O::I32Or => alu(c, false, Alu::Or),
         O::I32Xor => alu(c, false, Alu::Xor),
@@ -244,7 +296,7 @@ pub(crate) fn integer(c: &mut Compiler<'_>, op: &Operator<'_>) -> bool {
         O::I32Rotr => binary(c, |a| dynasm!(a ; .arch x64 ; ror eax, cl)),
         O::I64Add => alu(c, true, Alu::Add),
         O::I64Sub => alu(c, true, Alu::Sub),
-        O::I64Mul => binary(c, |a| dynasm!(a ; .arch x64 ; imul rax, rcx)),
+        O::I64Mul => multiply(c, true),
         O::I64And => alu(c, true, Alu::And),
         O::I64Or => alu(c, true, Alu::Or),
         O::I64Xor => alu(c, true, Alu::Xor),
