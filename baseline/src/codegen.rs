@@ -1046,20 +1046,33 @@ impl Compiler<'_> {
         if v == Operand::Local(local) {
             return;
         }
+        // Copying the local's other entries out uses only rax, so a register value stays.
         self.materialize_locals(Some(local));
-        self.load(v, pos, RAX);
-        self.store(RAX, slot_offset(local));
+        match v {
+            Operand::Reg(r) => self.store(r, slot_offset(local)),
+            _ => {
+                self.load(v, pos, RAX);
+                self.store(RAX, slot_offset(local));
+            }
+        }
     }
 
     // ---- memory ----
 
     fn memory(&mut self, access: crate::ops::MemoryAccess) -> Result<(), Unsupported> {
+        // The value to store: in its pool register if it has one (loading the address below
+        // uses only rax), else in rcx.
         let value = if access.store {
             let (v, pos) = self.pop();
-            self.load(v, pos, RCX);
-            true
+            match v {
+                Operand::Reg(r) => Some(r),
+                _ => {
+                    self.load(v, pos, RCX);
+                    Some(RCX)
+                }
+            }
         } else {
-            false
+            None
         };
         let (addr, pos) = self.pop();
         self.load(addr, pos, RAX);
@@ -1087,12 +1100,19 @@ impl Compiler<'_> {
             );
             0
         };
-        self.trap_site_here(TrapCode::MemoryOutOfBounds);
-        if value {
-            crate::ops::emit_store(&mut self.asm, access.size, disp);
-        } else {
-            crate::ops::emit_load(&mut self.asm, access.kind, disp);
-            self.push_rax_in_reg();
+        match value {
+            Some(src) => {
+                self.trap_site_here(TrapCode::MemoryOutOfBounds);
+                crate::ops::emit_store(&mut self.asm, access.size, disp, src);
+            }
+            None => {
+                // Into a pool register directly (allocating spills only registers, through
+                // stores, so the address in rax stays).
+                let dst = self.alloc_reg();
+                self.trap_site_here(TrapCode::MemoryOutOfBounds);
+                crate::ops::emit_load(&mut self.asm, access.kind, disp, dst);
+                self.push_reg(dst);
+            }
         }
         Ok(())
     }
@@ -1103,7 +1123,6 @@ impl Compiler<'_> {
         &mut self.asm
     }
 
-    /// Pops two operands into `rax` (first) and `rcx` (second).
     /// Pops the two operands of `a = a op b` for an instruction that takes `b` from a
     /// register or an immediate: returns the register holding `a` (a pool register, `a`'s
     /// own when it is in one, so the caller pushes it as the result), and `b`. A pool
@@ -1167,6 +1186,7 @@ impl Compiler<'_> {
         self.free_regs |= 1 << r;
     }
 
+    /// Pops two operands into `rax` (first) and `rcx` (second).
     pub(crate) fn pop2_into_rax_rcx(&mut self) {
         let (b, bpos) = self.pop();
         let (a, apos) = self.pop();

@@ -379,27 +379,27 @@ pub(crate) fn memory_access(op: &Operator<'_>) -> Option<MemoryAccess> {
     })
 }
 
-/// Loads from `r14 + rax + disp` into `rax`.
-pub(crate) fn emit_load(a: &mut Asm, kind: LoadKind, disp: i32) {
+/// Loads from `r14 + rax + disp` into register `dst`.
+pub(crate) fn emit_load(a: &mut Asm, kind: LoadKind, disp: i32, dst: u8) {
     match kind {
-        LoadKind::U32 => dynasm!(a ; .arch x64 ; mov eax, DWORD [r14 + rax + disp]),
-        LoadKind::U64 => dynasm!(a ; .arch x64 ; mov rax, QWORD [r14 + rax + disp]),
-        LoadKind::S8To32 => dynasm!(a ; .arch x64 ; movsx eax, BYTE [r14 + rax + disp]),
-        LoadKind::U8 => dynasm!(a ; .arch x64 ; movzx eax, BYTE [r14 + rax + disp]),
-        LoadKind::S16To32 => dynasm!(a ; .arch x64 ; movsx eax, WORD [r14 + rax + disp]),
-        LoadKind::U16 => dynasm!(a ; .arch x64 ; movzx eax, WORD [r14 + rax + disp]),
-        LoadKind::S8To64 => dynasm!(a ; .arch x64 ; movsx rax, BYTE [r14 + rax + disp]),
-        LoadKind::S16To64 => dynasm!(a ; .arch x64 ; movsx rax, WORD [r14 + rax + disp]),
-        LoadKind::S32To64 => dynasm!(a ; .arch x64 ; movsxd rax, DWORD [r14 + rax + disp]),
+        LoadKind::U32 => dynasm!(a ; .arch x64 ; mov Rd(dst), DWORD [r14 + rax + disp]),
+        LoadKind::U64 => dynasm!(a ; .arch x64 ; mov Rq(dst), QWORD [r14 + rax + disp]),
+        LoadKind::S8To32 => dynasm!(a ; .arch x64 ; movsx Rd(dst), BYTE [r14 + rax + disp]),
+        LoadKind::U8 => dynasm!(a ; .arch x64 ; movzx Rd(dst), BYTE [r14 + rax + disp]),
+        LoadKind::S16To32 => dynasm!(a ; .arch x64 ; movsx Rd(dst), WORD [r14 + rax + disp]),
+        LoadKind::U16 => dynasm!(a ; .arch x64 ; movzx Rd(dst), WORD [r14 + rax + disp]),
+        LoadKind::S8To64 => dynasm!(a ; .arch x64 ; movsx Rq(dst), BYTE [r14 + rax + disp]),
+        LoadKind::S16To64 => dynasm!(a ; .arch x64 ; movsx Rq(dst), WORD [r14 + rax + disp]),
+        LoadKind::S32To64 => dynasm!(a ; .arch x64 ; movsxd Rq(dst), DWORD [r14 + rax + disp]),
     }
 }
 
-/// Stores the low `size` bytes of `rcx` to `r14 + rax + disp`.
-pub(crate) fn emit_store(a: &mut Asm, size: u32, disp: i32) {
+/// Stores the low `size` bytes of register `src` to `r14 + rax + disp`.
+pub(crate) fn emit_store(a: &mut Asm, size: u32, disp: i32, src: u8) {
     match size {
-        1 => dynasm!(a ; .arch x64 ; mov BYTE [r14 + rax + disp], cl),
-        2 => dynasm!(a ; .arch x64 ; mov WORD [r14 + rax + disp], cx),
-        4 => dynasm!(a ; .arch x64 ; mov DWORD [r14 + rax + disp], ecx),
-        _ => dynasm!(a ; .arch x64 ; mov QWORD [r14 + rax + disp], rcx),
+        1 => dynasm!(a ; .arch x64 ; mov BYTE [r14 + rax + disp], Rb(src)),
+        2 => dynasm!(a ; .arch x64 ; mov WORD [r14 + rax + disp], Rw(src)),
+        4 => dynasm!(a ; .arch x64 ; mov DWORD [r14 + rax + disp], Rd(src)),
+        _ => dynasm!(a ; .arch x64 ; mov QWORD [r14 + rax + disp], Rq(src)),
     }
 }
