@@ -345,5 +345,33 @@ fn main() -> Result<()> {
             .collect();
         println!("| **geomean** | {} |", geomeans.join(" | "));
     }
+    print_tiered_totals(&programs, &table, runs);
     Ok(())
+}
+
+/// The tiered target's table: for each program, strata-tiered's total time for this run
+/// length (first result plus `runs` steady-state calls) against the best forced Strata tier's.
+fn print_tiered_totals(programs: &[String], table: &BTreeMap<(String, String), Row>, runs: usize) {
+    let total = |program: &String, name: &str| {
+        let row = table.get(&(program.clone(), name.to_string()))?;
+        Some((row.first + row.median * runs as u32).as_secs_f64() * 1e3)
+    };
+    println!(
+        "
+### Tiered total time (first result + {runs} calls) vs the best forced tier, ms
+"
+    );
+    println!("| program | strata-tiered | best forced tier | its total | ratio |");
+    println!("|---|---:|---|---:|---:|");
+    for program in programs {
+        let forced = ["strata-interp", "strata-baseline", "strata-optimizing"]
+            .into_iter()
+            .filter_map(|name| Some((name, total(program, name)?)))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        if let (Some(tiered), Some((best, best_total))) = (total(program, "strata-tiered"), forced)
+        {
+            let ratio = tiered / best_total;
+            println!("| {program} | {tiered:.3} | {best} | {best_total:.3} | {ratio:.2} |");
+        }
+    }
 }
