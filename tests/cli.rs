@@ -327,3 +327,27 @@ fn run_logs_tier_changes() {
         "{log}"
     );
 }
+
+#[test]
+fn lazy_validation_defers_an_invalid_body_to_its_first_call() {
+    let wat = br#"(module
+      (func (export "good") (result i32) i32.const 7)
+      (func (export "bad") (result i32) i64.const 7))"#;
+    let file = scratch("lazy.wat", wat);
+    let file = file.to_str().unwrap();
+    // Eagerly, the module is refused: bad input, exit 2.
+    let out = strata(&["run", file, "--invoke", "good"]);
+    assert_status(&out, 2);
+    assert!(stderr(&out).contains("type mismatch"), "{}", stderr(&out));
+    // Lazily, the valid function runs and the invalid one fails when called.
+    let out = strata(&["run", "--lazy-validation", file, "--invoke", "good"]);
+    assert_status(&out, 0);
+    assert_eq!(stdout(&out), "7\n");
+    let out = strata(&["run", "--lazy-validation", file, "--invoke", "bad"]);
+    assert_status(&out, 1);
+    assert!(
+        stderr(&out).contains("function 1 failed validation: type mismatch"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -395,6 +395,12 @@ fn report_runtime_error(error: &anyhow::Error) {
     match error.downcast_ref::<Trap>() {
         Some(trap) => {
             eprintln!("error: wasm trap: {trap}");
+            if *trap == Trap::InvalidFunction {
+                // Which function, and why: the context under the backtrace.
+                if let Some(why) = error.chain().nth(1) {
+                    eprintln!("{why}");
+                }
+            }
             if let Some(backtrace) = error.downcast_ref::<WasmBacktrace>() {
                 if !backtrace.frames().is_empty() {
                     eprintln!("{backtrace}");
