@@ -144,7 +144,7 @@ fn compile(job: Job) {
     }
     // Logs its own outcome; a function that fails to compile stays in the baseline.
     if job.osr {
-        super::tiering::compile_optimizing_osr(&module, job.defined);
+        super::osr::compile_optimizing_osr(&module, job.defined);
     } else {
         let _ = super::tiering::compile_optimizing(&module, job.defined);
     }

@@ -16,7 +16,7 @@ pub(crate) static BUILTINS: VMBuiltins = VMBuiltins {
     elem_drop,
     raise_trap: super::native::strata_raise_trap,
     tier_up: super::tiering::tier_up,
-    osr: super::tiering::osr,
+    osr: super::osr::osr,
 };
 
 /// Runs `f` with the instance of `vmctx` and its store.

@@ -21,6 +21,7 @@ mod native;
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
 #[path = "native_unsupported.rs"]
 mod native;
+mod osr;
 mod table;
 mod tiering;
 

@@ -9,13 +9,14 @@
 use super::code::CodeMemory;
 use super::instance::instance_from_vmctx;
 use super::native;
+use super::osr::OsrVariant;
 use crate::config::Strategy;
 use crate::module::ModuleInner;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use strata_environ::vmcontext::{VMContext, VMFuncRef, VMStoreContext};
-use strata_environ::{TrapCode, ValRaw, WasmFuncType, WasmValType};
+use strata_environ::{TrapCode, ValRaw, WasmFuncType};
 
 use super::background::log_tier_change;
 
@@ -24,7 +25,7 @@ pub(crate) struct NativeCode {
     /// Current native entry of each defined function (null: none yet).
     table: Box<[AtomicPtr<u8>]>,
     /// Baseline code of each function, or why the baseline cannot compile it.
-    baseline: Box<[OnceLock<Result<CodeMemory, String>>]>,
+    pub(super) baseline: Box<[OnceLock<Result<CodeMemory, String>>]>,
     /// Optimizing (Cranelift) code of each function, or why it could not be compiled.
     optimizing: Box<[OnceLock<Result<CodeMemory, String>>]>,
     /// Whether each function was queued for background compilation (at most once).
@@ -32,10 +33,10 @@ pub(crate) struct NativeCode {
     /// When each function's baseline code was installed (heat of tier-up requests).
     baseline_installed: Box<[OnceLock<Instant>]>,
     /// Interpreter activations continued in native code (on-stack replacement).
-    osr_transfers: AtomicU64,
+    pub(super) osr_transfers: AtomicU64,
     /// Each function's optimized on-stack-replacement variant (entries at all its loops),
     /// once requested.
-    optimizing_osr: Box<[OsrVariant]>,
+    pub(super) optimizing_osr: Box<[OsrVariant]>,
     /// The engine's array-to-native trampoline of each module type, looked up once (`None`:
     /// none could be made).
     trampolines: Box<[OnceLock<Option<native::TrampolineFn>>]>,
@@ -72,26 +73,14 @@ impl NativeCode {
     }
 }
 
-/// A function's optimized code entering at its loops, compiled in the background for
-/// activations running in the baseline.
-#[derive(Default)]
-struct OsrVariant {
-    requested: AtomicBool,
-    code: OnceLock<Result<CodeMemory, String>>,
-}
-
-/// How many more loop iterations baseline code runs before asking again whether its
-/// optimized on-stack-replacement code is ready.
-const OSR_RECHECK_ITERATIONS: i32 = 100;
-
 /// Whether `Strategy::Tiered` moves hot baseline code on to the optimizing tier here.
-fn tiers_up_to_optimizing(module: &ModuleInner) -> bool {
+pub(super) fn tiers_up_to_optimizing(module: &ModuleInner) -> bool {
     module.engine.config().strategy == Strategy::Tiered && strata_optimizing::host_supported()
 }
 
 /// Compiles `defined` with a JIT tier into `cell` (once), logging the change; the tier's
 /// result is the function's code or why it cannot be compiled.
-fn compile_once<'a>(
+pub(super) fn compile_once<'a>(
     module: &ModuleInner,
     defined: u32,
     cell: &'a OnceLock<Result<CodeMemory, String>>,
@@ -219,18 +208,6 @@ pub(crate) fn compile_optimizing(module: &ModuleInner, defined: u32) -> Result<*
     Ok(entry)
 }
 
-/// Compiles defined function `defined`'s optimized on-stack-replacement variant, logging the
-/// outcome.
-pub(crate) fn compile_optimizing_osr(module: &ModuleInner, defined: u32) {
-    let cell = &module.native.optimizing_osr[defined as usize].code;
-    let to = "optimizing (on-stack entries)";
-    let _ = compile_once(module, defined, cell, ("baseline", to), || {
-        let options = module.engine.config().optimizing_options();
-        strata_optimizing::compile_osr(&module.info, module.offsets, &options, defined)
-            .map_err(|e| e.to_string())
-    });
-}
-
 /// Compiles every function of `module` with the optimizing tier now; fails naming the first
 /// one it cannot compile.
 pub(crate) fn compile_all_optimizing(module: &ModuleInner) -> anyhow::Result<()> {
@@ -322,127 +299,6 @@ pub(crate) unsafe extern "C" fn tier_up(vmctx: *mut VMContext, defined: u32) -> 
     }
 }
 
-/// The `osr` builtin (see `VMBuiltins::osr`): continues an activation of defined function
-/// `defined`, stopped at the header of the loop at module byte `loop_offset` in the tier
-/// `from`, in better code with an entry for the loop.
-///
-/// From the baseline that is the function's optimized on-stack-replacement variant: the
-/// first call asks the background compiler for it, and until it is ready the loop budget
-/// is set to come back after [`OSR_RECHECK_ITERATIONS`]. From the interpreter it is the
-/// optimized variant if ready, else the baseline code.
-///
-/// # Safety
-/// `vmctx` is the calling instance's live `VMContext`; `values` holds `len` values, the
-/// first a pointer to the activation's state laid out as `strata_environ::OsrEntry` says.
-pub(crate) unsafe extern "C" fn osr(
-    vmctx: *mut VMContext,
-    defined: u32,
-    loop_offset: u32,
-    values: *mut ValRaw,
-    len: usize,
-    from: u32,
-) -> u32 {
-    use strata_environ::vmcontext::{
-        OSR_FROM_BASELINE, OSR_RETURNED, OSR_TRAPPED, OSR_UNAVAILABLE,
-    };
-    // SAFETY: builtins are called with the calling instance's live `VMContext`.
-    let instance = unsafe { instance_from_vmctx(vmctx) };
-    let module_arc = instance.module.inner_arc().clone();
-    let module = &*module_arc;
-    let mut optimized = optimized_osr_entry(module, defined, loop_offset);
-    if optimized.is_none() && from == OSR_FROM_BASELINE {
-        let pending = request_optimized_osr(&module_arc, defined);
-        optimized = optimized_osr_entry(module, defined, loop_offset);
-        if optimized.is_none() {
-            if pending {
-                instance.budgets[2 * defined as usize + 1] = OSR_RECHECK_ITERATIONS;
-            }
-            return OSR_UNAVAILABLE;
-        }
-    }
-    let (entry, tier) = match optimized {
-        Some(entry) => (entry, "optimizing"),
-        None => {
-            let baseline = module.native.baseline[defined as usize].get();
-            match baseline.and_then(|code| code.as_ref().ok()?.osr_entry(loop_offset)) {
-                Some(entry) => (entry, "baseline"),
-                None => return OSR_UNAVAILABLE,
-            }
-        }
-    };
-    let func_index = module.info.func_index(defined);
-    let results = &module.info.func_type(func_index).results;
-    if len < results.len().max(1) {
-        return OSR_UNAVAILABLE;
-    }
-    // The entry's signature: the state pointer in, the function's results out.
-    let osr_type = WasmFuncType::new([WasmValType::I64], results.iter().copied());
-    let id = module.engine.signatures().register(&osr_type);
-    let Some(trampoline) = module.engine.trampolines().get(id, &osr_type) else {
-        return OSR_UNAVAILABLE;
-    };
-    let store = store_context(vmctx, module);
-    if approximate_stack_pointer() < store.stack_limit {
-        // The caller reports the activation's frame.
-        store.begin_trap(TrapCode::StackOverflow);
-        return OSR_TRAPPED;
-    }
-    module.native.osr_transfers.fetch_add(1, Ordering::Relaxed);
-    if module.engine.config().tiering_log {
-        let func = super::background::func_label(module, defined);
-        let from = if from == OSR_FROM_BASELINE {
-            "baseline"
-        } else {
-            "interp"
-        };
-        eprintln!(
-            "[strata tiering] {func}: {from} -> {tier} on stack, at the loop at byte \
-             {loop_offset:#x}"
-        );
-    }
-    // SAFETY: the trampoline matches the entry's signature (state pointer in, the function's
-    // results out), the entry belongs to this instance's module, and `values` holds the
-    // state pointer with room for the results (contract and check above).
-    match unsafe { native::enter(trampoline, entry, vmctx, vmctx, values) } {
-        Ok(()) => OSR_RETURNED,
-        Err((code, frames)) => {
-            let store = store_context(vmctx, module);
-            if let Some(code) = TrapCode::from_raw(code as u8) {
-                store.begin_trap(code);
-            }
-            // The continued activation's frame is its first tier's to report.
-            store.backtrace.extend_but_outermost(&frames);
-            OSR_TRAPPED
-        }
-    }
-}
-
-/// The entry of `defined`'s optimized variant for the loop at `loop_offset`, if compiled.
-fn optimized_osr_entry(module: &ModuleInner, defined: u32, loop_offset: u32) -> Option<*const u8> {
-    let variant = &module.native.optimizing_osr[defined as usize];
-    variant.code.get()?.as_ref().ok()?.osr_entry(loop_offset)
-}
-
-/// Asks the background compiler for `defined`'s optimized on-stack-replacement variant,
-/// unless it was asked already. Returns whether it is still to come (the activation should
-/// ask again soon).
-fn request_optimized_osr(module: &Arc<ModuleInner>, defined: u32) -> bool {
-    if !tiers_up_to_optimizing(module) {
-        return false;
-    }
-    let variant = &module.native.optimizing_osr[defined as usize];
-    let first_request = !variant.requested.swap(true, Ordering::AcqRel);
-    if first_request && module.engine.config().synchronous_tier_up {
-        compile_optimizing_osr(module, defined);
-    } else if first_request {
-        // The activation waiting for it is as hot as it gets.
-        let hottest = std::time::Duration::ZERO;
-        let weak = Arc::downgrade(module);
-        (module.engine.background()).submit(weak, defined, true, hottest);
-    }
-    variant.code.get().is_none()
-}
-
 /// The engine's array-to-native trampolines, one per signature.
 #[derive(Default)]
 pub(crate) struct Trampolines {
@@ -451,7 +307,7 @@ pub(crate) struct Trampolines {
 
 impl Trampolines {
     /// The trampoline for signature `id` (of type `ty`), generated on first use.
-    fn get(&self, id: u32, ty: &WasmFuncType) -> Option<native::TrampolineFn> {
+    pub(super) fn get(&self, id: u32, ty: &WasmFuncType) -> Option<native::TrampolineFn> {
         let mut map = self.by_signature.lock().unwrap_or_else(|e| e.into_inner());
         let code = map.entry(id).or_insert_with(|| {
             let bytes = strata_baseline::trampoline::array_to_native(ty).ok()?;
@@ -534,7 +390,10 @@ pub(crate) unsafe extern "C" fn array_call(
     }
 }
 
-fn store_context<'a>(vmctx: *mut VMContext, module: &ModuleInner) -> &'a mut VMStoreContext {
+pub(super) fn store_context<'a>(
+    vmctx: *mut VMContext,
+    module: &ModuleInner,
+) -> &'a mut VMStoreContext {
     let offset = module.offsets.store_context() as usize;
     // SAFETY: the field at this offset of a live `VMContext` holds its store's context,
     // which outlives calls into the store and is used only by the thread running them.
@@ -548,7 +407,7 @@ fn store_context<'a>(vmctx: *mut VMContext, module: &ModuleInner) -> &'a mut VMS
 }
 
 #[inline(never)]
-fn approximate_stack_pointer() -> usize {
+pub(super) fn approximate_stack_pointer() -> usize {
     let marker = 0u8;
     std::hint::black_box(&marker) as *const u8 as usize
 }
