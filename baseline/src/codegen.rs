@@ -1058,6 +1058,51 @@ impl Compiler<'_> {
         self.free_regs |= 1 << r;
     }
 
+    /// Loads operand `op` (at stack position `pos`) into `xmm{x}`, as bits.
+    fn load_xmm(&mut self, op: Operand, pos: u32, x: u8) {
+        match op {
+            Operand::Local(i) => {
+                dynasm!(self.asm ; .arch x64 ; movq Rx(x), QWORD [rbp + slot_offset(i)])
+            }
+            Operand::Temp => {
+                let o = slot_offset(self.temp_base + pos);
+                dynasm!(self.asm ; .arch x64 ; movq Rx(x), QWORD [rbp + o])
+            }
+            Operand::Reg(r) => dynasm!(self.asm ; .arch x64 ; movq Rx(x), Rq(r)),
+            Operand::Const(v) => {
+                self.load_const(v, RAX);
+                dynasm!(self.asm ; .arch x64 ; movq Rx(x), rax);
+            }
+            Operand::Flags(_) => unreachable!("flags are materialized before other operators"),
+        }
+    }
+
+    /// Pops the top entry into `xmm{x}`.
+    pub(crate) fn pop_into_xmm(&mut self, x: u8) {
+        let (op, pos) = self.pop();
+        self.load_xmm(op, pos, x);
+    }
+
+    /// Pops two operands into `xmm0` (first) and `xmm1` (second).
+    pub(crate) fn pop2_into_xmm0_xmm1(&mut self) {
+        let (b, bpos) = self.pop();
+        let (a, apos) = self.pop();
+        self.load_xmm(a, apos, 0);
+        self.load_xmm(b, bpos, 1);
+    }
+
+    /// Pushes the float in `xmm0` as the result, in a pool register (an `f32` zero-extended).
+    pub(crate) fn push_xmm0(&mut self, f64: bool) {
+        // Allocating may spill a register to its slot, which leaves xmm0 alone.
+        let r = self.alloc_reg();
+        if f64 {
+            dynasm!(self.asm ; .arch x64 ; movq Rq(r), xmm0);
+        } else {
+            dynasm!(self.asm ; .arch x64 ; movd Rd(r), xmm0);
+        }
+        self.push_reg(r);
+    }
+
     /// Pops two operands into `rax` (first) and `rcx` (second).
     pub(crate) fn pop2_into_rax_rcx(&mut self) {
         let (b, bpos) = self.pop();

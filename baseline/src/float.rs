@@ -1,7 +1,8 @@
 //! Instruction selection for the floating-point operators (SSE2 and SSE4.1).
 //!
-//! Operands travel as bits in `rax`/`rcx` like every value and are moved into `xmm0`/`xmm1`
-//! for the operation. Sign operations (`abs`, `neg`, `copysign`) stay in integer registers so
+//! Operands travel as bits in pool registers and frame slots like every value and are
+//! loaded straight into `xmm0`/`xmm1` for the operation (whole 64-bit slots, as integer
+//! operands are); the result goes straight back to a pool register. Sign operations (`abs`, `neg`, `copysign`) stay in integer registers so
 //! NaN payloads pass untouched; wasm's `min`/`max` (NaN-propagating, -0 below +0) and the
 //! trapping truncations need explicit sequences around the SSE instructions.
 
@@ -22,21 +23,15 @@ fn result_to_rax(a: &mut Asm, f64: bool) {
 }
 
 fn unary_sse(c: &mut Compiler<'_>, f64: bool, f: impl FnOnce(&mut Asm)) {
-    c.pop_into_rax();
-    let a = c.asm();
-    dynasm!(a ; .arch x64 ; movq xmm0, rax);
-    f(a);
-    result_to_rax(a, f64);
-    c.push_rax();
+    c.pop_into_xmm(0);
+    f(c.asm());
+    c.push_xmm0(f64);
 }
 
 fn binary_sse(c: &mut Compiler<'_>, f64: bool, f: impl FnOnce(&mut Asm)) {
-    c.pop2_into_rax_rcx();
-    let a = c.asm();
-    dynasm!(a ; .arch x64 ; movq xmm0, rax ; movq xmm1, rcx);
-    f(a);
-    result_to_rax(a, f64);
-    c.push_rax();
+    c.pop2_into_xmm0_xmm1();
+    f(c.asm());
+    c.push_xmm0(f64);
 }
 
 fn unary_gpr(c: &mut Compiler<'_>, f: impl FnOnce(&mut Asm)) {
