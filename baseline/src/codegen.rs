@@ -62,6 +62,8 @@ enum Operand {
     Temp,
     /// In a register of [`POOL`] (its canonical slot is reserved but stale).
     Reg(u8),
+    /// A float in a register of [`XMM_POOL`] (its canonical slot is reserved but stale).
+    Xmm(u8),
     /// A comparison's result, still in the flags: only ever the top entry, consumed by the
     /// operator right after it (a `br_if` or `if` jumps on it) or materialized before any
     /// other (see [`Compiler::operator`]).
@@ -74,6 +76,12 @@ pub(crate) enum Src {
     Reg(u8),
     Imm(i32),
 }
+
+/// Registers that hold float temporaries: xmm2-xmm15 (xmm0 and xmm1 are scratch). All are
+/// caller-saved, so, like the integer pool, they are spilled at joins and before calls;
+/// between those, chains of float operations stay in them (no round trips through integer
+/// registers, which cost latency in every dependent step).
+const XMM_POOL: [u8; 14] = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 
 /// Registers that hold temporaries: rbx, r12, r13 (saved by the prologue), rsi, rdi, r8,
 /// r9. Values in them are spilled to their canonical slots at every control-flow join and
@@ -116,6 +124,8 @@ pub(crate) struct Compiler<'m> {
     func_type: &'m WasmFuncType,
     /// Bit `r` set: register `r` of [`POOL`] is free.
     free_regs: u16,
+    /// Bit `x` set: register `xmm{x}` of [`XMM_POOL`] is free.
+    free_xmm: u16,
     trap_sites: Vec<TrapSite>,
     trap_labels: Vec<(TrapCode, DynamicLabel)>,
     /// Bytes of outgoing stack arguments of the function's calls (from a pre-scan).
@@ -178,6 +188,7 @@ pub fn compile(
         unreachable_depth: 0,
         func_type,
         free_regs: POOL.iter().fold(0, |m, &r| m | 1 << r),
+        free_xmm: XMM_POOL.iter().fold(0, |m, &x| m | 1 << x),
         trap_sites: Vec::new(),
         trap_labels: Vec::new(),
         out_args,
@@ -431,8 +442,10 @@ impl Compiler<'_> {
     fn pop(&mut self) -> (Operand, u32) {
         let pos = self.stack.len() as u32 - 1;
         let op = self.stack.pop().expect("validated stack");
-        if let Operand::Reg(r) = op {
-            self.free_regs |= 1 << r;
+        match op {
+            Operand::Reg(r) => self.free_regs |= 1 << r,
+            Operand::Xmm(x) => self.free_xmm |= 1 << x,
+            _ => {}
         }
         (op, pos)
     }
@@ -463,6 +476,25 @@ impl Compiler<'_> {
         r
     }
 
+    /// A free register of the float pool, spilling the deepest float entry if none is free.
+    fn alloc_xmm(&mut self) -> u8 {
+        if let Some(&x) = XMM_POOL.iter().find(|&&x| self.free_xmm & 1 << x != 0) {
+            self.free_xmm &= !(1 << x);
+            return x;
+        }
+        let pos = self
+            .stack
+            .iter()
+            .position(|op| matches!(op, Operand::Xmm(_)))
+            .expect("all float pool registers hold stack entries");
+        let Operand::Xmm(x) = self.stack[pos] else {
+            unreachable!()
+        };
+        self.materialize(pos);
+        self.free_xmm &= !(1 << x);
+        x
+    }
+
     /// Pushes a comparison's result, left in the flags.
     pub(crate) fn push_flags(&mut self, cond: Cond) {
         self.push(Operand::Flags(cond));
@@ -478,7 +510,7 @@ impl Compiler<'_> {
     /// Spills every register entry to its canonical slot (before joins and calls).
     fn spill_all(&mut self) {
         for pos in 0..self.stack.len() {
-            if let Operand::Reg(_) = self.stack[pos] {
+            if let Operand::Reg(_) | Operand::Xmm(_) = self.stack[pos] {
                 self.materialize(pos);
             }
         }
@@ -497,6 +529,7 @@ impl Compiler<'_> {
             Operand::Const(v) => self.load_const(v, r),
             Operand::Reg(x) if x == r => {}
             Operand::Reg(x) => dynasm!(self.asm ; .arch x64 ; mov Rq(r), Rq(x)),
+            Operand::Xmm(x) => dynasm!(self.asm ; .arch x64 ; movq Rq(r), Rx(x)),
             Operand::Flags(_) => unreachable!("flags are materialized before other operators"),
         }
     }
@@ -520,6 +553,10 @@ impl Compiler<'_> {
             Operand::Reg(r) => {
                 self.store(r, slot);
                 self.free_regs |= 1 << r;
+            }
+            Operand::Xmm(x) => {
+                dynasm!(self.asm ; .arch x64 ; movq QWORD [rbp + slot], Rx(x));
+                self.free_xmm |= 1 << x;
             }
             op => {
                 self.load(op, pos as u32, RAX);
@@ -922,6 +959,9 @@ impl Compiler<'_> {
         self.materialize_locals(Some(local));
         match v {
             Operand::Reg(r) => self.store(r, slot_offset(local)),
+            Operand::Xmm(x) => {
+                dynasm!(self.asm ; .arch x64 ; movq QWORD [rbp + slot_offset(local)], Rx(x))
+            }
             _ => {
                 self.load(v, pos, RAX);
                 self.store(RAX, slot_offset(local));
@@ -1018,6 +1058,12 @@ impl Compiler<'_> {
                 self.load_const(v, RCX);
                 Src::Reg(RCX)
             }
+            // Only reinterpretations give integer operators a float, and they go through
+            // `rax`; kept for completeness.
+            Operand::Xmm(_) => {
+                self.load(b, bpos, RCX);
+                Src::Reg(RCX)
+            }
             Operand::Flags(_) => unreachable!("flags are materialized before other operators"),
         };
         let dst = match a {
@@ -1069,6 +1115,8 @@ impl Compiler<'_> {
                 dynasm!(self.asm ; .arch x64 ; movq Rx(x), QWORD [rbp + o])
             }
             Operand::Reg(r) => dynasm!(self.asm ; .arch x64 ; movq Rx(x), Rq(r)),
+            Operand::Xmm(y) if y == x => {}
+            Operand::Xmm(y) => dynasm!(self.asm ; .arch x64 ; movaps Rx(x), Rx(y)),
             Operand::Const(v) => {
                 self.load_const(v, RAX);
                 dynasm!(self.asm ; .arch x64 ; movq Rx(x), rax);
@@ -1091,16 +1139,14 @@ impl Compiler<'_> {
         self.load_xmm(b, bpos, 1);
     }
 
-    /// Pushes the float in `xmm0` as the result, in a pool register (an `f32` zero-extended).
-    pub(crate) fn push_xmm0(&mut self, f64: bool) {
-        // Allocating may spill a register to its slot, which leaves xmm0 alone.
-        let r = self.alloc_reg();
-        if f64 {
-            dynasm!(self.asm ; .arch x64 ; movq Rq(r), xmm0);
-        } else {
-            dynasm!(self.asm ; .arch x64 ; movd Rd(r), xmm0);
-        }
-        self.push_reg(r);
+    /// Pushes the float in `xmm0` as the result, in a float pool register. (An `f32` result
+    /// has zero high bits: SSE scalar operations leave them as they were, and the slot holds
+    /// the register's low 64 bits, so readers take the low 32.)
+    pub(crate) fn push_xmm0(&mut self) {
+        // Allocating may spill a float register to its slot, which leaves xmm0 alone.
+        let x = self.alloc_xmm();
+        dynasm!(self.asm ; .arch x64 ; movaps Rx(x), xmm0);
+        self.push(Operand::Xmm(x));
     }
 
     /// Pops two operands into `rax` (first) and `rcx` (second).

@@ -22,16 +22,16 @@ fn result_to_rax(a: &mut Asm, f64: bool) {
     }
 }
 
-fn unary_sse(c: &mut Compiler<'_>, f64: bool, f: impl FnOnce(&mut Asm)) {
+fn unary_sse(c: &mut Compiler<'_>, f: impl FnOnce(&mut Asm)) {
     c.pop_into_xmm(0);
     f(c.asm());
-    c.push_xmm0(f64);
+    c.push_xmm0();
 }
 
-fn binary_sse(c: &mut Compiler<'_>, f64: bool, f: impl FnOnce(&mut Asm)) {
+fn binary_sse(c: &mut Compiler<'_>, f: impl FnOnce(&mut Asm)) {
     c.pop2_into_xmm0_xmm1();
     f(c.asm());
-    c.push_xmm0(f64);
+    c.push_xmm0();
 }
 
 fn unary_gpr(c: &mut Compiler<'_>, f: impl FnOnce(&mut Asm)) {
@@ -82,7 +82,7 @@ fn compare(c: &mut Compiler<'_>, f64: bool, cmp: Cmp) {
 /// Wasm `min`/`max`: NaN if either is NaN; between equal operands (±0), the sign bits are
 /// or-ed (min) or and-ed (max).
 fn min_max(c: &mut Compiler<'_>, f64: bool, max: bool) {
-    binary_sse(c, f64, |a| {
+    binary_sse(c, |a| {
         let nan = a.new_dynamic_label();
         let normal = a.new_dynamic_label();
         let done = a.new_dynamic_label();
@@ -114,7 +114,7 @@ fn min_max(c: &mut Compiler<'_>, f64: bool, max: bool) {
 }
 
 fn round(c: &mut Compiler<'_>, f64: bool, mode: i8) {
-    unary_sse(c, f64, |a| {
+    unary_sse(c, |a| {
         if f64 {
             dynasm!(a ; .arch x64 ; roundsd xmm0, xmm0, mode);
         } else {
@@ -280,16 +280,16 @@ fn truncate(c: &mut Compiler<'_>, from_f64: bool, to_i64: bool, signed: bool, sa
 pub(crate) fn float(c: &mut Compiler<'_>, op: &Operator<'_>) -> bool {
     use Operator as O;
     match op {
-        O::F32Add => binary_sse(c, false, |a| dynasm!(a ; .arch x64 ; addss xmm0, xmm1)),
-        O::F32Sub => binary_sse(c, false, |a| dynasm!(a ; .arch x64 ; subss xmm0, xmm1)),
-        O::F32Mul => binary_sse(c, false, |a| dynasm!(a ; .arch x64 ; mulss xmm0, xmm1)),
-        O::F32Div => binary_sse(c, false, |a| dynasm!(a ; .arch x64 ; divss xmm0, xmm1)),
-        O::F64Add => binary_sse(c, true, |a| dynasm!(a ; .arch x64 ; addsd xmm0, xmm1)),
-        O::F64Sub => binary_sse(c, true, |a| dynasm!(a ; .arch x64 ; subsd xmm0, xmm1)),
-        O::F64Mul => binary_sse(c, true, |a| dynasm!(a ; .arch x64 ; mulsd xmm0, xmm1)),
-        O::F64Div => binary_sse(c, true, |a| dynasm!(a ; .arch x64 ; divsd xmm0, xmm1)),
-        O::F32Sqrt => unary_sse(c, false, |a| dynasm!(a ; .arch x64 ; sqrtss xmm0, xmm0)),
-        O::F64Sqrt => unary_sse(c, true, |a| dynasm!(a ; .arch x64 ; sqrtsd xmm0, xmm0)),
+        O::F32Add => binary_sse(c, |a| dynasm!(a ; .arch x64 ; addss xmm0, xmm1)),
+        O::F32Sub => binary_sse(c, |a| dynasm!(a ; .arch x64 ; subss xmm0, xmm1)),
+        O::F32Mul => binary_sse(c, |a| dynasm!(a ; .arch x64 ; mulss xmm0, xmm1)),
+        O::F32Div => binary_sse(c, |a| dynasm!(a ; .arch x64 ; divss xmm0, xmm1)),
+        O::F64Add => binary_sse(c, |a| dynasm!(a ; .arch x64 ; addsd xmm0, xmm1)),
+        O::F64Sub => binary_sse(c, |a| dynasm!(a ; .arch x64 ; subsd xmm0, xmm1)),
+        O::F64Mul => binary_sse(c, |a| dynasm!(a ; .arch x64 ; mulsd xmm0, xmm1)),
+        O::F64Div => binary_sse(c, |a| dynasm!(a ; .arch x64 ; divsd xmm0, xmm1)),
+        O::F32Sqrt => unary_sse(c, |a| dynasm!(a ; .arch x64 ; sqrtss xmm0, xmm0)),
+        O::F64Sqrt => unary_sse(c, |a| dynasm!(a ; .arch x64 ; sqrtsd xmm0, xmm0)),
         O::F32Min => min_max(c, false, false),
         O::F32Max => min_max(c, false, true),
         O::F64Min => min_max(c, true, false),
@@ -334,8 +334,13 @@ pub(crate) fn float(c: &mut Compiler<'_>, op: &Operator<'_>) -> bool {
         O::F64ConvertI32U => convert(c, true, false, false),
         O::F64ConvertI64S => convert(c, true, true, true),
         O::F64ConvertI64U => convert(c, true, true, false),
-        O::F32DemoteF64 => unary_sse(c, false, |a| dynasm!(a ; .arch x64 ; cvtsd2ss xmm0, xmm0)),
-        O::F64PromoteF32 => unary_sse(c, true, |a| dynasm!(a ; .arch x64 ; cvtss2sd xmm0, xmm0)),
+        // Into a cleared register: `cvtsd2ss` keeps its destination's other bits, and an f32
+        // must have zero high bits (it is stored and compared as 64-bit bits).
+        O::F32DemoteF64 => unary_sse(
+            c,
+            |a| dynasm!(a ; .arch x64 ; xorps xmm1, xmm1 ; cvtsd2ss xmm1, xmm0 ; movaps xmm0, xmm1),
+        ),
+        O::F64PromoteF32 => unary_sse(c, |a| dynasm!(a ; .arch x64 ; cvtss2sd xmm0, xmm0)),
         O::I32TruncF32S => truncate(c, false, false, true, false),
         O::I32TruncF32U => truncate(c, false, false, false, false),
         O::I32TruncF64S => truncate(c, true, false, true, false),
