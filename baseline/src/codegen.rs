@@ -142,6 +142,8 @@ pub(crate) struct Compiler<'m> {
     osr_loops: Vec<OsrLoop>,
     /// Where each prologue's frame size immediate must be patched.
     frame_patches: Vec<usize>,
+    /// The function's entry (its first instruction), for self-calls.
+    entry: DynamicLabel,
 }
 
 /// An out-of-line call of `tier_up` where a budget ran out: the stub, where it returns to,
@@ -174,11 +176,13 @@ pub fn compile(
     let num_params = func_type.params.len() as u32;
     // With several results, the results-area pointer gets a slot after the locals.
     let results_area_slot = (func_type.results.len() > 1).then_some(num_params + num_locals);
+    let mut asm = Asm::new(0);
+    let entry = asm.new_dynamic_label();
     let mut c = Compiler {
         module,
         offsets,
         options,
-        asm: Asm::new(0),
+        asm,
         stack: Vec::new(),
         control: Vec::new(),
         temp_base: num_params + num_locals + results_area_slot.is_some() as u32,
@@ -198,6 +202,7 @@ pub fn compile(
         offset: 0,
         osr_loops: Vec::new(),
         frame_patches: Vec::new(),
+        entry,
     };
     let end = c.asm.new_dynamic_label();
     c.control.push(Control {
@@ -291,6 +296,7 @@ impl Compiler<'_> {
 
     /// Emits the prologue.
     fn prologue(&mut self, num_params: u32, num_locals: u32) {
+        dynasm!(self.asm ; .arch x64 ; =>self.entry);
         self.enter_frame();
         let sig = NativeSignature::new(self.func_type);
         for (i, loc) in sig.params.iter().enumerate() {

@@ -59,8 +59,17 @@ impl Compiler<'_> {
         let slow = self.asm.new_dynamic_label();
         let done = self.asm.new_dynamic_label();
 
+        // A self-call of code that no tier replaces (no tier-up counting: the function stays
+        // in this code) calls its own entry directly, pc-relative.
+        let own_entry = match callee {
+            Callee::Direct(f) if f == self.module.func_index(self.defined) => {
+                (!self.options.count_for_tier_up).then_some(self.entry)
+            }
+            _ => None,
+        };
         // r11 = the callee's VMFuncRef (indirect), r10 = its native entry (fast path).
         let native_possible = match callee {
+            Callee::Direct(_) if own_entry.is_some() => true,
             Callee::Direct(f) => match self.module.defined_func_index(f) {
                 Some(defined) => {
                     let table = self.offsets.code_table() as i32;
@@ -148,12 +157,12 @@ impl Compiler<'_> {
                 ),
                 Some(ArgLoc::Xmm(_)) | None => {}
             }
-            dynasm!(self.asm
-                ; .arch x64
-                ; mov rdi, r15
-                ; mov rsi, r15
-                ; call r10
-            );
+            dynasm!(self.asm ; .arch x64 ; mov rdi, r15 ; mov rsi, r15);
+            match own_entry {
+                Some(entry) => dynasm!(self.asm ; .arch x64 ; call =>entry),
+                None => dynasm!(self.asm ; .arch x64 ; call r10),
+            }
+            // One result meets the array path's in rax; several are in the values area.
             if nresults == 1 {
                 match ty.results[0] {
                     WasmValType::I32 => dynasm!(self.asm ; .arch x64 ; mov eax, eax),
@@ -161,7 +170,6 @@ impl Compiler<'_> {
                     WasmValType::F64 => dynasm!(self.asm ; .arch x64 ; movq rax, xmm0),
                     _ => {}
                 }
-                dynasm!(self.asm ; .arch x64 ; mov QWORD [rsp + vo], rax);
             }
             dynasm!(self.asm ; .arch x64 ; jmp =>done);
         }
@@ -189,14 +197,23 @@ impl Compiler<'_> {
             ; call QWORD [rdi + off::FUNCREF_ARRAY_CALL as i32]
             ; test al, al
             ; jz =>raise
-            ; =>done
         );
-        for k in 0..nresults {
-            dynasm!(self.asm ; .arch x64 ; mov rax, QWORD [rsp + vo + 16 * k as i32]);
-            let dst = self.push_temp();
-            self.store(RAX, dst);
+        if nresults == 1 {
+            dynasm!(self.asm ; .arch x64 ; mov rax, QWORD [rsp + vo] ; =>done);
+            self.push_rax_in_reg();
+        } else {
+            dynasm!(self.asm ; .arch x64 ; =>done);
+            for k in 0..nresults {
+                dynasm!(self.asm ; .arch x64 ; mov rax, QWORD [rsp + vo + 16 * k as i32]);
+                let dst = self.push_temp();
+                self.store(RAX, dst);
+            }
         }
-        self.reload_memory_base();
+        // With a full reservation a memory never moves, so its base stays in r14; with a
+        // smaller one the callee may have grown and moved it.
+        if self.options.explicit_bounds_checks {
+            self.reload_memory_base();
+        }
         Ok(())
     }
 }
