@@ -77,15 +77,30 @@ impl BackgroundCompiler {
         }
     }
 
-    /// Queues defined function `defined` of `module` for the optimizing tier; `heat` is how
-    /// long it took to run out of its baseline budget (the hottest compile first).
+    /// Queues defined function `defined` of `module` (or, with `osr`, its on-stack-
+    /// replacement variant) for the optimizing tier; `heat` is how long it took to run out
+    /// of its baseline budget (the hottest compile first). Under
+    /// `Config::synchronous_tier_up` the job runs here and now instead.
     pub(crate) fn submit(
         &self,
-        module: Weak<ModuleInner>,
+        module: &Arc<ModuleInner>,
         defined: u32,
         osr: bool,
         heat: Duration,
     ) {
+        let synchronous = module.engine.config().synchronous_tier_up;
+        let module = Arc::downgrade(module);
+        if synchronous {
+            let (queued, seq) = (Instant::now(), 0);
+            return compile(Job {
+                module,
+                defined,
+                osr,
+                queued,
+                heat,
+                seq,
+            });
+        }
         {
             let mut jobs = self.queue.jobs.lock().unwrap_or_else(|e| e.into_inner());
             let seq = jobs.1;

@@ -148,14 +148,10 @@ fn request_optimized_osr(module: &Arc<ModuleInner>, defined: u32) -> bool {
         return false;
     }
     let variant = &module.native.optimizing_osr[defined as usize];
-    let first_request = !variant.requested.swap(true, Ordering::AcqRel);
-    if first_request && module.engine.config().synchronous_tier_up {
-        compile_optimizing_osr(module, defined);
-    } else if first_request {
+    if !variant.requested.swap(true, Ordering::AcqRel) {
         // The activation waiting for it is as hot as it gets.
         let hottest = std::time::Duration::ZERO;
-        let weak = Arc::downgrade(module);
-        (module.engine.background()).submit(weak, defined, true, hottest);
+        (module.engine.background()).submit(module, defined, true, hottest);
     }
     variant.code.get().is_none()
 }

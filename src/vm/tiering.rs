@@ -279,18 +279,13 @@ pub(crate) unsafe extern "C" fn tier_up(vmctx: *mut VMContext, defined: u32) -> 
             compiled
         }
         Strategy::Tiered => {
-            let first_request = tiers_up_to_optimizing(&module)
-                && !module.native.queued[defined as usize].swap(true, Ordering::AcqRel);
-            if first_request && config.synchronous_tier_up {
-                let _ = compile_optimizing(&module, defined);
-            } else if first_request {
+            if tiers_up_to_optimizing(&module)
+                && !module.native.queued[defined as usize].swap(true, Ordering::AcqRel)
+            {
                 let heat = module.native.baseline_installed[defined as usize]
                     .get()
                     .map_or(std::time::Duration::MAX, Instant::elapsed);
-                module
-                    .engine
-                    .background()
-                    .submit(Arc::downgrade(&module), defined, false, heat);
+                (module.engine.background()).submit(&module, defined, false, heat);
             }
             !module.native.entry(defined).is_null()
         }
