@@ -645,18 +645,30 @@ impl Compiler<'_> {
         dynasm!(self.asm ; .arch x64 ; jmp =>label);
     }
 
+    /// Returns the top entries of the stack as the function's results.
     fn emit_return(&mut self) {
         let n = self.func_type.results.len();
+        self.return_results(|c, k| {
+            let pos = (c.stack.len() - n + k) as u32;
+            c.load(c.stack[pos as usize], pos, RAX);
+        });
+    }
+
+    /// Returns the function's results, `load_result(k)` putting result `k` in `rax`: into
+    /// the caller's results area when there are several, else in rax or xmm0.
+    fn return_results(&mut self, mut load_result: impl FnMut(&mut Self, usize)) {
+        let n = self.func_type.results.len();
         if let Some(slot) = self.results_area_slot {
-            dynasm!(self.asm ; .arch x64 ; mov rdx, QWORD [rbp + slot_offset(slot)]);
             for k in 0..n {
-                let pos = (self.stack.len() - n + k) as u32;
-                self.load(self.stack[pos as usize], pos, RAX);
-                dynasm!(self.asm ; .arch x64 ; mov QWORD [rdx + 16 * k as i32], rax);
+                load_result(self, k);
+                dynasm!(self.asm
+                    ; .arch x64
+                    ; mov rdx, QWORD [rbp + slot_offset(slot)]
+                    ; mov QWORD [rdx + 16 * k as i32], rax
+                );
             }
         } else if let Some(&ty) = self.func_type.results.first() {
-            let pos = self.stack.len() as u32 - 1;
-            self.load(self.stack[pos as usize], pos, RAX);
+            load_result(self, 0);
             if is_float(ty) {
                 dynasm!(self.asm ; .arch x64 ; movq xmm0, rax);
             }

@@ -8,7 +8,7 @@
 
 use super::{slot_offset, Compiler, Operand, RAX};
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
-use strata_environ::abi::{is_float, ArgLoc, NativeSignature};
+use strata_environ::abi::{ArgLoc, NativeSignature};
 use strata_environ::vmcontext::offsets as off;
 use strata_environ::vmcontext::{OSR_FROM_BASELINE, OSR_RETURNED, OSR_TRAPPED};
 use strata_environ::{OsrEntry, WasmFuncType, WasmValType};
@@ -123,23 +123,9 @@ impl Compiler<'_> {
             ; call QWORD [rax + off::BUILTIN_RAISE_TRAP as i32]
             ; =>returned
         );
-        let n = self.func_type.results.len();
-        if let Some(slot) = self.results_area_slot {
-            dynasm!(self.asm ; .arch x64 ; mov rdx, QWORD [rbp + slot_offset(slot)]);
-            for k in 0..n as i32 {
-                dynasm!(self.asm
-                    ; .arch x64
-                    ; mov rax, QWORD [rsp + 16 * k]
-                    ; mov QWORD [rdx + 16 * k], rax
-                );
-            }
-        } else if let Some(&ty) = self.func_type.results.first() {
-            dynasm!(self.asm ; .arch x64 ; mov rax, QWORD [rsp]);
-            if is_float(ty) {
-                dynasm!(self.asm ; .arch x64 ; movq xmm0, rax);
-            }
-        }
-        self.leave_frame();
+        self.return_results(|c, k| {
+            dynasm!(c.asm ; .arch x64 ; mov rax, QWORD [rsp + 16 * k as i32]);
+        });
         dynasm!(self.asm ; .arch x64 ; =>stay);
     }
 }
