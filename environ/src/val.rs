@@ -20,12 +20,14 @@ impl std::fmt::Debug for ValRaw {
 }
 
 impl ValRaw {
+    #[inline]
     pub const fn i32(v: i32) -> ValRaw {
         ValRaw {
             lo: v as u32 as u64,
             hi: 0,
         }
     }
+    #[inline]
     pub const fn i64(v: i64) -> ValRaw {
         ValRaw {
             lo: v as u64,
@@ -33,6 +35,7 @@ impl ValRaw {
         }
     }
     /// An f32 given by its bits.
+    #[inline]
     pub const fn f32(bits: u32) -> ValRaw {
         ValRaw {
             lo: bits as u64,
@@ -40,9 +43,11 @@ impl ValRaw {
         }
     }
     /// An f64 given by its bits.
+    #[inline]
     pub const fn f64(bits: u64) -> ValRaw {
         ValRaw { lo: bits, hi: 0 }
     }
+    #[inline]
     pub const fn v128(v: u128) -> ValRaw {
         ValRaw {
             lo: v as u64,
@@ -50,32 +55,41 @@ impl ValRaw {
         }
     }
     /// A reference (funcref pointer or externref handle); 0 is null.
+    #[inline]
     pub const fn reference(raw: u64) -> ValRaw {
         ValRaw { lo: raw, hi: 0 }
     }
     /// The low 8 bytes: what an interpreter slot or a general-purpose register holds.
+    #[inline]
     pub const fn from_u64(bits: u64) -> ValRaw {
         ValRaw { lo: bits, hi: 0 }
     }
 
+    #[inline]
     pub const fn get_i32(self) -> i32 {
         self.lo as u32 as i32
     }
+    #[inline]
     pub const fn get_i64(self) -> i64 {
         self.lo as i64
     }
+    #[inline]
     pub const fn get_f32(self) -> u32 {
         self.lo as u32
     }
+    #[inline]
     pub const fn get_f64(self) -> u64 {
         self.lo
     }
+    #[inline]
     pub const fn get_v128(self) -> u128 {
         (self.hi as u128) << 64 | self.lo as u128
     }
+    #[inline]
     pub const fn get_ref(self) -> u64 {
         self.lo
     }
+    #[inline]
     pub const fn get_u64(self) -> u64 {
         self.lo
     }

@@ -48,64 +48,81 @@ impl VMOffsets {
         }
     }
 
+    #[inline]
     pub const fn magic(&self) -> u32 {
         0
     }
+    #[inline]
     pub const fn store_context(&self) -> u32 {
         8
     }
+    #[inline]
     pub const fn builtins(&self) -> u32 {
         16
     }
+    #[inline]
     pub const fn type_ids(&self) -> u32 {
         24
     }
+    #[inline]
     pub const fn interp(&self) -> u32 {
         32
     }
+    #[inline]
     pub const fn instance(&self) -> u32 {
         40
     }
+    #[inline]
     pub const fn code_table(&self) -> u32 {
         48
     }
+    #[inline]
     pub const fn budgets(&self) -> u32 {
         56
     }
+    #[inline]
     fn funcs_begin(&self) -> u32 {
         64
     }
+    #[inline]
     fn tables_begin(&self) -> u32 {
         self.funcs_begin() + self.num_funcs * PTR
     }
+    #[inline]
     fn memories_begin(&self) -> u32 {
         self.tables_begin() + self.num_tables * PTR
     }
+    #[inline]
     fn globals_begin(&self) -> u32 {
         self.memories_begin() + self.num_memories * PTR
     }
 
     /// Offset of the `*const VMFuncRef` of function `index`.
+    #[inline]
     pub fn func(&self, index: u32) -> u32 {
         debug_assert!(index < self.num_funcs);
         self.funcs_begin() + index * PTR
     }
     /// Offset of the `*mut VMTableDefinition` of table `index`.
+    #[inline]
     pub fn table(&self, index: u32) -> u32 {
         debug_assert!(index < self.num_tables);
         self.tables_begin() + index * PTR
     }
     /// Offset of the `*mut VMMemoryDefinition` of memory `index`.
+    #[inline]
     pub fn memory(&self, index: u32) -> u32 {
         debug_assert!(index < self.num_memories);
         self.memories_begin() + index * PTR
     }
     /// Offset of the `*mut ValRaw` of global `index`.
+    #[inline]
     pub fn global(&self, index: u32) -> u32 {
         debug_assert!(index < self.num_globals);
         self.globals_begin() + index * PTR
     }
     /// Total size of the `VMContext` in bytes (a multiple of 16).
+    #[inline]
     pub fn size(&self) -> u32 {
         (self.globals_begin() + self.num_globals * PTR).next_multiple_of(16)
     }

@@ -87,6 +87,18 @@ impl InterpModule {
     /// `TrapCode::InvalidFunction` with the function as the innermost frame.
     #[inline(always)]
     fn compiled(&self, defined: u32) -> Option<&CompiledFunc> {
+        match self.funcs[defined as usize].get() {
+            Some(translation) => translation.as_ref().ok(),
+            None => self.translate_first(defined),
+        }
+    }
+
+    /// [`InterpModule::compiled`] on a function's first call, kept out of line: the
+    /// executor's call handler must take no local's address, or its jump to the callee's
+    /// code stops being a tail call (see [`exec`]).
+    #[cold]
+    #[inline(never)]
+    fn translate_first(&self, defined: u32) -> Option<&CompiledFunc> {
         self.translation(defined).as_ref().ok()
     }
 }

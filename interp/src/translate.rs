@@ -15,6 +15,7 @@
 //! - `local.set` right after an instruction that produced the top of stack retargets that
 //!   instruction's result to the local instead of copying (unless a label intervened).
 
+use crate::exec::Op;
 use crate::instr::{for_each_numeric_op, Instr, Slot};
 use anyhow::{bail, Result};
 use std::collections::HashMap;
@@ -28,7 +29,8 @@ const MAX_CONST_SLOTS: usize = 128;
 /// A function ready for the executor.
 #[derive(Debug)]
 pub(crate) struct CompiledFunc {
-    pub(crate) code: Box<[Instr]>,
+    /// Threaded code, lowered from the translated instructions.
+    pub(crate) code: Box<[Op]>,
     /// Index in the module's function space (for trap reports).
     pub(crate) func_index: u32,
     /// Index among the module's defined functions (for tier-up budgets).
@@ -190,7 +192,7 @@ pub(crate) fn translate(
         .max(num_params)
         .max(num_results);
     Ok(CompiledFunc {
-        code: t.code.into(),
+        code: crate::exec::lower(&t.code),
         func_index,
         defined,
         num_params,

@@ -2,6 +2,7 @@
 //! memory and tables, and the value stack frames live in. Every raw pointer the interpreter
 //! follows is followed here.
 
+use crate::exec::Op;
 use crate::translate::CompiledFunc;
 use crate::InterpModule;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -323,27 +324,11 @@ impl ValueStack {
         }
     }
 
-    /// Sets up `func`'s frame at slot `fp` (arguments already in place): zeroes its locals
-    /// and copies its constants in. `None` when the frame does not fit.
-    #[inline(always)]
-    pub(crate) fn enter(&mut self, fp: usize, func: &CompiledFunc) -> Option<Regs> {
-        let end = fp.checked_add(func.frame_size as usize)?;
-        let frame = self.slots.get_mut(fp..end)?;
-        let locals = func.num_params as usize;
-        let consts = locals + func.num_locals as usize;
-        // Most frames have few locals and constants: plain loops beat memset/memcpy calls.
-        for slot in &mut frame[locals..consts] {
-            *slot = 0;
-        }
-        for (slot, value) in frame[consts..].iter_mut().zip(func.consts.iter()) {
-            *slot = *value;
-        }
-        Some(Regs::new(frame))
-    }
-
-    /// The registers of an already entered frame.
-    pub(crate) fn frame(&mut self, fp: usize, func: &CompiledFunc) -> Regs {
-        Regs::new(&mut self.slots[fp..fp + func.frame_size as usize])
+    /// The first slot and the end of the stack, for [`enter`]. The stack never moves while
+    /// an activation runs on it (the activation borrows it).
+    pub(crate) fn bounds(&mut self) -> (*mut u64, *mut u64) {
+        let range = self.slots.as_mut_ptr_range();
+        (range.start, range.end)
     }
 
     pub(crate) fn slots_mut(&mut self, len: usize) -> &mut [u64] {
@@ -351,34 +336,106 @@ impl ValueStack {
     }
 }
 
-/// The current frame's slots. Made from a frame of the value stack, which never moves
-/// while a thread runs wasm, so the pointer stays valid as long as the frame is live.
+/// Sets up `func`'s frame at `fp` (arguments already in place): zeroes its locals and
+/// copies its constants in. `None` when the frame would pass `end`.
+///
+/// `fp` must lie in a value stack whose end is `end` (`fp <= end`): it is the stack's first
+/// slot, or a caller's frame start plus a slot of that frame.
+#[inline(always)]
+pub(crate) fn enter(fp: *mut u64, end: *mut u64, func: &CompiledFunc) -> Option<Regs> {
+    let room = (end as usize).saturating_sub(fp as usize) / std::mem::size_of::<u64>();
+    let size = func.frame_size as usize;
+    if size > room {
+        return None;
+    }
+    // SAFETY: `fp..fp + size` lies inside the value stack (`fp` does, per the contract, and
+    // `size` slots fit before `end`), which no other reference covers while it runs.
+    let frame = unsafe { std::slice::from_raw_parts_mut(fp, size) };
+    let locals = func.num_params as usize;
+    let consts = locals + func.num_locals as usize;
+    // Most frames have few locals and constants: plain loops beat memset/memcpy calls.
+    for slot in &mut frame[locals..consts] {
+        *slot = 0;
+    }
+    for (slot, value) in frame[consts..].iter_mut().zip(func.consts.iter()) {
+        *slot = *value;
+    }
+    Some(Regs { fp })
+}
+
+/// The current frame's slots: a pointer to its first slot in the value stack, which never
+/// moves while a thread runs wasm, so it stays valid as long as the frame is live.
 #[derive(Clone, Copy)]
 pub(crate) struct Regs {
     fp: *mut u64,
-    len: usize,
 }
 
 impl Regs {
-    fn new(frame: &mut [u64]) -> Regs {
-        Regs {
-            fp: frame.as_mut_ptr(),
-            len: frame.len(),
-        }
-    }
-
     #[inline(always)]
     pub(crate) fn get(self, slot: u32) -> u64 {
-        debug_assert!((slot as usize) < self.len);
         // SAFETY: the translator only emits slots below the function's `frame_size`, and
-        // `Regs` covers exactly that many slots of the live frame.
+        // the frame was entered with that many slots (`enter`).
         unsafe { self.fp.add(slot as usize).read() }
     }
 
     #[inline(always)]
     pub(crate) fn set(self, slot: u32, value: u64) {
-        debug_assert!((slot as usize) < self.len);
         // SAFETY: as in `get`.
         unsafe { self.fp.add(slot as usize).write(value) }
+    }
+
+    /// Where a callee's frame starts when its arguments are at `slot` of this frame (a slot
+    /// below this frame's size, so the address stays inside the value stack).
+    #[inline(always)]
+    pub(crate) fn at(self, slot: u32) -> *mut u64 {
+        self.fp.wrapping_add(slot as usize)
+    }
+}
+
+/// The instruction pointer of threaded code: the [`Op`] a handler executes.
+///
+/// Threaded code is made by [`crate::exec::lower`] from a translated function, whose code
+/// always ends in an instruction that leaves it (`Return`, `Br`, `Unreachable`) and whose
+/// branch targets are instructions of the same function, so the steps the handlers take
+/// (the next instruction, a branch's relative target, a `BrTable` entry) stay inside it.
+#[derive(Clone, Copy)]
+pub(crate) struct Ip(*const Op);
+
+impl Ip {
+    /// The first instruction of `code`, which must be threaded code (see above).
+    pub(crate) fn start(code: &[Op]) -> Ip {
+        Ip(code.as_ptr())
+    }
+
+    /// The stopped state, returned when an activation finishes or traps.
+    pub(crate) fn stop() -> Ip {
+        Ip(std::ptr::null())
+    }
+
+    pub(crate) fn is_stop(self) -> bool {
+        self.0.is_null()
+    }
+
+    /// The instruction here.
+    #[inline(always)]
+    pub(crate) fn op<'a>(self) -> &'a Op {
+        // SAFETY: `self` points at an instruction of live threaded code (see the type's
+        // docs); code outlives every activation running it.
+        unsafe { &*self.0 }
+    }
+
+    /// The instruction `n` places on (1: the next one; 2: past an `Arg` word).
+    #[inline(always)]
+    pub(crate) fn skip(self, n: usize) -> Ip {
+        // SAFETY: handlers only step to instructions that exist (see the type's docs).
+        Ip(unsafe { self.0.add(n) })
+    }
+
+    /// The instruction `rel` places away: a branch target, as [`crate::exec::lower`]
+    /// encodes it.
+    #[inline(always)]
+    pub(crate) fn jump(self, rel: u32) -> Ip {
+        // SAFETY: `rel` is the distance from this branch to its target in the same code.
+        Ip(unsafe { self.0.offset(rel as i32 as isize) })
     }
 }

@@ -1,0 +1,734 @@
+//! The executor: runs a function's threaded code for one activation (one entry from the
+//! array convention), with calls between the instance's own functions handled inside it.
+//!
+//! Why threaded code: a `loop { match }` over the instructions ends every instruction in
+//! one shared indirect jump, which the branch predictor cannot learn (a third of the time
+//! of memory-bound loops went there). Here every instruction is an [`Op`] carrying its
+//! handler, and every handler ends by calling the next instruction's handler ([`next!`]) in
+//! tail position: the compiler turns that call into a jump, so each handler has its own
+//! dispatch jump, predicted from its own history, and the executor state (instruction
+//! pointer, frame, memory) stays in registers from handler to handler.
+//!
+//! Rust does not guarantee tail calls; LLVM makes them from opt-level 2 up, as long as a
+//! handler takes no local's address (slow paths live in `#[inline(never)]` functions, and
+//! what handlers use from other crates is `#[inline]`). The build script enables
+//! `strata_tail_calls` when the crate is built so, without debug assertions (whose checks
+//! take such addresses); otherwise each handler returns the next instruction to a loop
+//! ([`trampoline`]), so the native stack never grows with the instructions run. The
+//! workspace builds this crate that way in every profile, and `tests/interp_stack.rs` runs
+//! every handler in long loops on a small native stack, which a handler that calls instead
+//! of jumping would overflow.
+//!
+//! Calls to other instances, host functions and imports go through the array convention
+//! and so recurse natively; the entry checks the native stack against the store's limit.
+
+mod numeric;
+
+use crate::instr::Instr;
+use crate::translate::CompiledFunc;
+use crate::vm::{self, Ip, Memory, Regs, ValueStack, Vmctx};
+use crate::InterpModule;
+use strata_environ::vmcontext::{VMFuncRef, OSR_RETURNED, OSR_UNAVAILABLE};
+use strata_environ::{TrapCode, ValRaw, WASM_PAGE_SIZE};
+
+/// Most frames of one activation (frames may be tiny, so the value stack alone does not
+/// bound the depth).
+const MAX_FRAMES: usize = 1 << 17;
+
+/// Executes the instruction at `ip` and, in optimized builds, everything after it; returns
+/// the instruction to continue with ([`Ip::stop`] once the activation is over).
+pub(crate) type Handler = fn(Ip, Regs, Memory, &mut Executor<'_>) -> Ip;
+
+/// One instruction of threaded code: its handler and up to four operands, in the order of
+/// the [`Instr`] it comes from (branch targets relative to the branch, see [`lower`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Op {
+    handler: Handler,
+    a: u32,
+    b: u32,
+    c: u32,
+    d: u32,
+}
+
+impl Op {
+    fn new(handler: Handler, a: u32, b: u32, c: u32) -> Op {
+        Op {
+            handler,
+            a,
+            b,
+            c,
+            d: 0,
+        }
+    }
+
+    fn with_d(self, d: u32) -> Op {
+        Op { d, ..self }
+    }
+}
+
+impl std::fmt::Debug for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Op({:p}; {}, {}, {}, {})",
+            self.handler as *const (), self.a, self.b, self.c, self.d
+        )
+    }
+}
+
+/// Continues with the instruction at `$ip`: a tail call of its handler in optimized builds,
+/// a return to the [`trampoline`] otherwise.
+macro_rules! next {
+    ($ip:expr, $regs:expr, $mem:expr, $ex:expr) => {{
+        let (ip, regs, mem): (Ip, Regs, Memory) = ($ip, $regs, $mem);
+        let ex: &mut Executor<'_> = $ex;
+        #[cfg(strata_tail_calls)]
+        {
+            return (ip.op().handler)(ip, regs, mem, ex);
+        }
+        #[cfg(not(strata_tail_calls))]
+        {
+            ex.regs = regs;
+            ex.mem = mem;
+            return ip;
+        }
+    }};
+}
+use next;
+
+/// Why an activation stopped early.
+#[derive(Debug)]
+pub(crate) enum Exit {
+    /// Trap raised here.
+    Trap(TrapCode),
+    /// A callee reached through the array convention trapped and already reported it.
+    Propagated,
+}
+
+/// How an activation stopped early, with its frames (function indices, innermost first).
+pub(crate) type Unwind = (Exit, Vec<u32>);
+
+struct Frame<'m> {
+    func: &'m CompiledFunc,
+    /// Where the caller continues.
+    ret: Ip,
+    regs: Regs,
+}
+
+/// What an activation needs besides its stack.
+pub(crate) struct Context<'m> {
+    pub(crate) vmctx: Vmctx,
+    pub(crate) module: &'m InterpModule,
+}
+
+/// The state of a running activation that handlers do not carry in registers.
+pub(crate) struct Executor<'m> {
+    vmctx: Vmctx,
+    module: &'m InterpModule,
+    /// The running function.
+    func: &'m CompiledFunc,
+    /// Its callers, innermost last.
+    frames: Vec<Frame<'m>>,
+    /// The end of the value stack.
+    stack_end: *mut u64,
+    /// Why the activation stopped early, once it has.
+    exit: Option<Exit>,
+    /// A function to report as the innermost frame: a callee whose body is invalid.
+    invalid_callee: Option<u32>,
+    /// The frame and memory between two instructions under the [`trampoline`].
+    #[cfg_attr(strata_tail_calls, allow(dead_code))]
+    regs: Regs,
+    #[cfg_attr(strata_tail_calls, allow(dead_code))]
+    mem: Memory,
+}
+
+impl<'m> Executor<'m> {
+    /// Stops the activation with `exit`.
+    #[cold]
+    fn stop(&mut self, exit: Exit) -> Ip {
+        self.exit = Some(exit);
+        Ip::stop()
+    }
+
+    /// The frames of the activation, innermost first.
+    fn backtrace(&self) -> Vec<u32> {
+        self.invalid_callee
+            .into_iter()
+            .chain(std::iter::once(self.func.func_index))
+            .chain(self.frames.iter().rev().map(|f| f.func.func_index))
+            .collect()
+    }
+
+    /// Calls `callee` (signature: module type `ty`) through the array convention with the
+    /// arguments at `base`; its results land at `base`.
+    #[inline(never)]
+    fn call_array(
+        &self,
+        callee: *const VMFuncRef,
+        ty: u32,
+        regs: Regs,
+        base: u32,
+    ) -> Result<(), Exit> {
+        let ty = &self.module.info.types[ty as usize];
+        let (params, results) = (ty.params.len(), ty.results.len());
+        let len = params.max(results);
+        let mut inline = [ValRaw::default(); 8];
+        let mut heap = Vec::new();
+        let values: &mut [ValRaw] = if len <= inline.len() {
+            &mut inline[..len]
+        } else {
+            heap.resize(len, ValRaw::default());
+            &mut heap
+        };
+        for (k, v) in values.iter_mut().enumerate().take(params) {
+            *v = ValRaw::from_u64(regs.get(base + k as u32));
+        }
+        if !vm::array_call(callee, self.vmctx, values) {
+            return Err(Exit::Propagated);
+        }
+        for (k, v) in values.iter().enumerate().take(results) {
+            regs.set(base + k as u32, v.get_u64());
+        }
+        Ok(())
+    }
+
+    /// Calls defined function `defined` through its native code (it has some, or just got
+    /// it) with the arguments at `base`.
+    #[inline(never)]
+    fn call_native(&self, defined: u32, regs: Regs, base: u32) -> Result<(), Exit> {
+        let index = self.module.info.func_index(defined);
+        let ty = self.module.info.functions[index as usize];
+        let funcref = self.vmctx.func_ref(self.module.offsets.func(index));
+        self.call_array(funcref, ty, regs, base)
+    }
+
+    /// On-stack replacement at loop header `point` of the running function: hands the
+    /// activation's state to the function's native code, if it has an entry for the loop.
+    /// `Ok(true)`: the call ran to its end there, its results are in slots `0..n`;
+    /// `Ok(false)`: nothing ran.
+    #[cold]
+    #[inline(never)]
+    fn osr(&self, point: u32, regs: Regs) -> Result<bool, Exit> {
+        let func = self.func;
+        let point = &func.osr_points[point as usize];
+        let locals = func.num_params + func.num_locals;
+        let values = (0..locals).chain(point.stack.iter().copied());
+        let state: Vec<u64> = std::iter::once(u64::from(point.loop_offset))
+            .chain(values.map(|slot| regs.get(slot)))
+            .collect();
+        let results = self.module.info.func_type(func.func_index).results.len();
+        let mut values = vec![ValRaw::default(); results.max(1)];
+        values[0] = ValRaw::from_u64(state.as_ptr() as u64);
+        match self.vmctx.osr(func.defined, point.loop_offset, &mut values) {
+            OSR_UNAVAILABLE => Ok(false),
+            OSR_RETURNED => {
+                for (k, v) in values.iter().enumerate().take(results) {
+                    regs.set(k as u32, v.get_u64());
+                }
+                Ok(true)
+            }
+            _ => Err(Exit::Propagated),
+        }
+    }
+}
+
+/// Stops the activation with a trap.
+#[cold]
+fn trap(ex: &mut Executor<'_>, code: TrapCode) -> Ip {
+    ex.stop(Exit::Trap(code))
+}
+
+/// Runs `entry`, whose frame starts at slot 0 of `stack` with the arguments in place;
+/// its results are left in slots `0..n`.
+pub(crate) fn run<'m>(
+    cx: &Context<'m>,
+    stack: &mut ValueStack,
+    entry: &'m CompiledFunc,
+) -> Result<(), Unwind> {
+    let (start, stack_end) = stack.bounds();
+    let Some(regs) = vm::enter(start, stack_end, entry) else {
+        return Err((Exit::Trap(TrapCode::StackOverflow), vec![entry.func_index]));
+    };
+    let mem = cx.vmctx.memory();
+    let mut ex = Executor {
+        vmctx: cx.vmctx,
+        module: cx.module,
+        func: entry,
+        frames: Vec::new(),
+        stack_end,
+        exit: None,
+        invalid_callee: None,
+        regs,
+        mem,
+    };
+    trampoline(Ip::start(&entry.code), regs, mem, &mut ex);
+    match ex.exit.take() {
+        None => Ok(()),
+        Some(exit) => Err((exit, ex.backtrace())),
+    }
+}
+
+/// Runs threaded code from `ip` until the activation is over. Optimized builds run it all
+/// in one chain of tail calls; otherwise each handler returns the next instruction here.
+fn trampoline(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) {
+    let mut ip = (ip.op().handler)(ip, regs, mem, ex);
+    while !ip.is_stop() {
+        ip = (ip.op().handler)(ip, ex.regs, ex.mem, ex);
+    }
+}
+
+/// Lowers translated code to threaded code, one [`Op`] per instruction (so positions, and
+/// the `Arg` words that follow some instructions, stay where they were).
+pub(crate) fn lower(code: &[Instr]) -> Box<[Op]> {
+    code.iter()
+        .enumerate()
+        .map(|(at, &instr)| {
+            // Branch targets become distances from the branch.
+            let rel = |target: u32| target.wrapping_sub(at as u32);
+            numeric::lower(instr).unwrap_or_else(|| match instr {
+                Instr::Arg { a, b, c } => Op::new(arg, a, b, c),
+                Instr::Copy { dst, src } => Op::new(copy, dst, src, 0),
+                Instr::Const { dst, lo, hi } => Op::new(constant, dst, lo, hi),
+                Instr::Br { target } => Op::new(br, rel(target), 0, 0),
+                Instr::BrIfZero { cond, target } => Op::new(br_if_zero, cond, rel(target), 0),
+                Instr::BrIfNonZero { cond, target } => {
+                    Op::new(br_if_non_zero, cond, rel(target), 0)
+                }
+                Instr::BrI32Eq { a, b, target } => Op::new(br_i32_eq, a, b, rel(target)),
+                Instr::BrI32Ne { a, b, target } => Op::new(br_i32_ne, a, b, rel(target)),
+                Instr::BrI32LtS { a, b, target } => Op::new(br_i32_lt_s, a, b, rel(target)),
+                Instr::BrI32LtU { a, b, target } => Op::new(br_i32_lt_u, a, b, rel(target)),
+                Instr::BrI32GtS { a, b, target } => Op::new(br_i32_gt_s, a, b, rel(target)),
+                Instr::BrI32GtU { a, b, target } => Op::new(br_i32_gt_u, a, b, rel(target)),
+                Instr::BrI32LeS { a, b, target } => Op::new(br_i32_le_s, a, b, rel(target)),
+                Instr::BrI32LeU { a, b, target } => Op::new(br_i32_le_u, a, b, rel(target)),
+                Instr::BrI32GeS { a, b, target } => Op::new(br_i32_ge_s, a, b, rel(target)),
+                Instr::BrI32GeU { a, b, target } => Op::new(br_i32_ge_u, a, b, rel(target)),
+                Instr::BrTable { index, len } => Op::new(br_table, index, len, 0),
+                Instr::LoopBudget { point } => Op::new(loop_budget, point, 0, 0),
+                Instr::Return => Op::new(ret, 0, 0, 0),
+                Instr::Unreachable => Op::new(unreachable, 0, 0, 0),
+                Instr::Select { dst, a, b } => {
+                    let (cond, _, _) = arg_of(code, at);
+                    Op::new(select, dst, a, b).with_d(cond)
+                }
+                Instr::Call { func, base } => Op::new(call, func, base, 0),
+                Instr::CallRef { offset, base, ty } => Op::new(call_ref, offset, base, ty),
+                Instr::CallIndirect { index, ty, table } => {
+                    let (base, _, _) = arg_of(code, at);
+                    Op::new(call_indirect, index, ty, table).with_d(base)
+                }
+                Instr::GlobalGet { dst, offset } => Op::new(global_get, dst, offset, 0),
+                Instr::GlobalSet { src, offset } => Op::new(global_set, src, offset, 0),
+                Instr::RefFunc { dst, offset } => Op::new(ref_func, dst, offset, 0),
+                Instr::MemorySize { dst } => Op::new(memory_size, dst, 0, 0),
+                Instr::MemoryGrow { dst, delta } => Op::new(memory_grow, dst, delta, 0),
+                Instr::MemoryFill { dst, value, len } => Op::new(memory_fill, dst, value, len),
+                Instr::MemoryCopy { dst, src, len } => Op::new(memory_copy, dst, src, len),
+                Instr::MemoryInit { dst, src, len } => {
+                    let (data, _, _) = arg_of(code, at);
+                    Op::new(memory_init, dst, src, len).with_d(data)
+                }
+                Instr::DataDrop { data } => Op::new(data_drop, data, 0, 0),
+                Instr::TableGet { dst, index, table } => Op::new(table_get, dst, index, table),
+                Instr::TableSet {
+                    index,
+                    value,
+                    table,
+                } => Op::new(table_set, index, value, table),
+                Instr::TableSize { dst, table } => Op::new(table_size, dst, table, 0),
+                Instr::TableGrow { dst, init, delta } => {
+                    let (table, _, _) = arg_of(code, at);
+                    Op::new(table_grow, dst, init, delta).with_d(table)
+                }
+                Instr::TableFill { dst, value, len } => {
+                    let (table, _, _) = arg_of(code, at);
+                    Op::new(table_fill, dst, value, len).with_d(table)
+                }
+                Instr::TableCopy { dst, src, len } => Op::new(table_copy, dst, src, len),
+                Instr::TableInit { dst, src, len } => Op::new(table_init, dst, src, len),
+                Instr::ElemDrop { elem } => Op::new(elem_drop, elem, 0, 0),
+                other => unreachable!("numeric instruction {other:?} not lowered"),
+            })
+        })
+        .collect()
+}
+
+/// The operands of the `Arg` word after instruction `at`.
+fn arg_of(code: &[Instr], at: usize) -> (u32, u32, u32) {
+    match code.get(at + 1) {
+        Some(&Instr::Arg { a, b, c }) => (a, b, c),
+        other => unreachable!("expected an Arg word, found {other:?}"),
+    }
+}
+
+/// `i32` result of a grow builtin: the old size, or -1.
+fn grow_result(old: u64) -> u64 {
+    if old == u64::MAX {
+        u32::MAX as u64
+    } else {
+        old as u32 as u64
+    }
+}
+
+// Control.
+
+fn arg(_: Ip, _: Regs, _: Memory, _: &mut Executor<'_>) -> Ip {
+    unreachable!("Arg words are skipped by their instruction")
+}
+
+fn copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    regs.set(op.a, regs.get(op.b));
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+fn constant(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    regs.set(op.a, op.b as u64 | (op.c as u64) << 32);
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+fn br(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    next!(ip.jump(ip.op().a), regs, mem, ex)
+}
+
+fn br_if_zero(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    if regs.get(op.a) as u32 == 0 {
+        next!(ip.jump(op.b), regs, mem, ex)
+    }
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+fn br_if_non_zero(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    if regs.get(op.a) as u32 != 0 {
+        next!(ip.jump(op.b), regs, mem, ex)
+    }
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+/// Fused `i32` compare-and-branch handlers: jump to `c` when `a <op> b`.
+macro_rules! compare_branches {
+    ($($name:ident $ty:ty, $cmp:tt;)*) => {$(
+        fn $name(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+            let op = ip.op();
+            if (regs.get(op.a) as u32 as $ty) $cmp (regs.get(op.b) as u32 as $ty) {
+                next!(ip.jump(op.c), regs, mem, ex)
+            }
+            next!(ip.skip(1), regs, mem, ex)
+        }
+    )*};
+}
+compare_branches! {
+    br_i32_eq u32, ==;
+    br_i32_ne u32, !=;
+    br_i32_lt_s i32, <;
+    br_i32_lt_u u32, <;
+    br_i32_gt_s i32, >;
+    br_i32_gt_u u32, >;
+    br_i32_le_s i32, <=;
+    br_i32_le_u u32, <=;
+    br_i32_ge_s i32, >=;
+    br_i32_ge_u u32, >=;
+}
+
+/// Continues at the `min(index, len)`-th of the `Br`s that follow.
+fn br_table(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    let entry = (regs.get(op.a) as u32).min(op.b) as usize;
+    next!(ip.skip(1 + entry), regs, mem, ex)
+}
+
+fn loop_budget(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    if ex.vmctx.spend_loop_budget(ex.func.defined) {
+        // Compiled just now: continue this very call in the native code.
+        match ex.osr(ip.op().a, regs) {
+            Ok(false) => {}
+            Ok(true) => return ret(ip, regs, mem, ex),
+            Err(exit) => return ex.stop(exit),
+        }
+    }
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+/// Leaves the current frame (its results in slots `0..n`) for its caller's, or finishes.
+fn ret(_: Ip, _: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    match ex.frames.pop() {
+        None => Ip::stop(),
+        Some(caller) => {
+            ex.func = caller.func;
+            next!(caller.ret, caller.regs, mem, ex)
+        }
+    }
+}
+
+fn unreachable(_: Ip, _: Regs, _: Memory, ex: &mut Executor<'_>) -> Ip {
+    trap(ex, TrapCode::UnreachableCodeReached)
+}
+
+/// `a = d != 0 ? b : c`; an `Arg` word follows.
+fn select(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    let v = if regs.get(op.d) as u32 != 0 {
+        regs.get(op.b)
+    } else {
+        regs.get(op.c)
+    };
+    regs.set(op.a, v);
+    next!(ip.skip(2), regs, mem, ex)
+}
+
+// Calls.
+
+/// Calls defined function `defined` with its frame at slot `base` of the current one, in
+/// this chain or through its native code once it has some; the caller continues at
+/// `after`.
+#[inline(always)]
+fn call_defined(
+    after: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    defined: u32,
+    base: u32,
+) -> Ip {
+    let vmctx = ex.vmctx;
+    if ex.module.tiering && (vmctx.native_entry(defined) || vmctx.spend_call_budget(defined)) {
+        if let Err(exit) = ex.call_native(defined, regs, base) {
+            return ex.stop(exit);
+        }
+        next!(after, regs, vmctx.memory(), ex)
+    }
+    let Some(callee) = ex.module.compiled(defined) else {
+        ex.invalid_callee = Some(ex.module.info.func_index(defined));
+        return trap(ex, TrapCode::InvalidFunction);
+    };
+    if ex.frames.len() >= MAX_FRAMES {
+        return trap(ex, TrapCode::StackOverflow);
+    }
+    let Some(callee_regs) = vm::enter(regs.at(base), ex.stack_end, callee) else {
+        return trap(ex, TrapCode::StackOverflow);
+    };
+    ex.frames.push(Frame {
+        func: ex.func,
+        ret: after,
+        regs,
+    });
+    ex.func = callee;
+    next!(Ip::start(&callee.code), callee_regs, mem, ex)
+}
+
+fn call(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    call_defined(ip.skip(1), regs, mem, ex, op.a, op.b)
+}
+
+/// Calls the function whose `*const VMFuncRef` is at `vmctx + a` (module type `c`) through
+/// the array convention, with the arguments at `b`.
+fn call_ref(ip: Ip, regs: Regs, _: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    if let Err(exit) = ex.call_array(ex.vmctx.func_ref(op.a), op.c, regs, op.b) {
+        return ex.stop(exit);
+    }
+    let mem = ex.vmctx.memory();
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+/// `call_indirect` through table `c` at index `a`, type `b`, arguments at `d`; an `Arg`
+/// word follows.
+fn call_indirect(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    let vmctx = ex.vmctx;
+    let elements = vm::table_elements(vmctx.table(op.c));
+    let Some(&raw) = elements.get(regs.get(op.a) as u32 as usize) else {
+        return trap(ex, TrapCode::TableOutOfBounds);
+    };
+    if raw == 0 {
+        return trap(ex, TrapCode::IndirectCallToNull);
+    }
+    let callee = raw as *const VMFuncRef;
+    let (type_id, callee_vmctx, func_index) = vm::func_ref_target(callee);
+    if type_id != vmctx.type_id(op.b) {
+        return trap(ex, TrapCode::BadSignature);
+    }
+    if callee_vmctx == vmctx.as_ptr() {
+        let defined = func_index - ex.module.info.num_imported_funcs;
+        return call_defined(ip.skip(2), regs, mem, ex, defined, op.d);
+    }
+    if let Err(exit) = ex.call_array(callee, op.b, regs, op.d) {
+        return ex.stop(exit);
+    }
+    next!(ip.skip(2), regs, vmctx.memory(), ex)
+}
+
+// Globals, memory and tables.
+
+fn global_get(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    regs.set(op.a, ex.vmctx.global_get(op.b));
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+fn global_set(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    ex.vmctx.global_set(op.b, regs.get(op.a));
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+fn ref_func(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    regs.set(op.a, ex.vmctx.func_ref(op.b) as u64);
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+fn memory_size(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    regs.set(ip.op().a, (mem.size_in_bytes() as u64) / WASM_PAGE_SIZE);
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+fn memory_grow(ip: Ip, regs: Regs, _: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    let delta = regs.get(op.b) as u32 as u64;
+    regs.set(op.a, grow_result(ex.vmctx.memory_grow(delta)));
+    next!(ip.skip(1), regs, ex.vmctx.memory(), ex)
+}
+
+fn memory_fill(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    let (d, v, n) = (
+        regs.get(op.a) as u32,
+        regs.get(op.b) as u8,
+        regs.get(op.c) as u32,
+    );
+    if mem.fill(d.into(), v, n.into()).is_none() {
+        return trap(ex, TrapCode::MemoryOutOfBounds);
+    }
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+fn memory_copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    let (d, s, n) = (
+        regs.get(op.a) as u32,
+        regs.get(op.b) as u32,
+        regs.get(op.c) as u32,
+    );
+    if mem.copy(d.into(), s.into(), n.into()).is_none() {
+        return trap(ex, TrapCode::MemoryOutOfBounds);
+    }
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+/// `memory.init` of data segment `d`; an `Arg` word follows.
+fn memory_init(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    let (d, s, n) = (
+        regs.get(op.a) as u32,
+        regs.get(op.b) as u32,
+        regs.get(op.c) as u32,
+    );
+    if let Some(code) = ex.vmctx.memory_init(op.d, d, s, n) {
+        return trap(ex, code);
+    }
+    next!(ip.skip(2), regs, mem, ex)
+}
+
+fn data_drop(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    ex.vmctx.data_drop(ip.op().a);
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+fn table_get(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    let elements = vm::table_elements(ex.vmctx.table(op.c));
+    let Some(&raw) = elements.get(regs.get(op.b) as u32 as usize) else {
+        return trap(ex, TrapCode::TableOutOfBounds);
+    };
+    regs.set(op.a, raw);
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+fn table_set(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    let elements = vm::table_elements(ex.vmctx.table(op.c));
+    let Some(slot) = elements.get_mut(regs.get(op.a) as u32 as usize) else {
+        return trap(ex, TrapCode::TableOutOfBounds);
+    };
+    *slot = regs.get(op.b);
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+fn table_size(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    regs.set(op.a, ex.vmctx.table(op.b).current_elements as u64);
+    next!(ip.skip(1), regs, mem, ex)
+}
+
+/// `table.grow` of table `d`; an `Arg` word follows.
+fn table_grow(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    let (init, delta) = (regs.get(op.b), regs.get(op.c) as u32 as u64);
+    regs.set(op.a, grow_result(ex.vmctx.table_grow(op.d, delta, init)));
+    next!(ip.skip(2), regs, mem, ex)
+}
+
+/// `table.fill` of table `d`; an `Arg` word follows.
+fn table_fill(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    let elements = vm::table_elements(ex.vmctx.table(op.d));
+    let (d, n) = (
+        regs.get(op.a) as u32 as usize,
+        regs.get(op.c) as u32 as usize,
+    );
+    let Some(range) = elements.get_mut(d..d + n) else {
+        return trap(ex, TrapCode::TableOutOfBounds);
+    };
+    range.fill(regs.get(op.b));
+    next!(ip.skip(2), regs, mem, ex)
+}
+
+/// `table.copy`; the `Arg` word after it names the destination and source tables.
+fn table_copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    let (dst_table, src_table) = (ip.skip(1).op().a, ip.skip(1).op().b);
+    let (d, s, n) = (
+        regs.get(op.a) as u32 as usize,
+        regs.get(op.b) as u32 as usize,
+        regs.get(op.c) as u32 as usize,
+    );
+    let vmctx = ex.vmctx;
+    let src_len = vmctx.table(src_table).current_elements;
+    let dst_len = vmctx.table(dst_table).current_elements;
+    if s + n > src_len || d + n > dst_len {
+        return trap(ex, TrapCode::TableOutOfBounds);
+    }
+    if dst_table == src_table {
+        vm::table_elements(vmctx.table(dst_table)).copy_within(s..s + n, d);
+    } else {
+        let from = vm::table_elements(vmctx.table(src_table))[s..s + n].to_vec();
+        vm::table_elements(vmctx.table(dst_table))[d..d + n].copy_from_slice(&from);
+    }
+    next!(ip.skip(2), regs, mem, ex)
+}
+
+/// `table.init`; the `Arg` word after it names the table and the element segment.
+fn table_init(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    let (table, elem) = (ip.skip(1).op().a, ip.skip(1).op().b);
+    let (d, s, n) = (
+        regs.get(op.a) as u32,
+        regs.get(op.b) as u32,
+        regs.get(op.c) as u32,
+    );
+    if let Some(code) = ex.vmctx.table_init(table, elem, d, s, n) {
+        return trap(ex, code);
+    }
+    next!(ip.skip(2), regs, mem, ex)
+}
+
+fn elem_drop(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    ex.vmctx.elem_drop(ip.op().a);
+    next!(ip.skip(1), regs, mem, ex)
+}
