@@ -1,12 +1,13 @@
-//! The register bytecode: what the translator emits and the executor runs.
+//! The register bytecode: what the translator emits, and the executor lowers to threaded
+//! code.
 //!
 //! Every operand is a [`Slot`]: an index into the current frame (params, locals, the
-//! function's constants, then temporaries). An instruction is 16 bytes; the few that need
-//! a fourth operand are followed by an [`Instr::Arg`] word the executor reads and skips.
+//! function's constants, then temporaries). An instruction is 20 bytes; the few that need
+//! a fifth operand are followed by an [`Instr::Arg`] word the executor reads and skips.
 //!
 //! The numeric instructions (the bulk of the instruction set) are listed once, in
 //! [`for_each_numeric_op!`], together with the function of [`crate::semantics`] that
-//! computes them; the enum, the translator's operator mapping and the executor's dispatch
+//! computes them; the enum, the translator's operator mapping and the executor's handlers
 //! are all generated from that one list.
 
 /// Index of a value slot in the current frame.
@@ -73,31 +74,31 @@ macro_rules! for_each_numeric_op {
                 I64DivS i64_div_s, I64DivU i64_div_u, I64RemS i64_rem_s, I64RemU i64_rem_u,
             }
             load {
-                I32Load 4 |b: [u8; 4]| u32::from_le_bytes(b) as u64,
-                I64Load 8 |b: [u8; 8]| u64::from_le_bytes(b),
-                F32Load 4 |b: [u8; 4]| u32::from_le_bytes(b) as u64,
-                F64Load 8 |b: [u8; 8]| u64::from_le_bytes(b),
-                I32Load8S 1 |b: [u8; 1]| i8::from_le_bytes(b) as i32 as u32 as u64,
-                I32Load8U 1 |b: [u8; 1]| u8::from_le_bytes(b) as u64,
-                I32Load16S 2 |b: [u8; 2]| i16::from_le_bytes(b) as i32 as u32 as u64,
-                I32Load16U 2 |b: [u8; 2]| u16::from_le_bytes(b) as u64,
-                I64Load8S 1 |b: [u8; 1]| i8::from_le_bytes(b) as i64 as u64,
-                I64Load8U 1 |b: [u8; 1]| u8::from_le_bytes(b) as u64,
-                I64Load16S 2 |b: [u8; 2]| i16::from_le_bytes(b) as i64 as u64,
-                I64Load16U 2 |b: [u8; 2]| u16::from_le_bytes(b) as u64,
-                I64Load32S 4 |b: [u8; 4]| i32::from_le_bytes(b) as i64 as u64,
-                I64Load32U 4 |b: [u8; 4]| u32::from_le_bytes(b) as u64,
+                I32Load I32LoadIndexed 4 |b: [u8; 4]| u32::from_le_bytes(b) as u64,
+                I64Load I64LoadIndexed 8 |b: [u8; 8]| u64::from_le_bytes(b),
+                F32Load F32LoadIndexed 4 |b: [u8; 4]| u32::from_le_bytes(b) as u64,
+                F64Load F64LoadIndexed 8 |b: [u8; 8]| u64::from_le_bytes(b),
+                I32Load8S I32Load8SIndexed 1 |b: [u8; 1]| i8::from_le_bytes(b) as i32 as u32 as u64,
+                I32Load8U I32Load8UIndexed 1 |b: [u8; 1]| u8::from_le_bytes(b) as u64,
+                I32Load16S I32Load16SIndexed 2 |b: [u8; 2]| i16::from_le_bytes(b) as i32 as u32 as u64,
+                I32Load16U I32Load16UIndexed 2 |b: [u8; 2]| u16::from_le_bytes(b) as u64,
+                I64Load8S I64Load8SIndexed 1 |b: [u8; 1]| i8::from_le_bytes(b) as i64 as u64,
+                I64Load8U I64Load8UIndexed 1 |b: [u8; 1]| u8::from_le_bytes(b) as u64,
+                I64Load16S I64Load16SIndexed 2 |b: [u8; 2]| i16::from_le_bytes(b) as i64 as u64,
+                I64Load16U I64Load16UIndexed 2 |b: [u8; 2]| u16::from_le_bytes(b) as u64,
+                I64Load32S I64Load32SIndexed 4 |b: [u8; 4]| i32::from_le_bytes(b) as i64 as u64,
+                I64Load32U I64Load32UIndexed 4 |b: [u8; 4]| u32::from_le_bytes(b) as u64,
             }
             store {
-                I32Store 4 |v: u64| (v as u32).to_le_bytes(),
-                I64Store 8 |v: u64| v.to_le_bytes(),
-                F32Store 4 |v: u64| (v as u32).to_le_bytes(),
-                F64Store 8 |v: u64| v.to_le_bytes(),
-                I32Store8 1 |v: u64| (v as u8).to_le_bytes(),
-                I32Store16 2 |v: u64| (v as u16).to_le_bytes(),
-                I64Store8 1 |v: u64| (v as u8).to_le_bytes(),
-                I64Store16 2 |v: u64| (v as u16).to_le_bytes(),
-                I64Store32 4 |v: u64| (v as u32).to_le_bytes(),
+                I32Store I32StoreIndexed 4 |v: u64| (v as u32).to_le_bytes(),
+                I64Store I64StoreIndexed 8 |v: u64| v.to_le_bytes(),
+                F32Store F32StoreIndexed 4 |v: u64| (v as u32).to_le_bytes(),
+                F64Store F64StoreIndexed 8 |v: u64| v.to_le_bytes(),
+                I32Store8 I32Store8Indexed 1 |v: u64| (v as u8).to_le_bytes(),
+                I32Store16 I32Store16Indexed 2 |v: u64| (v as u16).to_le_bytes(),
+                I64Store8 I64Store8Indexed 1 |v: u64| (v as u8).to_le_bytes(),
+                I64Store16 I64Store16Indexed 2 |v: u64| (v as u16).to_le_bytes(),
+                I64Store32 I64Store32Indexed 4 |v: u64| (v as u32).to_le_bytes(),
             }
         }
     };
@@ -110,8 +111,8 @@ macro_rules! define_instr {
         unary_trapping { $($unt:ident $untf:ident,)* }
         binary { $($bin:ident $binf:ident,)* }
         binary_trapping { $($bint:ident $bintf:ident,)* }
-        load { $($load:ident $lw:literal $lconv:expr,)* }
-        store { $($store:ident $sw:literal $sconv:expr,)* }
+        load { $($load:ident $loadi:ident $lw:literal $lconv:expr,)* }
+        store { $($store:ident $storei:ident $sw:literal $sconv:expr,)* }
     ) => {
         /// One register-bytecode instruction.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +123,10 @@ macro_rules! define_instr {
             $( $bint { dst: Slot, a: Slot, b: Slot }, )*
             $( $load { dst: Slot, addr: Slot, offset: u32 }, )*
             $( $store { addr: Slot, value: Slot, offset: u32 }, )*
+            /// Loads whose address is `a + b` (an `i32.add` fused into the load).
+            $( $loadi { dst: Slot, a: Slot, b: Slot, offset: u32 }, )*
+            /// Stores whose address is `a + b`.
+            $( $storei { a: Slot, b: Slot, value: Slot, offset: u32 }, )*
 
             /// Extra operands of the instruction before it; never executed.
             Arg { a: u32, b: u32, c: u32 },
@@ -198,6 +203,7 @@ macro_rules! define_instr {
                     | $( Instr::$bin { dst, .. } )|*
                     | $( Instr::$bint { dst, .. } )|*
                     | $( Instr::$load { dst, .. } )|*
+                    | $( Instr::$loadi { dst, .. } )|*
                     | Instr::Copy { dst, .. }
                     | Instr::Const { dst, .. }
                     | Instr::GlobalGet { dst, .. }
@@ -218,7 +224,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn instructions_are_sixteen_bytes() {
-        assert_eq!(std::mem::size_of::<Instr>(), 16);
+    fn instructions_are_twenty_bytes() {
+        assert_eq!(std::mem::size_of::<Instr>(), 20);
     }
 }

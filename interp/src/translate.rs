@@ -192,7 +192,13 @@ pub(crate) fn translate(
         .max(num_params)
         .max(num_results);
     Ok(CompiledFunc {
-        code: crate::exec::lower(&t.code),
+        code: crate::exec::lower(
+            &t.code,
+            &crate::exec::Consts {
+                first: first_const,
+                values: &consts,
+            },
+        ),
         func_index,
         defined,
         num_params,
@@ -221,8 +227,8 @@ macro_rules! define_numeric_translation {
         unary_trapping { $($unt:ident $untf:ident,)* }
         binary { $($bin:ident $binf:ident,)* }
         binary_trapping { $($bint:ident $bintf:ident,)* }
-        load { $($load:ident $lw:literal $lconv:expr,)* }
-        store { $($store:ident $sw:literal $sconv:expr,)* }
+        load { $($load:ident $loadi:ident $lw:literal $lconv:expr,)* }
+        store { $($store:ident $storei:ident $sw:literal $sconv:expr,)* }
     ) => {
         impl Translator<'_> {
             /// Translates a numeric, load or store operator; `false` if `op` is none of those.
@@ -253,12 +259,26 @@ macro_rules! define_numeric_translation {
                     $( Operator::$load { memarg } => {
                         let addr = self.pop_slot();
                         let dst = self.push_temp();
-                        self.emit_result(Instr::$load { dst, addr, offset: memarg.offset as u32 });
+                        let offset = memarg.offset as u32;
+                        match self.take_address_sum(addr) {
+                            Some((a, b)) => {
+                                self.emit_result(Instr::$loadi { dst, a, b, offset })
+                            }
+                            None => self.emit_result(Instr::$load { dst, addr, offset }),
+                        }
                     } )*
                     $( Operator::$store { memarg } => {
                         let value = self.pop_slot();
                         let addr = self.pop_slot();
-                        self.emit(Instr::$store { addr, value, offset: memarg.offset as u32 });
+                        let offset = memarg.offset as u32;
+                        match self.take_address_sum(addr) {
+                            Some((a, b)) => {
+                                self.emit(Instr::$storei { a, b, value, offset });
+                            }
+                            None => {
+                                self.emit(Instr::$store { addr, value, offset });
+                            }
+                        }
                     } )*
                     _ => return false,
                 }
@@ -390,6 +410,25 @@ impl Translator<'_> {
             | Instr::BrI32GeS { target: t, .. }
             | Instr::BrI32GeU { target: t, .. } => *t = target,
             other => unreachable!("patching a non-branch {other:?}"),
+        }
+    }
+
+    /// When the address `addr` just popped is the temporary the last instruction computed
+    /// with `i32.add a b` (and nothing else reads it), removes that instruction and returns
+    /// `(a, b)` for a load or store that adds them itself. The operands of a store's value
+    /// may follow the address on the stack without instructions (locals, constants) only.
+    fn take_address_sum(&mut self, addr: Slot) -> Option<(Slot, Slot)> {
+        let last = self.code.len().checked_sub(1)?;
+        if self.last_result != Some(last) || addr < self.temp_base {
+            return None;
+        }
+        match self.code[last] {
+            Instr::I32Add { dst, a, b } if dst == addr => {
+                self.code.pop();
+                self.last_result = None;
+                Some((a, b))
+            }
+            _ => None,
         }
     }
 

@@ -15,7 +15,7 @@
 //! `strata_tail_calls` when the crate is built so, without debug assertions (whose checks
 //! take such addresses); otherwise each handler returns the next instruction to a loop
 //! ([`trampoline`]), so the native stack never grows with the instructions run. The
-//! workspace builds this crate that way in every profile, and `tests/interp_stack.rs` runs
+//! workspace builds this crate that way in every profile, and `tests/interp.rs` runs
 //! every handler in long loops on a small native stack, which a handler that calls instead
 //! of jumping would overflow.
 //!
@@ -63,6 +63,32 @@ impl Op {
 
     fn with_d(self, d: u32) -> Op {
         Op { d, ..self }
+    }
+
+    /// An instruction `a = b op imm` with a 64-bit immediate in `c` and `d`.
+    fn with_imm(handler: Handler, a: u32, b: u32, imm: u64) -> Op {
+        Op::new(handler, a, b, imm as u32).with_d((imm >> 32) as u32)
+    }
+
+    /// The 64-bit immediate of [`Op::with_imm`].
+    #[inline(always)]
+    fn imm(&self) -> u64 {
+        self.c as u64 | (self.d as u64) << 32
+    }
+}
+
+/// A function's constant slots, so lowering can put a constant operand in the instruction.
+pub(crate) struct Consts<'a> {
+    /// The first constant slot.
+    pub(crate) first: u32,
+    pub(crate) values: &'a [u64],
+}
+
+impl Consts<'_> {
+    /// The value of `slot`, if it is a constant slot (which nothing writes).
+    fn value(&self, slot: u32) -> Option<u64> {
+        let index = slot.checked_sub(self.first)?;
+        self.values.get(index as usize).copied()
     }
 }
 
@@ -279,13 +305,19 @@ fn trampoline(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) {
 
 /// Lowers translated code to threaded code, one [`Op`] per instruction (so positions, and
 /// the `Arg` words that follow some instructions, stay where they were).
-pub(crate) fn lower(code: &[Instr]) -> Box<[Op]> {
+pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
     code.iter()
         .enumerate()
         .map(|(at, &instr)| {
             // Branch targets become distances from the branch.
             let rel = |target: u32| target.wrapping_sub(at as u32);
-            numeric::lower(instr).unwrap_or_else(|| match instr {
+            // A compare-and-branch against a constant: the `_imm` handler, constant in `b`.
+            let compare =
+                |handler: Handler, imm_handler: Handler, a, b, target| match consts.value(b) {
+                    Some(v) => Op::new(imm_handler, a, v as u32, rel(target)),
+                    None => Op::new(handler, a, b, rel(target)),
+                };
+            numeric::lower(instr, consts).unwrap_or_else(|| match instr {
                 Instr::Arg { a, b, c } => Op::new(arg, a, b, c),
                 Instr::Copy { dst, src } => Op::new(copy, dst, src, 0),
                 Instr::Const { dst, lo, hi } => Op::new(constant, dst, lo, hi),
@@ -294,16 +326,32 @@ pub(crate) fn lower(code: &[Instr]) -> Box<[Op]> {
                 Instr::BrIfNonZero { cond, target } => {
                     Op::new(br_if_non_zero, cond, rel(target), 0)
                 }
-                Instr::BrI32Eq { a, b, target } => Op::new(br_i32_eq, a, b, rel(target)),
-                Instr::BrI32Ne { a, b, target } => Op::new(br_i32_ne, a, b, rel(target)),
-                Instr::BrI32LtS { a, b, target } => Op::new(br_i32_lt_s, a, b, rel(target)),
-                Instr::BrI32LtU { a, b, target } => Op::new(br_i32_lt_u, a, b, rel(target)),
-                Instr::BrI32GtS { a, b, target } => Op::new(br_i32_gt_s, a, b, rel(target)),
-                Instr::BrI32GtU { a, b, target } => Op::new(br_i32_gt_u, a, b, rel(target)),
-                Instr::BrI32LeS { a, b, target } => Op::new(br_i32_le_s, a, b, rel(target)),
-                Instr::BrI32LeU { a, b, target } => Op::new(br_i32_le_u, a, b, rel(target)),
-                Instr::BrI32GeS { a, b, target } => Op::new(br_i32_ge_s, a, b, rel(target)),
-                Instr::BrI32GeU { a, b, target } => Op::new(br_i32_ge_u, a, b, rel(target)),
+                Instr::BrI32Eq { a, b, target } => compare(br_i32_eq, br_i32_eq_imm, a, b, target),
+                Instr::BrI32Ne { a, b, target } => compare(br_i32_ne, br_i32_ne_imm, a, b, target),
+                Instr::BrI32LtS { a, b, target } => {
+                    compare(br_i32_lt_s, br_i32_lt_s_imm, a, b, target)
+                }
+                Instr::BrI32LtU { a, b, target } => {
+                    compare(br_i32_lt_u, br_i32_lt_u_imm, a, b, target)
+                }
+                Instr::BrI32GtS { a, b, target } => {
+                    compare(br_i32_gt_s, br_i32_gt_s_imm, a, b, target)
+                }
+                Instr::BrI32GtU { a, b, target } => {
+                    compare(br_i32_gt_u, br_i32_gt_u_imm, a, b, target)
+                }
+                Instr::BrI32LeS { a, b, target } => {
+                    compare(br_i32_le_s, br_i32_le_s_imm, a, b, target)
+                }
+                Instr::BrI32LeU { a, b, target } => {
+                    compare(br_i32_le_u, br_i32_le_u_imm, a, b, target)
+                }
+                Instr::BrI32GeS { a, b, target } => {
+                    compare(br_i32_ge_s, br_i32_ge_s_imm, a, b, target)
+                }
+                Instr::BrI32GeU { a, b, target } => {
+                    compare(br_i32_ge_u, br_i32_ge_u_imm, a, b, target)
+                }
                 Instr::BrTable { index, len } => Op::new(br_table, index, len, 0),
                 Instr::LoopBudget { point } => Op::new(loop_budget, point, 0, 0),
                 Instr::Return => Op::new(ret, 0, 0, 0),
@@ -409,9 +457,10 @@ fn br_if_non_zero(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip 
     next!(ip.skip(1), regs, mem, ex)
 }
 
-/// Fused `i32` compare-and-branch handlers: jump to `c` when `a <op> b`.
+/// Fused `i32` compare-and-branch handlers: jump to `c` when `a <op> b`, with `b` a slot
+/// or (the `_imm` handlers) the constant itself.
 macro_rules! compare_branches {
-    ($($name:ident $ty:ty, $cmp:tt;)*) => {$(
+    ($($name:ident $imm_name:ident $ty:ty, $cmp:tt;)*) => {$(
         fn $name(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
             let op = ip.op();
             if (regs.get(op.a) as u32 as $ty) $cmp (regs.get(op.b) as u32 as $ty) {
@@ -419,19 +468,27 @@ macro_rules! compare_branches {
             }
             next!(ip.skip(1), regs, mem, ex)
         }
+
+        fn $imm_name(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+            let op = ip.op();
+            if (regs.get(op.a) as u32 as $ty) $cmp (op.b as $ty) {
+                next!(ip.jump(op.c), regs, mem, ex)
+            }
+            next!(ip.skip(1), regs, mem, ex)
+        }
     )*};
 }
 compare_branches! {
-    br_i32_eq u32, ==;
-    br_i32_ne u32, !=;
-    br_i32_lt_s i32, <;
-    br_i32_lt_u u32, <;
-    br_i32_gt_s i32, >;
-    br_i32_gt_u u32, >;
-    br_i32_le_s i32, <=;
-    br_i32_le_u u32, <=;
-    br_i32_ge_s i32, >=;
-    br_i32_ge_u u32, >=;
+    br_i32_eq br_i32_eq_imm u32, ==;
+    br_i32_ne br_i32_ne_imm u32, !=;
+    br_i32_lt_s br_i32_lt_s_imm i32, <;
+    br_i32_lt_u br_i32_lt_u_imm u32, <;
+    br_i32_gt_s br_i32_gt_s_imm i32, >;
+    br_i32_gt_u br_i32_gt_u_imm u32, >;
+    br_i32_le_s br_i32_le_s_imm i32, <=;
+    br_i32_le_u br_i32_le_u_imm u32, <=;
+    br_i32_ge_s br_i32_ge_s_imm i32, >=;
+    br_i32_ge_u br_i32_ge_u_imm u32, >=;
 }
 
 /// Continues at the `min(index, len)`-th of the `Br`s that follow.

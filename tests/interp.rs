@@ -1,8 +1,12 @@
-//! The interpreter's handlers continue by tail calls, which the compiler turns into jumps
+//! The interpreter's threaded code.
+//!
+//! Its handlers continue by tail calls, which the compiler turns into jumps
 //! (interp/src/exec/mod.rs): a handler whose continuation stayed a call would grow the
 //! native stack with every instruction it runs. These tests run every kind of handler in
 //! loops of many iterations on a thread with a small native stack, where such a handler
-//! overflows it, and compare the results with the optimizing tier's.
+//! overflows it, and compare the results with the optimizing tier's. They also check the
+//! instructions the translator fuses (an `i32.add` into the address of a load or store, a
+//! constant into its instruction) against every other tier.
 
 use strata::*;
 
@@ -170,4 +174,67 @@ fn materialized_constants_run_in_constant_native_stack() {
     let expected: i64 = (0..200).map(|k| 1000 + k).sum::<i64>() * n as i64;
     let got: i64 = run_on_small_stack(Strategy::Interpreter, many_constants(), "constants", n);
     assert_eq!(got, expected);
+}
+
+/// Loads and stores whose address is an `i32.add` (fused into one instruction by the
+/// interpreter) wrap the sum at 32 bits before adding the offset, as `i32.add` does, and
+/// trap when the sum plus the offset leaves the memory.
+const ADDRESS_SUMS: &str = r#"
+(module
+  (memory 1)
+  (func (export "load") (param $a i32) (param $b i32) (result i32)
+    (i32.load offset=4 (i32.add (local.get $a) (local.get $b))))
+  (func (export "load8") (param $a i32) (result i32)
+    (i32.load8_u (i32.add (local.get $a) (i32.const 16))))
+  (func (export "store") (param $a i32) (param $b i32) (result i32)
+    (i64.store offset=8 (i32.add (local.get $a) (local.get $b)) (i64.const 0x0102030405060708))
+    (i32.load offset=8 (i32.add (local.get $a) (local.get $b)))))
+"#;
+
+#[test]
+fn fused_address_sums_wrap_like_i32_add() {
+    let calls: &[(&str, i32, i32)] = &[
+        ("load", 0, 0),
+        ("load", -4, 8),    // wraps to 4
+        ("load", -1, 1),    // wraps to 0
+        ("load", 65536, 0), // out of bounds
+        ("load", 65530, 2), // 65532 + 4 + 4 > 65536
+        ("store", 16, 16),
+        ("store", -8, 24),             // wraps to 16
+        ("store", 65528, 0),           // 65536 + 8 out of bounds
+        ("store", i32::MIN, i32::MIN), // wraps to 0
+    ];
+    let outcomes = |strategy: Strategy| -> Vec<String> {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, ADDRESS_SUMS).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let mut out = Vec::new();
+        for &(name, a, b) in calls {
+            let f = instance
+                .get_typed_func::<(i32, i32), i32>(&mut store, name)
+                .unwrap();
+            out.push(match f.call(&mut store, (a, b)) {
+                Ok(v) => format!("{v}"),
+                Err(e) => format!("trap: {}", e.downcast::<Trap>().unwrap()),
+            });
+        }
+        let load8 = instance
+            .get_typed_func::<i32, i32>(&mut store, "load8")
+            .unwrap();
+        for a in [0, -16, -17, 65519, 65520] {
+            out.push(match load8.call(&mut store, a) {
+                Ok(v) => format!("{v}"),
+                Err(e) => format!("trap: {}", e.downcast::<Trap>().unwrap()),
+            });
+        }
+        out
+    };
+    let expected = outcomes(Strategy::Optimizing);
+    assert_eq!(expected[1], "0", "a wrapped sum reads memory");
+    assert!(expected[3].starts_with("trap"), "{}", expected[3]);
+    assert_eq!(expected[6], format!("{}", 0x05060708));
+    for strategy in [Strategy::Interpreter, Strategy::Baseline, Strategy::Tiered] {
+        assert_eq!(outcomes(strategy), expected, "{strategy:?}");
+    }
 }
