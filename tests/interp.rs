@@ -238,3 +238,80 @@ fn fused_address_sums_wrap_like_i32_add() {
         assert_eq!(outcomes(strategy), expected, "{strategy:?}");
     }
 }
+
+/// Counted loops whose back edge is `i = i + step; br_if (i <cmp> bound)` (fused by the
+/// interpreter into one instruction), for every comparison with `i` on either side and the
+/// step and bound locals or constants, and with a branch that skips the increment and lands
+/// on the compare-and-branch itself. A guard returns -1 from loops that would not end.
+fn counted_loops() -> String {
+    let mut funcs = String::new();
+    let comparisons = [
+        "eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u",
+    ];
+    for cmp in comparisons {
+        for i_left in [true, false] {
+            for (step_name, step) in [("local", "(local.get $step)"), ("const", "(i32.const 3)")] {
+                for (bound_name, bound) in
+                    [("local", "(local.get $bound)"), ("const", "(i32.const 40)")]
+                {
+                    let (l, r) = if i_left {
+                        ("(local.get $i)", bound)
+                    } else {
+                        (bound, "(local.get $i)")
+                    };
+                    let side = if i_left { "left" } else { "right" };
+                    funcs.push_str(&format!(
+                        r#"
+  (func (export "{cmp}_{side}_{step_name}_{bound_name}")
+      (param $i i32) (param $step i32) (param $bound i32) (result i32)
+    (local $c i32)
+    (loop $l
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (if (i32.gt_u (local.get $c) (i32.const 100)) (then (return (i32.const -1))))
+      (block $skip
+        (br_if $skip (i32.eq (local.get $c) (i32.const 2)))
+        (local.set $i (i32.add (local.get $i) {step})))
+      (br_if $l (i32.{cmp} {l} {r})))
+    (i32.add (i32.mul (local.get $i) (i32.const 1000)) (local.get $c)))"#
+                    ));
+                }
+            }
+        }
+    }
+    format!("(module {funcs})")
+}
+
+#[test]
+fn fused_loop_back_edges_match_every_tier() {
+    let wat = counted_loops();
+    let starts: &[(i32, i32, i32)] = &[
+        (0, 3, 40),
+        (37, 3, 40),
+        (-5, 3, 40),
+        (40, 3, 40),
+        (i32::MAX - 4, 3, 40),
+        (-1, 1, 0),
+        (100, -3, 40),
+    ];
+    let outcomes = |strategy: Strategy| -> Vec<i32> {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, &wat).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let names: Vec<String> = module.exports().map(|e| e.name().to_string()).collect();
+        let mut out = Vec::new();
+        for name in &names {
+            let f = instance
+                .get_typed_func::<(i32, i32, i32), i32>(&mut store, name)
+                .unwrap();
+            for &args in starts {
+                out.push(f.call(&mut store, args).unwrap());
+            }
+        }
+        out
+    };
+    let expected = outcomes(Strategy::Optimizing);
+    assert_eq!(expected.len(), 80 * starts.len());
+    assert!(expected.contains(&-1) && expected.iter().any(|&r| r > 1000));
+    assert_eq!(outcomes(Strategy::Interpreter), expected);
+}

@@ -22,6 +22,7 @@
 //! Calls to other instances, host functions and imports go through the array convention
 //! and so recurse natively; the entry checks the native stack against the store's limit.
 
+mod fused;
 mod numeric;
 
 use crate::instr::Instr;
@@ -304,7 +305,8 @@ fn trampoline(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) {
 }
 
 /// Lowers translated code to threaded code, one [`Op`] per instruction (so positions, and
-/// the `Arg` words that follow some instructions, stay where they were).
+/// the `Arg` words that follow some instructions, stay where they were); an instruction
+/// that fuses with the next one ([`fused`]) becomes the superinstruction of both.
 pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
     code.iter()
         .enumerate()
@@ -317,6 +319,12 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
                     Some(v) => Op::new(imm_handler, a, v as u32, rel(target)),
                     None => Op::new(handler, a, b, rel(target)),
                 };
+            let fused = code
+                .get(at + 1)
+                .and_then(|&second| fused::lower_pair(instr, second, at, consts));
+            if let Some(op) = fused {
+                return op;
+            }
             numeric::lower(instr, consts).unwrap_or_else(|| match instr {
                 Instr::Arg { a, b, c } => Op::new(arg, a, b, c),
                 Instr::Copy { dst, src } => Op::new(copy, dst, src, 0),
