@@ -38,8 +38,9 @@ pub(crate) struct CompiledFunc {
     pub(crate) num_params: u32,
     /// Declared locals after the parameters (zeroed on entry).
     pub(crate) num_locals: u32,
-    /// Values of the constant slots, which follow the locals.
-    pub(crate) consts: Box<[u64]>,
+    /// The slots after the parameters on entry: zero for each declared local, then the
+    /// values of the constant slots, which follow the locals.
+    pub(crate) entry_values: Box<[u64]>,
     /// Slots the frame needs, at least max(params, results).
     pub(crate) frame_size: u32,
     /// The loop headers where the activation may move to native code (on-stack
@@ -203,7 +204,9 @@ pub(crate) fn translate(
         defined,
         num_params,
         num_locals,
-        consts: consts.into(),
+        entry_values: std::iter::repeat_n(0, num_locals as usize)
+            .chain(consts.iter().copied())
+            .collect(),
         frame_size,
         osr_points: t.osr_points.into(),
     })

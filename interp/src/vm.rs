@@ -96,6 +96,25 @@ impl Vmctx {
         self.spend(defined, 0)
     }
 
+    /// Spends one unit of `defined`'s call budget if the call stays interpreted without
+    /// asking the runtime anything: the function has no native code and the budget does not
+    /// run out. Otherwise changes nothing and returns `false` (the caller then takes
+    /// [`Vmctx::spend_call_budget`]'s path).
+    #[inline(always)]
+    pub(crate) fn spend_call_budget_in_place(self, defined: u32) -> bool {
+        if self.native_entry(defined) {
+            return false;
+        }
+        let budgets = self.word(self.offsets.budgets()) as *mut i32;
+        // SAFETY: as in `spend`.
+        let budget = unsafe { &mut *budgets.add(2 * defined as usize) };
+        if *budget <= 0 {
+            return false;
+        }
+        *budget -= 1;
+        true
+    }
+
     /// Spends one loop iteration of `defined`'s budget; returns whether the function has
     /// native code now (only ever when the budget has just run out).
     pub(crate) fn spend_loop_budget(self, defined: u32) -> bool {
@@ -336,31 +355,35 @@ impl ValueStack {
     }
 }
 
-/// Sets up `func`'s frame at `fp` (arguments already in place): zeroes its locals and
-/// copies its constants in. `None` when the frame would pass `end`.
+/// Sets up `func`'s frame at `fp` (arguments already in place): copies its entry values
+/// (zeroed locals, constants) in. `None` when the frame would pass `end`.
 ///
 /// `fp` must lie in a value stack whose end is `end` (`fp <= end`): it is the stack's first
 /// slot, or a caller's frame start plus a slot of that frame.
 #[inline(always)]
 pub(crate) fn enter(fp: *mut u64, end: *mut u64, func: &CompiledFunc) -> Option<Regs> {
-    let room = (end as usize).saturating_sub(fp as usize) / std::mem::size_of::<u64>();
-    let size = func.frame_size as usize;
-    if size > room {
+    if !frame_fits(fp, end, func) {
         return None;
     }
-    // SAFETY: `fp..fp + size` lies inside the value stack (`fp` does, per the contract, and
-    // `size` slots fit before `end`), which no other reference covers while it runs.
-    let frame = unsafe { std::slice::from_raw_parts_mut(fp, size) };
-    let locals = func.num_params as usize;
-    let consts = locals + func.num_locals as usize;
-    // Most frames have few locals and constants: plain loops beat memset/memcpy calls.
-    for slot in &mut frame[locals..consts] {
-        *slot = 0;
-    }
-    for (slot, value) in frame[consts..].iter_mut().zip(func.consts.iter()) {
-        *slot = *value;
+    let values = &func.entry_values;
+    // SAFETY: the frame's `frame_size` slots fit at `fp` (checked above), inside the value
+    // stack, which no other reference covers while it runs; they hold the parameters and
+    // then at least the entry values (the translator numbers temporaries after them).
+    let dst = unsafe { fp.add(func.num_params as usize) };
+    // Most frames have a few entry values: a plain loop, neither vectorized nor a `memcpy`
+    // call (volatile stores), so the call handlers' fast path needs no saved registers.
+    for (k, value) in values.iter().enumerate() {
+        // SAFETY: slot `num_params + k` of the frame (see above).
+        unsafe { dst.add(k).write_volatile(*value) };
     }
     Some(Regs { fp })
+}
+
+/// Whether `func`'s frame fits at `fp` in a value stack that ends at `end`.
+#[inline(always)]
+pub(crate) fn frame_fits(fp: *mut u64, end: *mut u64, func: &CompiledFunc) -> bool {
+    let room = (end as usize).saturating_sub(fp as usize) / std::mem::size_of::<u64>();
+    func.frame_size as usize <= room
 }
 
 /// The current frame's slots: a pointer to its first slot in the value stack, which never

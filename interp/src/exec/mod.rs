@@ -36,6 +36,10 @@ use strata_environ::{TrapCode, ValRaw, WASM_PAGE_SIZE};
 /// bound the depth).
 const MAX_FRAMES: usize = 1 << 17;
 
+/// Frames an activation has room for before its frame stack grows (outside the call
+/// handlers' fast path).
+const FIRST_FRAMES: usize = 64;
+
 /// Executes the instruction at `ip` and, in optimized builds, everything after it; returns
 /// the instruction to continue with ([`Ip::stop`] once the activation is over).
 pub(crate) type Handler = fn(Ip, Regs, Memory, &mut Executor<'_>) -> Ip;
@@ -152,6 +156,8 @@ pub(crate) struct Context<'m> {
 pub(crate) struct Executor<'m> {
     vmctx: Vmctx,
     module: &'m InterpModule,
+    /// Whether calls spend tier-up budgets (the module's setting).
+    tiering: bool,
     /// The running function.
     func: &'m CompiledFunc,
     /// Its callers, innermost last.
@@ -280,8 +286,9 @@ pub(crate) fn run<'m>(
     let mut ex = Executor {
         vmctx: cx.vmctx,
         module: cx.module,
+        tiering: cx.module.tiering,
         func: entry,
-        frames: Vec::new(),
+        frames: Vec::with_capacity(FIRST_FRAMES),
         stack_end,
         exit: None,
         invalid_callee: None,
@@ -547,11 +554,45 @@ fn select(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
 
 // Calls.
 
-/// Calls defined function `defined` with its frame at slot `base` of the current one, in
-/// this chain or through its native code once it has some; the caller continues at
-/// `after`.
+/// The common case of a call of defined function `defined` with its frame at slot `base`
+/// of the current one: the callee stays interpreted (no native code, its call budget does
+/// not run out), is translated, and its frame fits. Enters it and returns where it starts;
+/// `None` (having changed nothing) otherwise. Calls nothing, so the call handlers' fast
+/// path saves no registers.
 #[inline(always)]
-fn call_defined(
+fn enter_interpreted(
+    ex: &mut Executor<'_>,
+    regs: Regs,
+    defined: u32,
+    base: u32,
+    after: Ip,
+) -> Option<(Ip, Regs)> {
+    let callee = ex.module.translated(defined)?;
+    if ex.frames.len() >= ex.frames.capacity().min(MAX_FRAMES) {
+        return None;
+    }
+    let fp = regs.at(base);
+    if !vm::frame_fits(fp, ex.stack_end, callee) {
+        return None;
+    }
+    if ex.tiering && !ex.vmctx.spend_call_budget_in_place(defined) {
+        return None;
+    }
+    let callee_regs = vm::enter(fp, ex.stack_end, callee)?;
+    ex.frames.push(Frame {
+        func: ex.func,
+        ret: after,
+        regs,
+    });
+    ex.func = callee;
+    Some((Ip::start(&callee.code), callee_regs))
+}
+
+/// Every other case of a call of defined function `defined` (see [`enter_interpreted`]):
+/// through its native code once it has some, a first translation, a frame stack to grow,
+/// or a trap; the caller continues at `after`.
+#[inline(always)]
+fn call_defined_slow(
     after: Ip,
     regs: Regs,
     mem: Memory,
@@ -560,7 +601,7 @@ fn call_defined(
     base: u32,
 ) -> Ip {
     let vmctx = ex.vmctx;
-    if ex.module.tiering && (vmctx.native_entry(defined) || vmctx.spend_call_budget(defined)) {
+    if ex.tiering && (vmctx.native_entry(defined) || vmctx.spend_call_budget(defined)) {
         if let Err(exit) = ex.call_native(defined, regs, base) {
             return ex.stop(exit);
         }
@@ -585,9 +626,20 @@ fn call_defined(
     next!(Ip::start(&callee.code), callee_regs, mem, ex)
 }
 
+/// `call` of defined function `a` with the arguments at `b`.
 fn call(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
     let op = ip.op();
-    call_defined(ip.skip(1), regs, mem, ex, op.a, op.b)
+    match enter_interpreted(ex, regs, op.a, op.b, ip.skip(1)) {
+        Some((start, callee_regs)) => next!(start, callee_regs, mem, ex),
+        None => call_slow(ip, regs, mem, ex),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn call_slow(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    call_defined_slow(ip.skip(1), regs, mem, ex, op.a, op.b)
 }
 
 /// Calls the function whose `*const VMFuncRef` is at `vmctx + a` (module type `c`) through
@@ -601,31 +653,58 @@ fn call_ref(ip: Ip, regs: Regs, _: Memory, ex: &mut Executor<'_>) -> Ip {
     next!(ip.skip(1), regs, mem, ex)
 }
 
-/// `call_indirect` through table `c` at index `a`, type `b`, arguments at `d`; an `Arg`
-/// word follows.
-fn call_indirect(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
-    let op = ip.op();
+/// The target of `call_indirect` through table `c` at index `a`, type `b`: the callee and
+/// whether it is a function of this instance (then also its defined index), or a trap.
+#[inline(always)]
+fn indirect_target(
+    op: &Op,
+    regs: Regs,
+    ex: &Executor<'_>,
+) -> Result<(*const VMFuncRef, Option<u32>), TrapCode> {
     let vmctx = ex.vmctx;
     let elements = vm::table_elements(vmctx.table(op.c));
     let Some(&raw) = elements.get(regs.get(op.a) as u32 as usize) else {
-        return trap(ex, TrapCode::TableOutOfBounds);
+        return Err(TrapCode::TableOutOfBounds);
     };
     if raw == 0 {
-        return trap(ex, TrapCode::IndirectCallToNull);
+        return Err(TrapCode::IndirectCallToNull);
     }
     let callee = raw as *const VMFuncRef;
     let (type_id, callee_vmctx, func_index) = vm::func_ref_target(callee);
     if type_id != vmctx.type_id(op.b) {
-        return trap(ex, TrapCode::BadSignature);
+        return Err(TrapCode::BadSignature);
     }
-    if callee_vmctx == vmctx.as_ptr() {
-        let defined = func_index - ex.module.info.num_imported_funcs;
-        return call_defined(ip.skip(2), regs, mem, ex, defined, op.d);
+    let local =
+        (callee_vmctx == vmctx.as_ptr()).then(|| func_index - ex.module.info.num_imported_funcs);
+    Ok((callee, local))
+}
+
+/// `call_indirect` through table `c` at index `a`, type `b`, arguments at `d`; an `Arg`
+/// word follows.
+fn call_indirect(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    if let Ok((_, Some(defined))) = indirect_target(op, regs, ex) {
+        if let Some((start, callee_regs)) = enter_interpreted(ex, regs, defined, op.d, ip.skip(2)) {
+            next!(start, callee_regs, mem, ex)
+        }
     }
-    if let Err(exit) = ex.call_array(callee, op.b, regs, op.d) {
-        return ex.stop(exit);
+    call_indirect_slow(ip, regs, mem, ex)
+}
+
+#[cold]
+#[inline(never)]
+fn call_indirect_slow(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+    let op = ip.op();
+    match indirect_target(op, regs, ex) {
+        Err(code) => trap(ex, code),
+        Ok((_, Some(defined))) => call_defined_slow(ip.skip(2), regs, mem, ex, defined, op.d),
+        Ok((callee, None)) => {
+            if let Err(exit) = ex.call_array(callee, op.b, regs, op.d) {
+                return ex.stop(exit);
+            }
+            next!(ip.skip(2), regs, ex.vmctx.memory(), ex)
+        }
     }
-    next!(ip.skip(2), regs, vmctx.memory(), ex)
 }
 
 // Globals, memory and tables.
