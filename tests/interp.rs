@@ -315,3 +315,61 @@ fn fused_loop_back_edges_match_every_tier() {
     assert!(expected.contains(&-1) && expected.iter().any(|&r| r > 1000));
     assert_eq!(outcomes(Strategy::Interpreter), expected);
 }
+
+/// Instructions whose operand was computed by the instruction just before them read it from
+/// a register (the interpreter's accumulator), unless a branch also reaches them: then the
+/// register holds whatever the branching path computed last. Each function here has such a
+/// join right after its operand's producer, reached by a branch that leaves a different
+/// value in the register.
+const JOINS: &str = r#"
+(module
+  (memory 1)
+  ;; The end of a block, reached by `br_if` and by falling through from the `mul`.
+  (func (export "block_end") (param $x i32) (param $c i32) (result i32)
+    (local $t i32)
+    (block $b
+      (local.set $t (i32.const 5))
+      (br_if $b (i32.and (local.get $c) (i32.const 1)))
+      (local.set $t (i32.mul (local.get $x) (i32.const 3))))
+    (i32.add (local.get $t) (i32.const 1)))
+  ;; A loop header, reached by the back edge and by falling through from the `add`.
+  (func (export "loop_header") (param $x i32) (param $c i32) (result i32)
+    (local $t i32) (local $n i32)
+    (local.set $t (i32.add (local.get $x) (i32.const 7)))
+    (loop $l
+      (local.set $n (i32.add (local.get $n) (i32.mul (local.get $t) (i32.const 2))))
+      (local.set $t (i32.sub (local.get $t) (i32.const 1)))
+      (br_if $l (i32.and (i32.gt_s (local.get $t) (local.get $c)) (i32.const 1))))
+    (local.get $n))
+  ;; A load after an `if` without `else`, whose address the `then` arm recomputes.
+  (func (export "if_end") (param $x i32) (param $c i32) (result i32)
+    (local $p i32)
+    (i32.store (i32.const 64) (i32.const 1234))
+    (i32.store (i32.const 128) (i32.const 5678))
+    (local.set $p (i32.const 64))
+    (if (local.get $c) (then (local.set $p (i32.add (local.get $x) (i32.const 128)))))
+    (i32.load (local.get $p))))
+"#;
+
+#[test]
+fn accumulated_operands_respect_joins() {
+    let outcomes = |strategy: Strategy| -> Vec<i32> {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, JOINS).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let mut out = Vec::new();
+        for name in ["block_end", "loop_header", "if_end"] {
+            let f = instance
+                .get_typed_func::<(i32, i32), i32>(&mut store, name)
+                .unwrap();
+            for args in [(0, 0), (0, 1), (4, 0), (4, 1), (0, 3), (9, -2)] {
+                out.push(f.call(&mut store, args).unwrap());
+            }
+        }
+        out
+    };
+    let expected = outcomes(Strategy::Optimizing);
+    assert_eq!(&expected[..4], &[1, 6, 13, 6], "block_end");
+    assert_eq!(outcomes(Strategy::Interpreter), expected);
+}

@@ -22,13 +22,15 @@
 //! Calls to other instances, host functions and imports go through the array convention
 //! and so recurse natively; the entry checks the native stack against the store's limit.
 
+mod acc;
 mod fused;
 mod numeric;
 
-use crate::instr::Instr;
+use crate::instr::{Instr, Slot};
 use crate::translate::CompiledFunc;
 use crate::vm::{self, Ip, Memory, Regs, ValueStack, Vmctx};
 use crate::InterpModule;
+use acc::{operand, with_acc1, with_acc3};
 use strata_environ::vmcontext::{VMFuncRef, OSR_RETURNED, OSR_UNAVAILABLE};
 use strata_environ::{TrapCode, ValRaw, WASM_PAGE_SIZE};
 
@@ -41,8 +43,10 @@ const MAX_FRAMES: usize = 1 << 17;
 const FIRST_FRAMES: usize = 64;
 
 /// Executes the instruction at `ip` and, in optimized builds, everything after it; returns
-/// the instruction to continue with ([`Ip::stop`] once the activation is over).
-pub(crate) type Handler = fn(Ip, Regs, Memory, &mut Executor<'_>) -> Ip;
+/// the instruction to continue with ([`Ip::stop`] once the activation is over). The last
+/// argument is the accumulator: the value the instruction before wrote to its result slot,
+/// when that instruction computes one (see [`acc`]).
+pub(crate) type Handler = fn(Ip, Regs, Memory, &mut Executor<'_>, u64) -> Ip;
 
 /// One instruction of threaded code: its handler and up to four operands, in the order of
 /// the [`Instr`] it comes from (branch targets relative to the branch, see [`lower`]).
@@ -110,17 +114,18 @@ impl std::fmt::Debug for Op {
 /// Continues with the instruction at `$ip`: a tail call of its handler in optimized builds,
 /// a return to the [`trampoline`] otherwise.
 macro_rules! next {
-    ($ip:expr, $regs:expr, $mem:expr, $ex:expr) => {{
-        let (ip, regs, mem): (Ip, Regs, Memory) = ($ip, $regs, $mem);
+    ($ip:expr, $regs:expr, $mem:expr, $ex:expr, $acc:expr) => {{
+        let (ip, regs, mem, acc): (Ip, Regs, Memory, u64) = ($ip, $regs, $mem, $acc);
         let ex: &mut Executor<'_> = $ex;
         #[cfg(strata_tail_calls)]
         {
-            return (ip.op().handler)(ip, regs, mem, ex);
+            return (ip.op().handler)(ip, regs, mem, ex, acc);
         }
         #[cfg(not(strata_tail_calls))]
         {
             ex.regs = regs;
             ex.mem = mem;
+            ex.acc = acc;
             return ip;
         }
     }};
@@ -173,6 +178,8 @@ pub(crate) struct Executor<'m> {
     regs: Regs,
     #[cfg_attr(strata_tail_calls, allow(dead_code))]
     mem: Memory,
+    #[cfg_attr(strata_tail_calls, allow(dead_code))]
+    acc: u64,
 }
 
 impl<'m> Executor<'m> {
@@ -294,6 +301,7 @@ pub(crate) fn run<'m>(
         invalid_callee: None,
         regs,
         mem,
+        acc: 0,
     };
     trampoline(Ip::start(&entry.code), regs, mem, &mut ex);
     match ex.exit.take() {
@@ -305,26 +313,56 @@ pub(crate) fn run<'m>(
 /// Runs threaded code from `ip` until the activation is over. Optimized builds run it all
 /// in one chain of tail calls; otherwise each handler returns the next instruction here.
 fn trampoline(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) {
-    let mut ip = (ip.op().handler)(ip, regs, mem, ex);
+    let mut ip = (ip.op().handler)(ip, regs, mem, ex, 0);
     while !ip.is_stop() {
-        ip = (ip.op().handler)(ip, ex.regs, ex.mem, ex);
+        ip = (ip.op().handler)(ip, ex.regs, ex.mem, ex, ex.acc);
     }
+}
+
+/// A compare-and-branch handler's variants, indexed by accumulator bits.
+macro_rules! handlers {
+    ($f:ident) => {
+        [$f::<0> as Handler, $f::<1>, $f::<2>, $f::<3>]
+    };
+}
+/// The variants of a compare-and-branch against a constant.
+macro_rules! imm_handlers {
+    ($f:ident) => {
+        [$f::<0> as Handler, $f::<1>]
+    };
 }
 
 /// Lowers translated code to threaded code, one [`Op`] per instruction (so positions, and
 /// the `Arg` words that follow some instructions, stay where they were); an instruction
 /// that fuses with the next one ([`fused`]) becomes the superinstruction of both.
 pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
+    let arrivals = acc::arrivals(code, |instr| match instr {
+        Instr::Copy { dst, .. } | Instr::Const { dst, .. } | Instr::GlobalGet { dst, .. } => {
+            Some(dst)
+        }
+        other => numeric::result(other),
+    });
     code.iter()
         .enumerate()
         .map(|(at, &instr)| {
+            let prev = arrivals[at];
+            // The accumulator bit for an operand in `slot`.
+            let bit = |slot: Slot, bit: u8| if Some(slot) == prev { bit } else { 0 };
             // Branch targets become distances from the branch.
             let rel = |target: u32| target.wrapping_sub(at as u32);
             // A compare-and-branch against a constant: the `_imm` handler, constant in `b`.
             let compare =
-                |handler: Handler, imm_handler: Handler, a, b, target| match consts.value(b) {
-                    Some(v) => Op::new(imm_handler, a, v as u32, rel(target)),
-                    None => Op::new(handler, a, b, rel(target)),
+                |handlers: [Handler; 4], imm_handlers: [Handler; 2], a, b, target| match consts
+                    .value(b)
+                {
+                    Some(v) => {
+                        let handler = imm_handlers[bit(a, 1) as usize];
+                        Op::new(handler, a, v as u32, rel(target))
+                    }
+                    None => {
+                        let handler = handlers[(bit(a, 1) | bit(b, 2)) as usize];
+                        Op::new(handler, a, b, rel(target))
+                    }
                 };
             let fused = code
                 .get(at + 1)
@@ -332,48 +370,98 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
             if let Some(op) = fused {
                 return op;
             }
-            numeric::lower(instr, consts).unwrap_or_else(|| match instr {
+            numeric::lower(instr, consts, prev).unwrap_or_else(|| match instr {
                 Instr::Arg { a, b, c } => Op::new(arg, a, b, c),
-                Instr::Copy { dst, src } => Op::new(copy, dst, src, 0),
+                Instr::Copy { dst, src } => Op::new(with_acc1!(copy, bit(src, 1)), dst, src, 0),
                 Instr::Const { dst, lo, hi } => Op::new(constant, dst, lo, hi),
                 Instr::Br { target } => Op::new(br, rel(target), 0, 0),
-                Instr::BrIfZero { cond, target } => Op::new(br_if_zero, cond, rel(target), 0),
-                Instr::BrIfNonZero { cond, target } => {
-                    Op::new(br_if_non_zero, cond, rel(target), 0)
+                Instr::BrIfZero { cond, target } => {
+                    Op::new(with_acc1!(br_if_zero, bit(cond, 1)), cond, rel(target), 0)
                 }
-                Instr::BrI32Eq { a, b, target } => compare(br_i32_eq, br_i32_eq_imm, a, b, target),
-                Instr::BrI32Ne { a, b, target } => compare(br_i32_ne, br_i32_ne_imm, a, b, target),
-                Instr::BrI32LtS { a, b, target } => {
-                    compare(br_i32_lt_s, br_i32_lt_s_imm, a, b, target)
-                }
-                Instr::BrI32LtU { a, b, target } => {
-                    compare(br_i32_lt_u, br_i32_lt_u_imm, a, b, target)
-                }
-                Instr::BrI32GtS { a, b, target } => {
-                    compare(br_i32_gt_s, br_i32_gt_s_imm, a, b, target)
-                }
-                Instr::BrI32GtU { a, b, target } => {
-                    compare(br_i32_gt_u, br_i32_gt_u_imm, a, b, target)
-                }
-                Instr::BrI32LeS { a, b, target } => {
-                    compare(br_i32_le_s, br_i32_le_s_imm, a, b, target)
-                }
-                Instr::BrI32LeU { a, b, target } => {
-                    compare(br_i32_le_u, br_i32_le_u_imm, a, b, target)
-                }
-                Instr::BrI32GeS { a, b, target } => {
-                    compare(br_i32_ge_s, br_i32_ge_s_imm, a, b, target)
-                }
-                Instr::BrI32GeU { a, b, target } => {
-                    compare(br_i32_ge_u, br_i32_ge_u_imm, a, b, target)
-                }
+                Instr::BrIfNonZero { cond, target } => Op::new(
+                    with_acc1!(br_if_non_zero, bit(cond, 1)),
+                    cond,
+                    rel(target),
+                    0,
+                ),
+                Instr::BrI32Eq { a, b, target } => compare(
+                    handlers!(br_i32_eq),
+                    imm_handlers!(br_i32_eq_imm),
+                    a,
+                    b,
+                    target,
+                ),
+                Instr::BrI32Ne { a, b, target } => compare(
+                    handlers!(br_i32_ne),
+                    imm_handlers!(br_i32_ne_imm),
+                    a,
+                    b,
+                    target,
+                ),
+                Instr::BrI32LtS { a, b, target } => compare(
+                    handlers!(br_i32_lt_s),
+                    imm_handlers!(br_i32_lt_s_imm),
+                    a,
+                    b,
+                    target,
+                ),
+                Instr::BrI32LtU { a, b, target } => compare(
+                    handlers!(br_i32_lt_u),
+                    imm_handlers!(br_i32_lt_u_imm),
+                    a,
+                    b,
+                    target,
+                ),
+                Instr::BrI32GtS { a, b, target } => compare(
+                    handlers!(br_i32_gt_s),
+                    imm_handlers!(br_i32_gt_s_imm),
+                    a,
+                    b,
+                    target,
+                ),
+                Instr::BrI32GtU { a, b, target } => compare(
+                    handlers!(br_i32_gt_u),
+                    imm_handlers!(br_i32_gt_u_imm),
+                    a,
+                    b,
+                    target,
+                ),
+                Instr::BrI32LeS { a, b, target } => compare(
+                    handlers!(br_i32_le_s),
+                    imm_handlers!(br_i32_le_s_imm),
+                    a,
+                    b,
+                    target,
+                ),
+                Instr::BrI32LeU { a, b, target } => compare(
+                    handlers!(br_i32_le_u),
+                    imm_handlers!(br_i32_le_u_imm),
+                    a,
+                    b,
+                    target,
+                ),
+                Instr::BrI32GeS { a, b, target } => compare(
+                    handlers!(br_i32_ge_s),
+                    imm_handlers!(br_i32_ge_s_imm),
+                    a,
+                    b,
+                    target,
+                ),
+                Instr::BrI32GeU { a, b, target } => compare(
+                    handlers!(br_i32_ge_u),
+                    imm_handlers!(br_i32_ge_u_imm),
+                    a,
+                    b,
+                    target,
+                ),
                 Instr::BrTable { index, len } => Op::new(br_table, index, len, 0),
                 Instr::LoopBudget { point } => Op::new(loop_budget, point, 0, 0),
                 Instr::Return => Op::new(ret, 0, 0, 0),
                 Instr::Unreachable => Op::new(unreachable, 0, 0, 0),
                 Instr::Select { dst, a, b } => {
                     let (cond, _, _) = arg_of(code, at);
-                    Op::new(select, dst, a, b).with_d(cond)
+                    let handler = with_acc3!(select, bit(a, 1) | bit(b, 2) | bit(cond, 4));
+                    Op::new(handler, dst, a, b).with_d(cond)
                 }
                 Instr::Call { func, base } => Op::new(call, func, base, 0),
                 Instr::CallRef { offset, base, ty } => Op::new(call_ref, offset, base, ty),
@@ -382,7 +470,9 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
                     Op::new(call_indirect, index, ty, table).with_d(base)
                 }
                 Instr::GlobalGet { dst, offset } => Op::new(global_get, dst, offset, 0),
-                Instr::GlobalSet { src, offset } => Op::new(global_set, src, offset, 0),
+                Instr::GlobalSet { src, offset } => {
+                    Op::new(with_acc1!(global_set, bit(src, 1)), src, offset, 0)
+                }
                 Instr::RefFunc { dst, offset } => Op::new(ref_func, dst, offset, 0),
                 Instr::MemorySize { dst } => Op::new(memory_size, dst, 0, 0),
                 Instr::MemoryGrow { dst, delta } => Op::new(memory_grow, dst, delta, 0),
@@ -436,60 +526,88 @@ fn grow_result(old: u64) -> u64 {
 
 // Control.
 
-fn arg(_: Ip, _: Regs, _: Memory, _: &mut Executor<'_>) -> Ip {
+fn arg(_: Ip, _: Regs, _: Memory, _: &mut Executor<'_>, _: u64) -> Ip {
     unreachable!("Arg words are skipped by their instruction")
 }
 
-fn copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn copy<const ACC: u8>(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
-    regs.set(op.a, regs.get(op.b));
-    next!(ip.skip(1), regs, mem, ex)
+    let v = operand::<ACC, 1>(regs, op.b, acc);
+    regs.set(op.a, v);
+    next!(ip.skip(1), regs, mem, ex, v)
 }
 
-fn constant(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn constant(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, _: u64) -> Ip {
     let op = ip.op();
-    regs.set(op.a, op.b as u64 | (op.c as u64) << 32);
-    next!(ip.skip(1), regs, mem, ex)
+    let v = op.b as u64 | (op.c as u64) << 32;
+    regs.set(op.a, v);
+    next!(ip.skip(1), regs, mem, ex, v)
 }
 
-fn br(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
-    next!(ip.jump(ip.op().a), regs, mem, ex)
+fn br(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+    next!(ip.jump(ip.op().a), regs, mem, ex, acc)
 }
 
-fn br_if_zero(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn br_if_zero<const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+) -> Ip {
     let op = ip.op();
-    if regs.get(op.a) as u32 == 0 {
-        next!(ip.jump(op.b), regs, mem, ex)
+    if operand::<ACC, 1>(regs, op.a, acc) as u32 == 0 {
+        next!(ip.jump(op.b), regs, mem, ex, acc)
     }
-    next!(ip.skip(1), regs, mem, ex)
+    next!(ip.skip(1), regs, mem, ex, acc)
 }
 
-fn br_if_non_zero(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn br_if_non_zero<const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+) -> Ip {
     let op = ip.op();
-    if regs.get(op.a) as u32 != 0 {
-        next!(ip.jump(op.b), regs, mem, ex)
+    if operand::<ACC, 1>(regs, op.a, acc) as u32 != 0 {
+        next!(ip.jump(op.b), regs, mem, ex, acc)
     }
-    next!(ip.skip(1), regs, mem, ex)
+    next!(ip.skip(1), regs, mem, ex, acc)
 }
 
 /// Fused `i32` compare-and-branch handlers: jump to `c` when `a <op> b`, with `b` a slot
 /// or (the `_imm` handlers) the constant itself.
 macro_rules! compare_branches {
     ($($name:ident $imm_name:ident $ty:ty, $cmp:tt;)*) => {$(
-        fn $name(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+        fn $name<const ACC: u8>(
+            ip: Ip,
+            regs: Regs,
+            mem: Memory,
+            ex: &mut Executor<'_>,
+            acc: u64,
+        ) -> Ip {
             let op = ip.op();
-            if (regs.get(op.a) as u32 as $ty) $cmp (regs.get(op.b) as u32 as $ty) {
-                next!(ip.jump(op.c), regs, mem, ex)
+            let a = operand::<ACC, 1>(regs, op.a, acc) as u32 as $ty;
+            let b = operand::<ACC, 2>(regs, op.b, acc) as u32 as $ty;
+            if a $cmp b {
+                next!(ip.jump(op.c), regs, mem, ex, acc)
             }
-            next!(ip.skip(1), regs, mem, ex)
+            next!(ip.skip(1), regs, mem, ex, acc)
         }
 
-        fn $imm_name(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+        fn $imm_name<const ACC: u8>(
+            ip: Ip,
+            regs: Regs,
+            mem: Memory,
+            ex: &mut Executor<'_>,
+            acc: u64,
+        ) -> Ip {
             let op = ip.op();
-            if (regs.get(op.a) as u32 as $ty) $cmp (op.b as $ty) {
-                next!(ip.jump(op.c), regs, mem, ex)
+            if (operand::<ACC, 1>(regs, op.a, acc) as u32 as $ty) $cmp (op.b as $ty) {
+                next!(ip.jump(op.c), regs, mem, ex, acc)
             }
-            next!(ip.skip(1), regs, mem, ex)
+            next!(ip.skip(1), regs, mem, ex, acc)
         }
     )*};
 }
@@ -507,49 +625,49 @@ compare_branches! {
 }
 
 /// Continues at the `min(index, len)`-th of the `Br`s that follow.
-fn br_table(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn br_table(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     let entry = (regs.get(op.a) as u32).min(op.b) as usize;
-    next!(ip.skip(1 + entry), regs, mem, ex)
+    next!(ip.skip(1 + entry), regs, mem, ex, acc)
 }
 
-fn loop_budget(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn loop_budget(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     if ex.vmctx.spend_loop_budget(ex.func.defined) {
         // Compiled just now: continue this very call in the native code.
         match ex.osr(ip.op().a, regs) {
             Ok(false) => {}
-            Ok(true) => return ret(ip, regs, mem, ex),
+            Ok(true) => return ret(ip, regs, mem, ex, acc),
             Err(exit) => return ex.stop(exit),
         }
     }
-    next!(ip.skip(1), regs, mem, ex)
+    next!(ip.skip(1), regs, mem, ex, acc)
 }
 
 /// Leaves the current frame (its results in slots `0..n`) for its caller's, or finishes.
-fn ret(_: Ip, _: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn ret(_: Ip, _: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     match ex.frames.pop() {
         None => Ip::stop(),
         Some(caller) => {
             ex.func = caller.func;
-            next!(caller.ret, caller.regs, mem, ex)
+            next!(caller.ret, caller.regs, mem, ex, acc)
         }
     }
 }
 
-fn unreachable(_: Ip, _: Regs, _: Memory, ex: &mut Executor<'_>) -> Ip {
+fn unreachable(_: Ip, _: Regs, _: Memory, ex: &mut Executor<'_>, _: u64) -> Ip {
     trap(ex, TrapCode::UnreachableCodeReached)
 }
 
 /// `a = d != 0 ? b : c`; an `Arg` word follows.
-fn select(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn select<const ACC: u8>(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
-    let v = if regs.get(op.d) as u32 != 0 {
-        regs.get(op.b)
+    let v = if operand::<ACC, 4>(regs, op.d, acc) as u32 != 0 {
+        operand::<ACC, 1>(regs, op.b, acc)
     } else {
-        regs.get(op.c)
+        operand::<ACC, 2>(regs, op.c, acc)
     };
     regs.set(op.a, v);
-    next!(ip.skip(2), regs, mem, ex)
+    next!(ip.skip(2), regs, mem, ex, acc)
 }
 
 // Calls.
@@ -597,6 +715,7 @@ fn call_defined_slow(
     regs: Regs,
     mem: Memory,
     ex: &mut Executor<'_>,
+    acc: u64,
     defined: u32,
     base: u32,
 ) -> Ip {
@@ -605,7 +724,7 @@ fn call_defined_slow(
         if let Err(exit) = ex.call_native(defined, regs, base) {
             return ex.stop(exit);
         }
-        next!(after, regs, vmctx.memory(), ex)
+        next!(after, regs, vmctx.memory(), ex, acc)
     }
     let Some(callee) = ex.module.compiled(defined) else {
         ex.invalid_callee = Some(ex.module.info.func_index(defined));
@@ -623,34 +742,34 @@ fn call_defined_slow(
         regs,
     });
     ex.func = callee;
-    next!(Ip::start(&callee.code), callee_regs, mem, ex)
+    next!(Ip::start(&callee.code), callee_regs, mem, ex, acc)
 }
 
 /// `call` of defined function `a` with the arguments at `b`.
-fn call(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn call(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     match enter_interpreted(ex, regs, op.a, op.b, ip.skip(1)) {
-        Some((start, callee_regs)) => next!(start, callee_regs, mem, ex),
-        None => call_slow(ip, regs, mem, ex),
+        Some((start, callee_regs)) => next!(start, callee_regs, mem, ex, acc),
+        None => call_slow(ip, regs, mem, ex, acc),
     }
 }
 
 #[cold]
 #[inline(never)]
-fn call_slow(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn call_slow(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
-    call_defined_slow(ip.skip(1), regs, mem, ex, op.a, op.b)
+    call_defined_slow(ip.skip(1), regs, mem, ex, acc, op.a, op.b)
 }
 
 /// Calls the function whose `*const VMFuncRef` is at `vmctx + a` (module type `c`) through
 /// the array convention, with the arguments at `b`.
-fn call_ref(ip: Ip, regs: Regs, _: Memory, ex: &mut Executor<'_>) -> Ip {
+fn call_ref(ip: Ip, regs: Regs, _: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     if let Err(exit) = ex.call_array(ex.vmctx.func_ref(op.a), op.c, regs, op.b) {
         return ex.stop(exit);
     }
     let mem = ex.vmctx.memory();
-    next!(ip.skip(1), regs, mem, ex)
+    next!(ip.skip(1), regs, mem, ex, acc)
 }
 
 /// The target of `call_indirect` through table `c` at index `a`, type `b`: the callee and
@@ -681,65 +800,73 @@ fn indirect_target(
 
 /// `call_indirect` through table `c` at index `a`, type `b`, arguments at `d`; an `Arg`
 /// word follows.
-fn call_indirect(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn call_indirect(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     if let Ok((_, Some(defined))) = indirect_target(op, regs, ex) {
         if let Some((start, callee_regs)) = enter_interpreted(ex, regs, defined, op.d, ip.skip(2)) {
-            next!(start, callee_regs, mem, ex)
+            next!(start, callee_regs, mem, ex, acc)
         }
     }
-    call_indirect_slow(ip, regs, mem, ex)
+    call_indirect_slow(ip, regs, mem, ex, acc)
 }
 
 #[cold]
 #[inline(never)]
-fn call_indirect_slow(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn call_indirect_slow(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     match indirect_target(op, regs, ex) {
         Err(code) => trap(ex, code),
-        Ok((_, Some(defined))) => call_defined_slow(ip.skip(2), regs, mem, ex, defined, op.d),
+        Ok((_, Some(defined))) => call_defined_slow(ip.skip(2), regs, mem, ex, acc, defined, op.d),
         Ok((callee, None)) => {
             if let Err(exit) = ex.call_array(callee, op.b, regs, op.d) {
                 return ex.stop(exit);
             }
-            next!(ip.skip(2), regs, ex.vmctx.memory(), ex)
+            next!(ip.skip(2), regs, ex.vmctx.memory(), ex, acc)
         }
     }
 }
 
 // Globals, memory and tables.
 
-fn global_get(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn global_get(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, _: u64) -> Ip {
     let op = ip.op();
-    regs.set(op.a, ex.vmctx.global_get(op.b));
-    next!(ip.skip(1), regs, mem, ex)
+    let v = ex.vmctx.global_get(op.b);
+    regs.set(op.a, v);
+    next!(ip.skip(1), regs, mem, ex, v)
 }
 
-fn global_set(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn global_set<const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+) -> Ip {
     let op = ip.op();
-    ex.vmctx.global_set(op.b, regs.get(op.a));
-    next!(ip.skip(1), regs, mem, ex)
+    ex.vmctx
+        .global_set(op.b, operand::<ACC, 1>(regs, op.a, acc));
+    next!(ip.skip(1), regs, mem, ex, acc)
 }
 
-fn ref_func(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn ref_func(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     regs.set(op.a, ex.vmctx.func_ref(op.b) as u64);
-    next!(ip.skip(1), regs, mem, ex)
+    next!(ip.skip(1), regs, mem, ex, acc)
 }
 
-fn memory_size(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn memory_size(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     regs.set(ip.op().a, (mem.size_in_bytes() as u64) / WASM_PAGE_SIZE);
-    next!(ip.skip(1), regs, mem, ex)
+    next!(ip.skip(1), regs, mem, ex, acc)
 }
 
-fn memory_grow(ip: Ip, regs: Regs, _: Memory, ex: &mut Executor<'_>) -> Ip {
+fn memory_grow(ip: Ip, regs: Regs, _: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     let delta = regs.get(op.b) as u32 as u64;
     regs.set(op.a, grow_result(ex.vmctx.memory_grow(delta)));
-    next!(ip.skip(1), regs, ex.vmctx.memory(), ex)
+    next!(ip.skip(1), regs, ex.vmctx.memory(), ex, acc)
 }
 
-fn memory_fill(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn memory_fill(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     let (d, v, n) = (
         regs.get(op.a) as u32,
@@ -749,10 +876,10 @@ fn memory_fill(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
     if mem.fill(d.into(), v, n.into()).is_none() {
         return trap(ex, TrapCode::MemoryOutOfBounds);
     }
-    next!(ip.skip(1), regs, mem, ex)
+    next!(ip.skip(1), regs, mem, ex, acc)
 }
 
-fn memory_copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn memory_copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     let (d, s, n) = (
         regs.get(op.a) as u32,
@@ -762,11 +889,11 @@ fn memory_copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
     if mem.copy(d.into(), s.into(), n.into()).is_none() {
         return trap(ex, TrapCode::MemoryOutOfBounds);
     }
-    next!(ip.skip(1), regs, mem, ex)
+    next!(ip.skip(1), regs, mem, ex, acc)
 }
 
 /// `memory.init` of data segment `d`; an `Arg` word follows.
-fn memory_init(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn memory_init(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     let (d, s, n) = (
         regs.get(op.a) as u32,
@@ -776,50 +903,50 @@ fn memory_init(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
     if let Some(code) = ex.vmctx.memory_init(op.d, d, s, n) {
         return trap(ex, code);
     }
-    next!(ip.skip(2), regs, mem, ex)
+    next!(ip.skip(2), regs, mem, ex, acc)
 }
 
-fn data_drop(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn data_drop(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     ex.vmctx.data_drop(ip.op().a);
-    next!(ip.skip(1), regs, mem, ex)
+    next!(ip.skip(1), regs, mem, ex, acc)
 }
 
-fn table_get(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn table_get(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     let elements = vm::table_elements(ex.vmctx.table(op.c));
     let Some(&raw) = elements.get(regs.get(op.b) as u32 as usize) else {
         return trap(ex, TrapCode::TableOutOfBounds);
     };
     regs.set(op.a, raw);
-    next!(ip.skip(1), regs, mem, ex)
+    next!(ip.skip(1), regs, mem, ex, acc)
 }
 
-fn table_set(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn table_set(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     let elements = vm::table_elements(ex.vmctx.table(op.c));
     let Some(slot) = elements.get_mut(regs.get(op.a) as u32 as usize) else {
         return trap(ex, TrapCode::TableOutOfBounds);
     };
     *slot = regs.get(op.b);
-    next!(ip.skip(1), regs, mem, ex)
+    next!(ip.skip(1), regs, mem, ex, acc)
 }
 
-fn table_size(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn table_size(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     regs.set(op.a, ex.vmctx.table(op.b).current_elements as u64);
-    next!(ip.skip(1), regs, mem, ex)
+    next!(ip.skip(1), regs, mem, ex, acc)
 }
 
 /// `table.grow` of table `d`; an `Arg` word follows.
-fn table_grow(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn table_grow(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     let (init, delta) = (regs.get(op.b), regs.get(op.c) as u32 as u64);
     regs.set(op.a, grow_result(ex.vmctx.table_grow(op.d, delta, init)));
-    next!(ip.skip(2), regs, mem, ex)
+    next!(ip.skip(2), regs, mem, ex, acc)
 }
 
 /// `table.fill` of table `d`; an `Arg` word follows.
-fn table_fill(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn table_fill(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     let elements = vm::table_elements(ex.vmctx.table(op.d));
     let (d, n) = (
@@ -830,11 +957,11 @@ fn table_fill(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
         return trap(ex, TrapCode::TableOutOfBounds);
     };
     range.fill(regs.get(op.b));
-    next!(ip.skip(2), regs, mem, ex)
+    next!(ip.skip(2), regs, mem, ex, acc)
 }
 
 /// `table.copy`; the `Arg` word after it names the destination and source tables.
-fn table_copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn table_copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     let (dst_table, src_table) = (ip.skip(1).op().a, ip.skip(1).op().b);
     let (d, s, n) = (
@@ -854,11 +981,11 @@ fn table_copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
         let from = vm::table_elements(vmctx.table(src_table))[s..s + n].to_vec();
         vm::table_elements(vmctx.table(dst_table))[d..d + n].copy_from_slice(&from);
     }
-    next!(ip.skip(2), regs, mem, ex)
+    next!(ip.skip(2), regs, mem, ex, acc)
 }
 
 /// `table.init`; the `Arg` word after it names the table and the element segment.
-fn table_init(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn table_init(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
     let (table, elem) = (ip.skip(1).op().a, ip.skip(1).op().b);
     let (d, s, n) = (
@@ -869,10 +996,10 @@ fn table_init(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
     if let Some(code) = ex.vmctx.table_init(table, elem, d, s, n) {
         return trap(ex, code);
     }
-    next!(ip.skip(2), regs, mem, ex)
+    next!(ip.skip(2), regs, mem, ex, acc)
 }
 
-fn elem_drop(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) -> Ip {
+fn elem_drop(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     ex.vmctx.elem_drop(ip.op().a);
-    next!(ip.skip(1), regs, mem, ex)
+    next!(ip.skip(1), regs, mem, ex, acc)
 }
