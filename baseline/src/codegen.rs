@@ -88,6 +88,13 @@ const XMM_POOL: [u8; 14] = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 /// before every call; rax, rcx, rdx, r10 and r11 stay free as scratch.
 const POOL: [u8; 7] = [3, 12, 13, 6, 7, 8, 9];
 
+/// Targets (besides the default) from which `br_table` jumps through a table instead of
+/// comparing the index with each in turn.
+const JUMP_TABLE_MIN_TARGETS: usize = 4;
+
+/// Bytes of a jump table entry: `jmp rel32`.
+const JUMP_TABLE_ENTRY: usize = 5;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Function,
@@ -626,6 +633,74 @@ impl Compiler<'_> {
         }
     }
 
+    /// The label of a branch to `depth` that needs nothing but the jump: not the function's
+    /// return, and the label's values already in their canonical slots. Marks the label
+    /// as branched to; `None` (marking nothing) when the branch needs more (see
+    /// [`Compiler::branch`]).
+    fn plain_branch(&mut self, depth: u32) -> Option<DynamicLabel> {
+        let idx = self.control.len() - 1 - depth as usize;
+        let frame = &self.control[idx];
+        let arity = match frame.kind {
+            Kind::Function => return None,
+            Kind::Loop => frame.params,
+            _ => frame.results,
+        };
+        let (height, label) = (frame.height, frame.label);
+        let len = self.stack.len() as u32;
+        let in_place = (0..arity).all(|k| {
+            let pos = len - arity + k;
+            self.stack[pos as usize] == Operand::Temp && pos == height + k
+        });
+        if !in_place {
+            return None;
+        }
+        self.control[idx].branched = true;
+        Some(label)
+    }
+
+    /// `br_table` with the index in `ecx`, through a jump table: an indirect jump to entry
+    /// `min(index, n)` of a table of `jmp rel32` instructions, each to its target's label,
+    /// or to a stub after the table that copies the label's values first (or returns).
+    fn jump_table(&mut self, depths: &[u32], default: u32) -> Result<(), Unsupported> {
+        let table = self.asm.new_dynamic_label();
+        let n = depths.len() as i32;
+        dynasm!(self.asm
+            ; .arch x64
+            ; mov ecx, ecx
+            ; mov eax, n
+            ; cmp ecx, eax
+            ; cmova ecx, eax
+            ; lea rax, [=>table]
+            ; lea rcx, [rcx + rcx * 4]
+            ; add rax, rcx
+            ; jmp rax
+            ; =>table
+        );
+        let mut stubs = Vec::new();
+        for &depth in depths.iter().chain(std::iter::once(&default)) {
+            let target = match self.plain_branch(depth) {
+                Some(label) => label,
+                None => {
+                    let stub = self.asm.new_dynamic_label();
+                    stubs.push((stub, depth));
+                    stub
+                }
+            };
+            let start = self.asm.offset().0;
+            dynasm!(self.asm ; .arch x64 ; jmp =>target);
+            if self.asm.offset().0 - start != JUMP_TABLE_ENTRY {
+                return Err(Unsupported::new(
+                    "br_table: a jump table entry is not 5 bytes",
+                ));
+            }
+        }
+        for (stub, depth) in stubs {
+            dynasm!(self.asm ; .arch x64 ; =>stub);
+            self.branch(depth);
+        }
+        Ok(())
+    }
+
     /// Copies the label's values into its slots and jumps (or returns, for the function).
     fn branch(&mut self, depth: u32) {
         let idx = self.control.len() - 1 - depth as usize;
@@ -839,6 +914,16 @@ impl Compiler<'_> {
             }
             Operator::BrIf { relative_depth } => {
                 let (cond, pos) = self.pop();
+                if let Some(label) = self.plain_branch(relative_depth) {
+                    match cond {
+                        Operand::Flags(flags) => crate::ops::jump_if(&mut self.asm, flags, label),
+                        _ => {
+                            self.load(cond, pos, RAX);
+                            dynasm!(self.asm ; .arch x64 ; test eax, eax ; jnz =>label);
+                        }
+                    }
+                    return Ok(());
+                }
                 let skip = self.asm.new_dynamic_label();
                 match cond {
                     // The branch's copies are moves, which keep the flags.
@@ -857,6 +942,11 @@ impl Compiler<'_> {
                 let mut depths = Vec::new();
                 for t in targets.targets() {
                     depths.push(t?);
+                }
+                if depths.len() >= JUMP_TABLE_MIN_TARGETS {
+                    self.jump_table(&depths, targets.default())?;
+                    self.set_unreachable();
+                    return Ok(());
                 }
                 for (k, depth) in depths.into_iter().enumerate() {
                     let next = self.asm.new_dynamic_label();

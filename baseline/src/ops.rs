@@ -71,6 +71,22 @@ pub(crate) fn jump_unless(a: &mut Asm, cond: Cond, target: DynamicLabel) {
     }
 }
 
+/// Jumps to `target` when `cond` holds in the flags.
+pub(crate) fn jump_if(a: &mut Asm, cond: Cond, target: DynamicLabel) {
+    match cond {
+        Cond::E => dynasm!(a ; .arch x64 ; je =>target),
+        Cond::Ne => dynasm!(a ; .arch x64 ; jne =>target),
+        Cond::L => dynasm!(a ; .arch x64 ; jl =>target),
+        Cond::B => dynasm!(a ; .arch x64 ; jb =>target),
+        Cond::G => dynasm!(a ; .arch x64 ; jg =>target),
+        Cond::A => dynasm!(a ; .arch x64 ; ja =>target),
+        Cond::Le => dynasm!(a ; .arch x64 ; jle =>target),
+        Cond::Be => dynasm!(a ; .arch x64 ; jbe =>target),
+        Cond::Ge => dynasm!(a ; .arch x64 ; jge =>target),
+        Cond::Ae => dynasm!(a ; .arch x64 ; jae =>target),
+    }
+}
+
 /// Emits `$op dst, src` at the width `wide` says, `src` a register or an immediate.
 macro_rules! alu {
     ($a:expr, $op:ident, $wide:expr, $dst:expr, $src:expr) => {
