@@ -624,11 +624,12 @@ compare_branches! {
     br_i32_ge_u br_i32_ge_u_imm u32, >=;
 }
 
-/// Continues at the `min(index, len)`-th of the `Br`s that follow.
+/// Continues where the `min(index, len)`-th of the `Br`s that follow jumps (the translator
+/// makes every entry a `Br`, so this skips its dispatch).
 fn br_table(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
     let op = ip.op();
-    let entry = (regs.get(op.a) as u32).min(op.b) as usize;
-    next!(ip.skip(1 + entry), regs, mem, ex, acc)
+    let entry = ip.skip(1 + (regs.get(op.a) as u32).min(op.b) as usize);
+    next!(entry.jump(entry.op().a), regs, mem, ex, acc)
 }
 
 fn loop_budget(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
