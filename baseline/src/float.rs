@@ -1,12 +1,15 @@
 //! Instruction selection for the floating-point operators (SSE2 and SSE4.1).
 //!
-//! Operands travel as bits in pool registers and frame slots like every value and are
-//! loaded straight into `xmm0`/`xmm1` for the operation (whole 64-bit slots, as integer
-//! operands are); the result goes straight back to a pool register. Sign operations (`abs`, `neg`, `copysign`) stay in integer registers so
+//! Operands travel as bits in pool registers and frame slots like every value. Arithmetic
+//! and square roots work in place in the first operand's float register (the second from
+//! its own register, or loaded into `xmm1`); the other operations load their operands into
+//! `xmm0`/`xmm1` (whole 64-bit slots, as integer operands are) and put the result in a
+//! float register. Sign operations (`abs`, `neg`, `copysign`) stay in integer registers so
 //! NaN payloads pass untouched; wasm's `min`/`max` (NaN-propagating, -0 below +0) and the
 //! trapping truncations need explicit sequences around the SSE instructions.
 
 use crate::codegen::Compiler;
+use crate::ops::Cond;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 use strata_environ::TrapCode;
 use wasmparser::Operator;
@@ -34,6 +37,21 @@ fn binary_sse(c: &mut Compiler<'_>, f: impl FnOnce(&mut Asm)) {
     c.push_xmm0();
 }
 
+/// `a op= b` in place in `a`'s float register: `f(asm, dst, src)`.
+fn binary_in_place(c: &mut Compiler<'_>, f: impl FnOnce(&mut Asm, u8, u8)) {
+    let (dst, src) = c.pop2_for_sse();
+    f(c.asm(), dst, src);
+    c.release_xmm(src);
+    c.push_xmm(dst);
+}
+
+/// `a = op(a)` in place in `a`'s float register.
+fn unary_in_place(c: &mut Compiler<'_>, f: impl FnOnce(&mut Asm, u8)) {
+    let x = c.pop_for_sse();
+    f(c.asm(), x);
+    c.push_xmm(x);
+}
+
 fn unary_gpr(c: &mut Compiler<'_>, f: impl FnOnce(&mut Asm)) {
     c.pop_into_rax();
     f(c.asm());
@@ -57,9 +75,8 @@ enum Cmp {
 }
 
 fn compare(c: &mut Compiler<'_>, f64: bool, cmp: Cmp) {
-    c.pop2_into_rax_rcx();
+    c.pop2_into_xmm0_xmm1();
     let a = c.asm();
-    dynasm!(a ; .arch x64 ; movq xmm0, rax ; movq xmm1, rcx);
     // Lt and Le compare the other way round so that "unordered" (CF = ZF = PF = 1) reads
     // as false through `seta`/`setae`.
     let swap = matches!(cmp, Cmp::Lt | Cmp::Le);
@@ -72,8 +89,10 @@ fn compare(c: &mut Compiler<'_>, f64: bool, cmp: Cmp) {
     match cmp {
         Cmp::Eq => dynasm!(a ; .arch x64 ; sete al ; setnp cl ; and al, cl),
         Cmp::Ne => dynasm!(a ; .arch x64 ; setne al ; setp cl ; or al, cl),
-        Cmp::Lt | Cmp::Gt => dynasm!(a ; .arch x64 ; seta al),
-        Cmp::Le | Cmp::Ge => dynasm!(a ; .arch x64 ; setae al),
+        // The result stays in the flags for a `br_if` or `if` to jump on ("above" is false
+        // when unordered).
+        Cmp::Lt | Cmp::Gt => return c.push_flags(Cond::A),
+        Cmp::Le | Cmp::Ge => return c.push_flags(Cond::Ae),
     }
     dynasm!(a ; .arch x64 ; movzx eax, al);
     c.push_rax();
@@ -280,16 +299,16 @@ fn truncate(c: &mut Compiler<'_>, from_f64: bool, to_i64: bool, signed: bool, sa
 pub(crate) fn float(c: &mut Compiler<'_>, op: &Operator<'_>) -> bool {
     use Operator as O;
     match op {
-        O::F32Add => binary_sse(c, |a| dynasm!(a ; .arch x64 ; addss xmm0, xmm1)),
-        O::F32Sub => binary_sse(c, |a| dynasm!(a ; .arch x64 ; subss xmm0, xmm1)),
-        O::F32Mul => binary_sse(c, |a| dynasm!(a ; .arch x64 ; mulss xmm0, xmm1)),
-        O::F32Div => binary_sse(c, |a| dynasm!(a ; .arch x64 ; divss xmm0, xmm1)),
-        O::F64Add => binary_sse(c, |a| dynasm!(a ; .arch x64 ; addsd xmm0, xmm1)),
-        O::F64Sub => binary_sse(c, |a| dynasm!(a ; .arch x64 ; subsd xmm0, xmm1)),
-        O::F64Mul => binary_sse(c, |a| dynasm!(a ; .arch x64 ; mulsd xmm0, xmm1)),
-        O::F64Div => binary_sse(c, |a| dynasm!(a ; .arch x64 ; divsd xmm0, xmm1)),
-        O::F32Sqrt => unary_sse(c, |a| dynasm!(a ; .arch x64 ; sqrtss xmm0, xmm0)),
-        O::F64Sqrt => unary_sse(c, |a| dynasm!(a ; .arch x64 ; sqrtsd xmm0, xmm0)),
+        O::F32Add => binary_in_place(c, |a, d, s| dynasm!(a ; .arch x64 ; addss Rx(d), Rx(s))),
+        O::F32Sub => binary_in_place(c, |a, d, s| dynasm!(a ; .arch x64 ; subss Rx(d), Rx(s))),
+        O::F32Mul => binary_in_place(c, |a, d, s| dynasm!(a ; .arch x64 ; mulss Rx(d), Rx(s))),
+        O::F32Div => binary_in_place(c, |a, d, s| dynasm!(a ; .arch x64 ; divss Rx(d), Rx(s))),
+        O::F64Add => binary_in_place(c, |a, d, s| dynasm!(a ; .arch x64 ; addsd Rx(d), Rx(s))),
+        O::F64Sub => binary_in_place(c, |a, d, s| dynasm!(a ; .arch x64 ; subsd Rx(d), Rx(s))),
+        O::F64Mul => binary_in_place(c, |a, d, s| dynasm!(a ; .arch x64 ; mulsd Rx(d), Rx(s))),
+        O::F64Div => binary_in_place(c, |a, d, s| dynasm!(a ; .arch x64 ; divsd Rx(d), Rx(s))),
+        O::F32Sqrt => unary_in_place(c, |a, x| dynasm!(a ; .arch x64 ; sqrtss Rx(x), Rx(x))),
+        O::F64Sqrt => unary_in_place(c, |a, x| dynasm!(a ; .arch x64 ; sqrtsd Rx(x), Rx(x))),
         O::F32Min => min_max(c, false, false),
         O::F32Max => min_max(c, false, true),
         O::F64Min => min_max(c, true, false),

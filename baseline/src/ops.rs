@@ -363,6 +363,8 @@ pub(crate) struct MemoryAccess {
     pub(crate) kind: LoadKind,
     pub(crate) size: u32,
     pub(crate) offset: u64,
+    /// An `f32` or `f64` access: loads land in a float register, stores may take one.
+    pub(crate) float: bool,
 }
 
 pub(crate) fn memory_access(op: &Operator<'_>) -> Option<MemoryAccess> {
@@ -387,12 +389,36 @@ pub(crate) fn memory_access(op: &Operator<'_>) -> Option<MemoryAccess> {
         O::I32Store16 { memarg } | O::I64Store16 { memarg } => (true, K::U16, 2, memarg),
         _ => return None,
     };
+    let float = matches!(
+        op,
+        O::F32Load { .. } | O::F64Load { .. } | O::F32Store { .. } | O::F64Store { .. }
+    );
     Some(MemoryAccess {
         store,
         kind,
         size,
         offset: memarg.offset,
+        float,
     })
+}
+
+/// Loads the `f32` (`size` 4) or `f64` at `r14 + rax + disp` into `xmm{dst}`, zeroing the
+/// bits above it.
+pub(crate) fn emit_float_load(a: &mut Asm, size: u32, disp: i32, dst: u8) {
+    if size == 4 {
+        dynasm!(a ; .arch x64 ; movss Rx(dst), DWORD [r14 + rax + disp]);
+    } else {
+        dynasm!(a ; .arch x64 ; movsd Rx(dst), QWORD [r14 + rax + disp]);
+    }
+}
+
+/// Stores the `f32` (`size` 4) or `f64` in `xmm{src}` to `r14 + rax + disp`.
+pub(crate) fn emit_float_store(a: &mut Asm, size: u32, disp: i32, src: u8) {
+    if size == 4 {
+        dynasm!(a ; .arch x64 ; movss DWORD [r14 + rax + disp], Rx(src));
+    } else {
+        dynasm!(a ; .arch x64 ; movsd QWORD [r14 + rax + disp], Rx(src));
+    }
 }
 
 /// Loads from `r14 + rax + disp` into register `dst`.
