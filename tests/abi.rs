@@ -231,3 +231,63 @@ fn every_signature_crosses_every_tier_boundary() {
         }
     }
 }
+
+/// Arguments computed just before a call live in the baseline's register pool and move
+/// from there to their parameter registers. With six computed `i32`s (and six `f64`s) the
+/// pool registers of later arguments are the parameter registers of earlier ones, which the
+/// baseline must notice (it spills such arguments first); every argument must still arrive.
+const COMPUTED_ARGS: &str = r#"
+(module
+  (func $weigh (param i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.add
+      (i32.add (i32.add (local.get 0) (i32.mul (local.get 1) (i32.const 10)))
+               (i32.add (i32.mul (local.get 2) (i32.const 100)) (i32.mul (local.get 3) (i32.const 1000))))
+      (i32.add (i32.mul (local.get 4) (i32.const 10000)) (i32.mul (local.get 5) (i32.const 100000)))))
+  (func $weigh_f (param f64 f64 f64 f64 f64 f64 f64 f64 f64) (result f64)
+    (f64.add (f64.add (f64.add (local.get 0) (f64.mul (local.get 1) (f64.const 10)))
+                      (f64.add (f64.mul (local.get 2) (f64.const 100)) (f64.mul (local.get 3) (f64.const 1000))))
+             (f64.add (f64.add (f64.mul (local.get 4) (f64.const 1e4)) (f64.mul (local.get 5) (f64.const 1e5)))
+                      (f64.add (f64.add (f64.mul (local.get 6) (f64.const 1e6)) (f64.mul (local.get 7) (f64.const 1e7)))
+                               (f64.mul (local.get 8) (f64.const 1e8))))))
+  (func (export "ints") (param $x i32) (result i32)
+    (call $weigh
+      (i32.add (local.get $x) (i32.const 1)) (i32.add (local.get $x) (i32.const 2))
+      (i32.add (local.get $x) (i32.const 3)) (i32.add (local.get $x) (i32.const 4))
+      (i32.add (local.get $x) (i32.const 5)) (i32.add (local.get $x) (i32.const 6))))
+  (func (export "floats") (param $x f64) (result f64)
+    (call $weigh_f
+      (f64.add (local.get $x) (f64.const 1)) (f64.add (local.get $x) (f64.const 2))
+      (f64.add (local.get $x) (f64.const 3)) (f64.add (local.get $x) (f64.const 4))
+      (f64.add (local.get $x) (f64.const 5)) (f64.add (local.get $x) (f64.const 6))
+      (f64.add (local.get $x) (f64.const 7)) (f64.add (local.get $x) (f64.const 8))
+      (f64.add (local.get $x) (f64.const 9)))))
+"#;
+
+#[test]
+fn computed_arguments_reach_their_parameters() {
+    for strategy in [
+        Strategy::Baseline,
+        Strategy::Optimizing,
+        Strategy::Interpreter,
+    ] {
+        let mut config = Config::new();
+        config.strategy(strategy);
+        let engine = Engine::new(&config).unwrap();
+        let module = Module::new(&engine, COMPUTED_ARGS).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let ints = instance
+            .get_typed_func::<i32, i32>(&mut store, "ints")
+            .unwrap();
+        let floats = instance
+            .get_typed_func::<f64, f64>(&mut store, "floats")
+            .unwrap();
+        // The first calls compile the callees (through the array convention); the next
+        // ones call their native code.
+        for _ in 0..2 {
+            assert_eq!(ints.call(&mut store, 0).unwrap(), 654321, "{strategy:?}");
+            let sum = floats.call(&mut store, 0.0).unwrap();
+            assert_eq!(sum, 987654321.0, "{strategy:?}");
+        }
+    }
+}

@@ -531,7 +531,12 @@ impl Compiler<'_> {
 
     /// Spills every register entry to its canonical slot (before joins and calls).
     fn spill_all(&mut self) {
-        for pos in 0..self.stack.len() {
+        self.spill_below(self.stack.len());
+    }
+
+    /// Spills the register entries of stack positions `0..end` to their slots.
+    fn spill_below(&mut self, end: usize) {
+        for pos in 0..end {
             if let Operand::Reg(_) | Operand::Xmm(_) = self.stack[pos] {
                 self.materialize(pos);
             }

@@ -48,14 +48,23 @@ impl Compiler<'_> {
     }
 
     pub(super) fn call(&mut self, callee: Callee) -> Result<(), Unsupported> {
-        // Callees clobber the pool's caller-saved registers.
-        self.spill_all();
         let type_index = match callee {
             Callee::Direct(f) => self.module.functions[f as usize],
             Callee::Indirect { ty, .. } => ty,
         };
         let ty = &self.module.types[type_index as usize];
         let sig = NativeSignature::new(ty);
+        // Callees clobber the pool's caller-saved registers: every entry below the
+        // arguments goes to its slot. The arguments (and a `call_indirect` index above them)
+        // move from wherever they are, unless moving them to their parameter registers in
+        // order would overwrite one still to move; then they are spilled too.
+        let args_end = self.stack.len() - matches!(callee, Callee::Indirect { .. }) as usize;
+        let args_start = args_end - ty.params.len();
+        if moves_in_order_are_safe(&self.stack[args_start..args_end], &sig.params) {
+            self.spill_below(args_start);
+        } else {
+            self.spill_all();
+        }
         let slow = self.asm.new_dynamic_label();
         let done = self.asm.new_dynamic_label();
 
@@ -216,4 +225,22 @@ impl Compiler<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether loading `args` into their parameter locations `params` in order (as
+/// [`Compiler::call`] does: a register parameter directly, a float or stack one through
+/// `rax`) leaves every argument still to load where it is.
+fn moves_in_order_are_safe(args: &[Operand], params: &[ArgLoc]) -> bool {
+    params.iter().enumerate().all(|(k, loc)| {
+        let (gpr, xmm) = match *loc {
+            ArgLoc::Gpr(r) => (r, None),
+            ArgLoc::Xmm(x) => (RAX, Some(x)),
+            ArgLoc::Stack(_) => (RAX, None),
+        };
+        args[k + 1..].iter().all(|later| match *later {
+            Operand::Reg(r) => r != gpr,
+            Operand::Xmm(x) => Some(x) != xmm,
+            _ => true,
+        })
+    })
 }
