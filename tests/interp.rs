@@ -373,3 +373,59 @@ fn accumulated_operands_respect_joins() {
     assert_eq!(&expected[..4], &[1, 6, 13, 6], "block_end");
     assert_eq!(outcomes(Strategy::Interpreter), expected);
 }
+
+/// An `f64` operand computed by the instruction before it arrives in the interpreter's
+/// float accumulator only when that instruction computed an `f64`; one that reinterprets
+/// an integer's bits, or a copy, leaves it stale. Every function here feeds an `f64`
+/// operation such a value right after it was made, next to chains the float accumulator
+/// does carry.
+const FLOAT_CHAINS: &str = r#"
+(module
+  (memory 1)
+  (func (export "reinterpreted") (param $x i64) (param $y f64) (result f64)
+    (f64.add (local.get $y) (f64.const 1.5))
+    (f64.add (f64.reinterpret_i64 (i64.add (local.get $x) (i64.const 1)))))
+  (func (export "to_bits") (param $x i64) (param $y f64) (result f64)
+    (f64.convert_i64_s
+      (i64.add (i64.reinterpret_f64 (f64.mul (local.get $y) (f64.const 2)))
+               (local.get $x))))
+  (func (export "chain") (param $x i64) (param $y f64) (result f64)
+    (local $t f64)
+    (f64.store (i32.const 8) (f64.mul (local.get $y) (local.get $y)))
+    (local.set $t (f64.sqrt (f64.add (f64.load (i32.const 8)) (f64.const 1))))
+    (f64.div (f64.sub (local.get $t) (f64.convert_i64_s (local.get $x)))
+             (f64.neg (local.get $t))))
+  (func (export "copied") (param $x i64) (param $y f64) (result f64)
+    (local $t f64) (local $u f64)
+    (local.set $t (f64.add (local.get $y) (f64.const 3)))
+    (local.set $u (f64.reinterpret_i64 (local.get $x)))
+    (f64.mul (local.get $u) (f64.const 0.5))))
+"#;
+
+#[test]
+fn float_accumulator_carries_only_f64_results() {
+    let outcomes = |strategy: Strategy| -> Vec<u64> {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, FLOAT_CHAINS).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let mut out = Vec::new();
+        for name in ["reinterpreted", "to_bits", "chain", "copied"] {
+            let f = instance
+                .get_typed_func::<(i64, f64), f64>(&mut store, name)
+                .unwrap();
+            for args in [
+                (0x4000_0000_0000_0000, 0.25),
+                (7, -3.0),
+                (0x3ff0_0000_0000_0000, 1e10),
+            ] {
+                out.push(f.call(&mut store, args).unwrap().to_bits());
+            }
+        }
+        out
+    };
+    let expected = outcomes(Strategy::Optimizing);
+    let reinterpreted = (0.25 + 1.5) + f64::from_bits(0x4000_0000_0000_0001);
+    assert_eq!(f64::from_bits(expected[0]), reinterpreted);
+    assert_eq!(outcomes(Strategy::Interpreter), expected);
+}

@@ -11,6 +11,13 @@
 //! Which operands come from the accumulator is a handler's `const ACC: u8` parameter: bit 1
 //! for its first operand, 2 for the second, 4 for the third. Lowering picks the variant
 //! ([`with_acc1!`] and kin) from [`arrivals`].
+//!
+//! An `f64` result also travels in a float argument register (the float accumulator), and
+//! an `f64` operand whose value arrives there reads it from it: a chain of `f64`
+//! operations then stays in float registers instead of moving each value to a general
+//! register and back. Which operations take and give `f64`s is read off the names of their
+//! [`crate::semantics`] functions ([`takes_f64`], [`gives_f64`]) when the handlers are
+//! compiled.
 
 use crate::instr::{Instr, Slot};
 use crate::vm::Regs;
@@ -24,6 +31,80 @@ pub(super) fn operand<const ACC: u8, const BIT: u8>(regs: Regs, slot: Slot, acc:
     } else {
         regs.get(slot)
     }
+}
+
+/// [`operand`] for an operand of type `f64` when `F64`: from the float accumulator.
+#[inline(always)]
+pub(super) fn typed_operand<const ACC: u8, const BIT: u8, const F64: bool>(
+    regs: Regs,
+    slot: Slot,
+    acc: u64,
+    facc: f64,
+) -> u64 {
+    match (ACC & BIT != 0, F64) {
+        (false, _) => regs.get(slot),
+        (true, false) => acc,
+        (true, true) => facc.to_bits(),
+    }
+}
+
+const fn starts_with(s: &str, prefix: &str) -> bool {
+    let (s, prefix) = (s.as_bytes(), prefix.as_bytes());
+    if s.len() < prefix.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < prefix.len() {
+        if s[i] != prefix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn ends_with(s: &str, suffix: &str) -> bool {
+    let (s, suffix) = (s.as_bytes(), suffix.as_bytes());
+    if s.len() < suffix.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < suffix.len() {
+        if s[s.len() - suffix.len() + i] != suffix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Whether the numeric operation computed by the [`crate::semantics`] function named `op`
+/// takes `f64` operands: the `f64_` arithmetic, comparisons and rounding, truncations of an
+/// `f64` to an integer, and `f32.demote_f64`.
+pub(super) const fn takes_f64(op: &str) -> bool {
+    (starts_with(op, "f64_")
+        && !starts_with(op, "f64_convert_")
+        && !starts_with(op, "f64_promote_"))
+        || ends_with(op, "_f64_s")
+        || ends_with(op, "_f64_u")
+        || ends_with(op, "_demote_f64")
+}
+
+/// Whether the numeric operation computed by the [`crate::semantics`] function named `op`
+/// gives an `f64`: every `f64_` one but the comparisons.
+pub(super) const fn gives_f64(op: &str) -> bool {
+    const COMPARISONS: [&str; 6] = ["f64_eq", "f64_ne", "f64_lt", "f64_gt", "f64_le", "f64_ge"];
+    if !starts_with(op, "f64_") {
+        return false;
+    }
+    let mut i = 0;
+    while i < COMPARISONS.len() {
+        if starts_with(op, COMPARISONS[i]) && op.len() == COMPARISONS[i].len() {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// The variant of handler `$f` (generic over `const ACC: u8`) for accumulator bits `$bits`,
@@ -67,12 +148,14 @@ macro_rules! with_acc3 {
 pub(super) use {with_acc1, with_acc2, with_acc3};
 
 /// For each instruction of `code`, the slot whose value the accumulator holds whenever the
-/// instruction runs, if any: the result of the instruction before it, when that one passes
-/// its result on (`result`) and this one is reached from it alone (no branch targets it).
+/// instruction runs, if any, and whether the float accumulator holds it too: the result of
+/// the instruction before it, when that one passes its result on (`result`: the slot, and
+/// whether it is an `f64` also passed in the float accumulator) and this one is reached from
+/// it alone (no branch targets it).
 pub(super) fn arrivals(
     code: &[Instr],
-    result: impl Fn(Instr) -> Option<Slot>,
-) -> Vec<Option<Slot>> {
+    result: impl Fn(Instr) -> Option<(Slot, bool)>,
+) -> Vec<Option<(Slot, bool)>> {
     let mut targeted = vec![false; code.len()];
     for instr in code {
         match *instr {
@@ -105,4 +188,50 @@ pub(super) fn arrivals(
             result(code[before])
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f64_operations_are_told_apart_by_name() {
+        for op in [
+            "f64_add",
+            "f64_sqrt",
+            "f64_lt",
+            "i32_trunc_f64_s",
+            "i64_trunc_sat_f64_u",
+        ] {
+            assert!(takes_f64(op), "{op}");
+        }
+        assert!(takes_f64("f32_demote_f64"));
+        for op in [
+            "f64_convert_i32_s",
+            "f64_promote_f32",
+            "i32_add",
+            "f32_add",
+            "i64_eq",
+        ] {
+            assert!(!takes_f64(op), "{op}");
+        }
+        for op in [
+            "f64_add",
+            "f64_neg",
+            "f64_convert_i64_u",
+            "f64_promote_f32",
+            "f64_copysign",
+        ] {
+            assert!(gives_f64(op), "{op}");
+        }
+        for op in [
+            "f64_eq",
+            "f64_ge",
+            "i32_trunc_f64_s",
+            "f32_demote_f64",
+            "i64_add",
+        ] {
+            assert!(!gives_f64(op), "{op}");
+        }
+    }
 }

@@ -51,6 +51,7 @@ fn add_branch<C: Compare, const STEP_IMM: bool, const BOUND_IMM: bool>(
     mem: Memory,
     ex: &mut Executor<'_>,
     acc: u64,
+    facc: f64,
 ) -> Ip {
     let op = ip.op();
     let step = if STEP_IMM {
@@ -66,9 +67,9 @@ fn add_branch<C: Compare, const STEP_IMM: bool, const BOUND_IMM: bool>(
         regs.get(op.c) as u32
     };
     if C::holds(value, bound) {
-        next!(ip.jump(op.d), regs, mem, ex, acc)
+        next!(ip.jump(op.d), regs, mem, ex, acc, facc)
     }
-    next!(ip.skip(2), regs, mem, ex, acc)
+    next!(ip.skip(2), regs, mem, ex, acc, facc)
 }
 
 fn add_branch_handler<C: Compare + 'static>(step_imm: bool, bound_imm: bool) -> Handler {

@@ -46,7 +46,7 @@ const FIRST_FRAMES: usize = 64;
 /// the instruction to continue with ([`Ip::stop`] once the activation is over). The last
 /// argument is the accumulator: the value the instruction before wrote to its result slot,
 /// when that instruction computes one (see [`acc`]).
-pub(crate) type Handler = fn(Ip, Regs, Memory, &mut Executor<'_>, u64) -> Ip;
+pub(crate) type Handler = fn(Ip, Regs, Memory, &mut Executor<'_>, u64, f64) -> Ip;
 
 /// One instruction of threaded code: its handler and up to four operands, in the order of
 /// the [`Instr`] it comes from (branch targets relative to the branch, see [`lower`]).
@@ -114,18 +114,20 @@ impl std::fmt::Debug for Op {
 /// Continues with the instruction at `$ip`: a tail call of its handler in optimized builds,
 /// a return to the [`trampoline`] otherwise.
 macro_rules! next {
-    ($ip:expr, $regs:expr, $mem:expr, $ex:expr, $acc:expr) => {{
-        let (ip, regs, mem, acc): (Ip, Regs, Memory, u64) = ($ip, $regs, $mem, $acc);
+    ($ip:expr, $regs:expr, $mem:expr, $ex:expr, $acc:expr, $facc:expr) => {{
+        let (ip, regs, mem, acc, facc): (Ip, Regs, Memory, u64, f64) =
+            ($ip, $regs, $mem, $acc, $facc);
         let ex: &mut Executor<'_> = $ex;
         #[cfg(strata_tail_calls)]
         {
-            return (ip.op().handler)(ip, regs, mem, ex, acc);
+            return (ip.op().handler)(ip, regs, mem, ex, acc, facc);
         }
         #[cfg(not(strata_tail_calls))]
         {
             ex.regs = regs;
             ex.mem = mem;
             ex.acc = acc;
+            ex.facc = facc;
             return ip;
         }
     }};
@@ -180,6 +182,8 @@ pub(crate) struct Executor<'m> {
     mem: Memory,
     #[cfg_attr(strata_tail_calls, allow(dead_code))]
     acc: u64,
+    #[cfg_attr(strata_tail_calls, allow(dead_code))]
+    facc: f64,
 }
 
 impl<'m> Executor<'m> {
@@ -302,6 +306,7 @@ pub(crate) fn run<'m>(
         regs,
         mem,
         acc: 0,
+        facc: 0.0,
     };
     trampoline(Ip::start(&entry.code), regs, mem, &mut ex);
     match ex.exit.take() {
@@ -313,9 +318,9 @@ pub(crate) fn run<'m>(
 /// Runs threaded code from `ip` until the activation is over. Optimized builds run it all
 /// in one chain of tail calls; otherwise each handler returns the next instruction here.
 fn trampoline(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) {
-    let mut ip = (ip.op().handler)(ip, regs, mem, ex, 0);
+    let mut ip = (ip.op().handler)(ip, regs, mem, ex, 0, 0.0);
     while !ip.is_stop() {
-        ip = (ip.op().handler)(ip, ex.regs, ex.mem, ex, ex.acc);
+        ip = (ip.op().handler)(ip, ex.regs, ex.mem, ex, ex.acc, ex.facc);
     }
 }
 
@@ -338,7 +343,7 @@ macro_rules! imm_handlers {
 pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
     let arrivals = acc::arrivals(code, |instr| match instr {
         Instr::Copy { dst, .. } | Instr::Const { dst, .. } | Instr::GlobalGet { dst, .. } => {
-            Some(dst)
+            Some((dst, false))
         }
         other => numeric::result(other),
     });
@@ -346,8 +351,11 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
         .enumerate()
         .map(|(at, &instr)| {
             let prev = arrivals[at];
-            // The accumulator bit for an operand in `slot`.
-            let bit = |slot: Slot, bit: u8| if Some(slot) == prev { bit } else { 0 };
+            // The accumulator bit for an operand in `slot` (none of these is an `f64`).
+            let bit = |slot: Slot, bit: u8| match prev {
+                Some((held, _)) if held == slot => bit,
+                _ => 0,
+            };
             // Branch targets become distances from the branch.
             let rel = |target: u32| target.wrapping_sub(at as u32);
             // A compare-and-branch against a constant: the `_imm` handler, constant in `b`.
@@ -526,26 +534,33 @@ fn grow_result(old: u64) -> u64 {
 
 // Control.
 
-fn arg(_: Ip, _: Regs, _: Memory, _: &mut Executor<'_>, _: u64) -> Ip {
+fn arg(_: Ip, _: Regs, _: Memory, _: &mut Executor<'_>, _: u64, _: f64) -> Ip {
     unreachable!("Arg words are skipped by their instruction")
 }
 
-fn copy<const ACC: u8>(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn copy<const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    facc: f64,
+) -> Ip {
     let op = ip.op();
     let v = operand::<ACC, 1>(regs, op.b, acc);
     regs.set(op.a, v);
-    next!(ip.skip(1), regs, mem, ex, v)
+    next!(ip.skip(1), regs, mem, ex, v, facc)
 }
 
-fn constant(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, _: u64) -> Ip {
+fn constant(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, _: u64, facc: f64) -> Ip {
     let op = ip.op();
     let v = op.b as u64 | (op.c as u64) << 32;
     regs.set(op.a, v);
-    next!(ip.skip(1), regs, mem, ex, v)
+    next!(ip.skip(1), regs, mem, ex, v, facc)
 }
 
-fn br(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
-    next!(ip.jump(ip.op().a), regs, mem, ex, acc)
+fn br(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
+    next!(ip.jump(ip.op().a), regs, mem, ex, acc, facc)
 }
 
 fn br_if_zero<const ACC: u8>(
@@ -554,12 +569,13 @@ fn br_if_zero<const ACC: u8>(
     mem: Memory,
     ex: &mut Executor<'_>,
     acc: u64,
+    facc: f64,
 ) -> Ip {
     let op = ip.op();
     if operand::<ACC, 1>(regs, op.a, acc) as u32 == 0 {
-        next!(ip.jump(op.b), regs, mem, ex, acc)
+        next!(ip.jump(op.b), regs, mem, ex, acc, facc)
     }
-    next!(ip.skip(1), regs, mem, ex, acc)
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
 fn br_if_non_zero<const ACC: u8>(
@@ -568,12 +584,13 @@ fn br_if_non_zero<const ACC: u8>(
     mem: Memory,
     ex: &mut Executor<'_>,
     acc: u64,
+    facc: f64,
 ) -> Ip {
     let op = ip.op();
     if operand::<ACC, 1>(regs, op.a, acc) as u32 != 0 {
-        next!(ip.jump(op.b), regs, mem, ex, acc)
+        next!(ip.jump(op.b), regs, mem, ex, acc, facc)
     }
-    next!(ip.skip(1), regs, mem, ex, acc)
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
 /// Fused `i32` compare-and-branch handlers: jump to `c` when `a <op> b`, with `b` a slot
@@ -586,14 +603,15 @@ macro_rules! compare_branches {
             mem: Memory,
             ex: &mut Executor<'_>,
             acc: u64,
+        facc: f64,
         ) -> Ip {
             let op = ip.op();
             let a = operand::<ACC, 1>(regs, op.a, acc) as u32 as $ty;
             let b = operand::<ACC, 2>(regs, op.b, acc) as u32 as $ty;
             if a $cmp b {
-                next!(ip.jump(op.c), regs, mem, ex, acc)
+                next!(ip.jump(op.c), regs, mem, ex, acc, facc)
             }
-            next!(ip.skip(1), regs, mem, ex, acc)
+            next!(ip.skip(1), regs, mem, ex, acc, facc)
         }
 
         fn $imm_name<const ACC: u8>(
@@ -602,12 +620,13 @@ macro_rules! compare_branches {
             mem: Memory,
             ex: &mut Executor<'_>,
             acc: u64,
+        facc: f64,
         ) -> Ip {
             let op = ip.op();
             if (operand::<ACC, 1>(regs, op.a, acc) as u32 as $ty) $cmp (op.b as $ty) {
-                next!(ip.jump(op.c), regs, mem, ex, acc)
+                next!(ip.jump(op.c), regs, mem, ex, acc, facc)
             }
-            next!(ip.skip(1), regs, mem, ex, acc)
+            next!(ip.skip(1), regs, mem, ex, acc, facc)
         }
     )*};
 }
@@ -626,41 +645,48 @@ compare_branches! {
 
 /// Continues where the `min(index, len)`-th of the `Br`s that follow jumps (the translator
 /// makes every entry a `Br`, so this skips its dispatch).
-fn br_table(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn br_table(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
     let entry = ip.skip(1 + (regs.get(op.a) as u32).min(op.b) as usize);
-    next!(entry.jump(entry.op().a), regs, mem, ex, acc)
+    next!(entry.jump(entry.op().a), regs, mem, ex, acc, facc)
 }
 
-fn loop_budget(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn loop_budget(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     if ex.vmctx.spend_loop_budget(ex.func.defined) {
         // Compiled just now: continue this very call in the native code.
         match ex.osr(ip.op().a, regs) {
             Ok(false) => {}
-            Ok(true) => return ret(ip, regs, mem, ex, acc),
+            Ok(true) => return ret(ip, regs, mem, ex, acc, facc),
             Err(exit) => return ex.stop(exit),
         }
     }
-    next!(ip.skip(1), regs, mem, ex, acc)
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
 /// Leaves the current frame (its results in slots `0..n`) for its caller's, or finishes.
-fn ret(_: Ip, _: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn ret(_: Ip, _: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     match ex.frames.pop() {
         None => Ip::stop(),
         Some(caller) => {
             ex.func = caller.func;
-            next!(caller.ret, caller.regs, mem, ex, acc)
+            next!(caller.ret, caller.regs, mem, ex, acc, facc)
         }
     }
 }
 
-fn unreachable(_: Ip, _: Regs, _: Memory, ex: &mut Executor<'_>, _: u64) -> Ip {
+fn unreachable(_: Ip, _: Regs, _: Memory, ex: &mut Executor<'_>, _: u64, _: f64) -> Ip {
     trap(ex, TrapCode::UnreachableCodeReached)
 }
 
 /// `a = d != 0 ? b : c`; an `Arg` word follows.
-fn select<const ACC: u8>(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn select<const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    facc: f64,
+) -> Ip {
     let op = ip.op();
     let v = if operand::<ACC, 4>(regs, op.d, acc) as u32 != 0 {
         operand::<ACC, 1>(regs, op.b, acc)
@@ -668,7 +694,7 @@ fn select<const ACC: u8>(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>,
         operand::<ACC, 2>(regs, op.c, acc)
     };
     regs.set(op.a, v);
-    next!(ip.skip(2), regs, mem, ex, acc)
+    next!(ip.skip(2), regs, mem, ex, acc, facc)
 }
 
 // Calls.
@@ -707,6 +733,12 @@ fn enter_interpreted(
     Some((Ip::start(&callee.code), callee_regs))
 }
 
+/// A call of defined function `defined` whose frame starts at slot `base` of the caller's.
+struct Callee {
+    defined: u32,
+    base: u32,
+}
+
 /// Every other case of a call of defined function `defined` (see [`enter_interpreted`]):
 /// through its native code once it has some, a first translation, a frame stack to grow,
 /// or a trap; the caller continues at `after`.
@@ -716,16 +748,15 @@ fn call_defined_slow(
     regs: Regs,
     mem: Memory,
     ex: &mut Executor<'_>,
-    acc: u64,
-    defined: u32,
-    base: u32,
+    (acc, facc): (u64, f64),
+    Callee { defined, base }: Callee,
 ) -> Ip {
     let vmctx = ex.vmctx;
     if ex.tiering && (vmctx.native_entry(defined) || vmctx.spend_call_budget(defined)) {
         if let Err(exit) = ex.call_native(defined, regs, base) {
             return ex.stop(exit);
         }
-        next!(after, regs, vmctx.memory(), ex, acc)
+        next!(after, regs, vmctx.memory(), ex, acc, facc)
     }
     let Some(callee) = ex.module.compiled(defined) else {
         ex.invalid_callee = Some(ex.module.info.func_index(defined));
@@ -743,34 +774,44 @@ fn call_defined_slow(
         regs,
     });
     ex.func = callee;
-    next!(Ip::start(&callee.code), callee_regs, mem, ex, acc)
+    next!(Ip::start(&callee.code), callee_regs, mem, ex, acc, facc)
 }
 
 /// `call` of defined function `a` with the arguments at `b`.
-fn call(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn call(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
     match enter_interpreted(ex, regs, op.a, op.b, ip.skip(1)) {
-        Some((start, callee_regs)) => next!(start, callee_regs, mem, ex, acc),
-        None => call_slow(ip, regs, mem, ex, acc),
+        Some((start, callee_regs)) => next!(start, callee_regs, mem, ex, acc, facc),
+        None => call_slow(ip, regs, mem, ex, acc, facc),
     }
 }
 
 #[cold]
 #[inline(never)]
-fn call_slow(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn call_slow(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
-    call_defined_slow(ip.skip(1), regs, mem, ex, acc, op.a, op.b)
+    call_defined_slow(
+        ip.skip(1),
+        regs,
+        mem,
+        ex,
+        (acc, facc),
+        Callee {
+            defined: op.a,
+            base: op.b,
+        },
+    )
 }
 
 /// Calls the function whose `*const VMFuncRef` is at `vmctx + a` (module type `c`) through
 /// the array convention, with the arguments at `b`.
-fn call_ref(ip: Ip, regs: Regs, _: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn call_ref(ip: Ip, regs: Regs, _: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
     if let Err(exit) = ex.call_array(ex.vmctx.func_ref(op.a), op.c, regs, op.b) {
         return ex.stop(exit);
     }
     let mem = ex.vmctx.memory();
-    next!(ip.skip(1), regs, mem, ex, acc)
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
 /// The target of `call_indirect` through table `c` at index `a`, type `b`: the callee and
@@ -801,39 +842,63 @@ fn indirect_target(
 
 /// `call_indirect` through table `c` at index `a`, type `b`, arguments at `d`; an `Arg`
 /// word follows.
-fn call_indirect(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn call_indirect(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    facc: f64,
+) -> Ip {
     let op = ip.op();
     if let Ok((_, Some(defined))) = indirect_target(op, regs, ex) {
         if let Some((start, callee_regs)) = enter_interpreted(ex, regs, defined, op.d, ip.skip(2)) {
-            next!(start, callee_regs, mem, ex, acc)
+            next!(start, callee_regs, mem, ex, acc, facc)
         }
     }
-    call_indirect_slow(ip, regs, mem, ex, acc)
+    call_indirect_slow(ip, regs, mem, ex, acc, facc)
 }
 
 #[cold]
 #[inline(never)]
-fn call_indirect_slow(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn call_indirect_slow(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    facc: f64,
+) -> Ip {
     let op = ip.op();
     match indirect_target(op, regs, ex) {
         Err(code) => trap(ex, code),
-        Ok((_, Some(defined))) => call_defined_slow(ip.skip(2), regs, mem, ex, acc, defined, op.d),
+        Ok((_, Some(defined))) => call_defined_slow(
+            ip.skip(2),
+            regs,
+            mem,
+            ex,
+            (acc, facc),
+            Callee {
+                defined,
+                base: op.d,
+            },
+        ),
         Ok((callee, None)) => {
             if let Err(exit) = ex.call_array(callee, op.b, regs, op.d) {
                 return ex.stop(exit);
             }
-            next!(ip.skip(2), regs, ex.vmctx.memory(), ex, acc)
+            next!(ip.skip(2), regs, ex.vmctx.memory(), ex, acc, facc)
         }
     }
 }
 
 // Globals, memory and tables.
 
-fn global_get(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, _: u64) -> Ip {
+fn global_get(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, _: u64, facc: f64) -> Ip {
     let op = ip.op();
     let v = ex.vmctx.global_get(op.b);
     regs.set(op.a, v);
-    next!(ip.skip(1), regs, mem, ex, v)
+    next!(ip.skip(1), regs, mem, ex, v, facc)
 }
 
 fn global_set<const ACC: u8>(
@@ -842,32 +907,33 @@ fn global_set<const ACC: u8>(
     mem: Memory,
     ex: &mut Executor<'_>,
     acc: u64,
+    facc: f64,
 ) -> Ip {
     let op = ip.op();
     ex.vmctx
         .global_set(op.b, operand::<ACC, 1>(regs, op.a, acc));
-    next!(ip.skip(1), regs, mem, ex, acc)
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
-fn ref_func(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn ref_func(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
     regs.set(op.a, ex.vmctx.func_ref(op.b) as u64);
-    next!(ip.skip(1), regs, mem, ex, acc)
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
-fn memory_size(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn memory_size(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     regs.set(ip.op().a, (mem.size_in_bytes() as u64) / WASM_PAGE_SIZE);
-    next!(ip.skip(1), regs, mem, ex, acc)
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
-fn memory_grow(ip: Ip, regs: Regs, _: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn memory_grow(ip: Ip, regs: Regs, _: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
     let delta = regs.get(op.b) as u32 as u64;
     regs.set(op.a, grow_result(ex.vmctx.memory_grow(delta)));
-    next!(ip.skip(1), regs, ex.vmctx.memory(), ex, acc)
+    next!(ip.skip(1), regs, ex.vmctx.memory(), ex, acc, facc)
 }
 
-fn memory_fill(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn memory_fill(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
     let (d, v, n) = (
         regs.get(op.a) as u32,
@@ -877,10 +943,10 @@ fn memory_fill(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64)
     if mem.fill(d.into(), v, n.into()).is_none() {
         return trap(ex, TrapCode::MemoryOutOfBounds);
     }
-    next!(ip.skip(1), regs, mem, ex, acc)
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
-fn memory_copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn memory_copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
     let (d, s, n) = (
         regs.get(op.a) as u32,
@@ -890,11 +956,11 @@ fn memory_copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64)
     if mem.copy(d.into(), s.into(), n.into()).is_none() {
         return trap(ex, TrapCode::MemoryOutOfBounds);
     }
-    next!(ip.skip(1), regs, mem, ex, acc)
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
 /// `memory.init` of data segment `d`; an `Arg` word follows.
-fn memory_init(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn memory_init(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
     let (d, s, n) = (
         regs.get(op.a) as u32,
@@ -904,50 +970,50 @@ fn memory_init(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64)
     if let Some(code) = ex.vmctx.memory_init(op.d, d, s, n) {
         return trap(ex, code);
     }
-    next!(ip.skip(2), regs, mem, ex, acc)
+    next!(ip.skip(2), regs, mem, ex, acc, facc)
 }
 
-fn data_drop(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn data_drop(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     ex.vmctx.data_drop(ip.op().a);
-    next!(ip.skip(1), regs, mem, ex, acc)
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
-fn table_get(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn table_get(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
     let elements = vm::table_elements(ex.vmctx.table(op.c));
     let Some(&raw) = elements.get(regs.get(op.b) as u32 as usize) else {
         return trap(ex, TrapCode::TableOutOfBounds);
     };
     regs.set(op.a, raw);
-    next!(ip.skip(1), regs, mem, ex, acc)
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
-fn table_set(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn table_set(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
     let elements = vm::table_elements(ex.vmctx.table(op.c));
     let Some(slot) = elements.get_mut(regs.get(op.a) as u32 as usize) else {
         return trap(ex, TrapCode::TableOutOfBounds);
     };
     *slot = regs.get(op.b);
-    next!(ip.skip(1), regs, mem, ex, acc)
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
-fn table_size(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn table_size(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
     regs.set(op.a, ex.vmctx.table(op.b).current_elements as u64);
-    next!(ip.skip(1), regs, mem, ex, acc)
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
 /// `table.grow` of table `d`; an `Arg` word follows.
-fn table_grow(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn table_grow(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
     let (init, delta) = (regs.get(op.b), regs.get(op.c) as u32 as u64);
     regs.set(op.a, grow_result(ex.vmctx.table_grow(op.d, delta, init)));
-    next!(ip.skip(2), regs, mem, ex, acc)
+    next!(ip.skip(2), regs, mem, ex, acc, facc)
 }
 
 /// `table.fill` of table `d`; an `Arg` word follows.
-fn table_fill(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn table_fill(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
     let elements = vm::table_elements(ex.vmctx.table(op.d));
     let (d, n) = (
@@ -958,11 +1024,11 @@ fn table_fill(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) 
         return trap(ex, TrapCode::TableOutOfBounds);
     };
     range.fill(regs.get(op.b));
-    next!(ip.skip(2), regs, mem, ex, acc)
+    next!(ip.skip(2), regs, mem, ex, acc, facc)
 }
 
 /// `table.copy`; the `Arg` word after it names the destination and source tables.
-fn table_copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn table_copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
     let (dst_table, src_table) = (ip.skip(1).op().a, ip.skip(1).op().b);
     let (d, s, n) = (
@@ -982,11 +1048,11 @@ fn table_copy(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) 
         let from = vm::table_elements(vmctx.table(src_table))[s..s + n].to_vec();
         vm::table_elements(vmctx.table(dst_table))[d..d + n].copy_from_slice(&from);
     }
-    next!(ip.skip(2), regs, mem, ex, acc)
+    next!(ip.skip(2), regs, mem, ex, acc, facc)
 }
 
 /// `table.init`; the `Arg` word after it names the table and the element segment.
-fn table_init(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn table_init(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
     let (table, elem) = (ip.skip(1).op().a, ip.skip(1).op().b);
     let (d, s, n) = (
@@ -997,10 +1063,10 @@ fn table_init(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) 
     if let Some(code) = ex.vmctx.table_init(table, elem, d, s, n) {
         return trap(ex, code);
     }
-    next!(ip.skip(2), regs, mem, ex, acc)
+    next!(ip.skip(2), regs, mem, ex, acc, facc)
 }
 
-fn elem_drop(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64) -> Ip {
+fn elem_drop(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     ex.vmctx.elem_drop(ip.op().a);
-    next!(ip.skip(1), regs, mem, ex, acc)
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
