@@ -23,6 +23,7 @@
 //! and so recurse natively; the entry checks the native stack against the store's limit.
 
 mod acc;
+mod compare;
 mod fused;
 mod numeric;
 
@@ -324,19 +325,6 @@ fn trampoline(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) {
     }
 }
 
-/// A compare-and-branch handler's variants, indexed by accumulator bits.
-macro_rules! handlers {
-    ($f:ident) => {
-        [$f::<0> as Handler, $f::<1>, $f::<2>, $f::<3>]
-    };
-}
-/// The variants of a compare-and-branch against a constant.
-macro_rules! imm_handlers {
-    ($f:ident) => {
-        [$f::<0> as Handler, $f::<1>]
-    };
-}
-
 /// Lowers translated code to threaded code, one [`Op`] per instruction (so positions, and
 /// the `Arg` words that follow some instructions, stay where they were); an instruction
 /// that fuses with the next one ([`fused`]) becomes the superinstruction of both.
@@ -358,24 +346,13 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
             };
             // Branch targets become distances from the branch.
             let rel = |target: u32| target.wrapping_sub(at as u32);
-            // A compare-and-branch against a constant: the `_imm` handler, constant in `b`.
-            let compare =
-                |handlers: [Handler; 4], imm_handlers: [Handler; 2], a, b, target| match consts
-                    .value(b)
-                {
-                    Some(v) => {
-                        let handler = imm_handlers[bit(a, 1) as usize];
-                        Op::new(handler, a, v as u32, rel(target))
-                    }
-                    None => {
-                        let handler = handlers[(bit(a, 1) | bit(b, 2)) as usize];
-                        Op::new(handler, a, b, rel(target))
-                    }
-                };
             let fused = code
                 .get(at + 1)
                 .and_then(|&second| fused::lower_pair(instr, second, at, consts));
             if let Some(op) = fused {
+                return op;
+            }
+            if let Some(op) = compare::lower(instr, at, consts, bit) {
                 return op;
             }
             numeric::lower(instr, consts, prev).unwrap_or_else(|| match instr {
@@ -391,76 +368,6 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
                     cond,
                     rel(target),
                     0,
-                ),
-                Instr::BrI32Eq { a, b, target } => compare(
-                    handlers!(br_i32_eq),
-                    imm_handlers!(br_i32_eq_imm),
-                    a,
-                    b,
-                    target,
-                ),
-                Instr::BrI32Ne { a, b, target } => compare(
-                    handlers!(br_i32_ne),
-                    imm_handlers!(br_i32_ne_imm),
-                    a,
-                    b,
-                    target,
-                ),
-                Instr::BrI32LtS { a, b, target } => compare(
-                    handlers!(br_i32_lt_s),
-                    imm_handlers!(br_i32_lt_s_imm),
-                    a,
-                    b,
-                    target,
-                ),
-                Instr::BrI32LtU { a, b, target } => compare(
-                    handlers!(br_i32_lt_u),
-                    imm_handlers!(br_i32_lt_u_imm),
-                    a,
-                    b,
-                    target,
-                ),
-                Instr::BrI32GtS { a, b, target } => compare(
-                    handlers!(br_i32_gt_s),
-                    imm_handlers!(br_i32_gt_s_imm),
-                    a,
-                    b,
-                    target,
-                ),
-                Instr::BrI32GtU { a, b, target } => compare(
-                    handlers!(br_i32_gt_u),
-                    imm_handlers!(br_i32_gt_u_imm),
-                    a,
-                    b,
-                    target,
-                ),
-                Instr::BrI32LeS { a, b, target } => compare(
-                    handlers!(br_i32_le_s),
-                    imm_handlers!(br_i32_le_s_imm),
-                    a,
-                    b,
-                    target,
-                ),
-                Instr::BrI32LeU { a, b, target } => compare(
-                    handlers!(br_i32_le_u),
-                    imm_handlers!(br_i32_le_u_imm),
-                    a,
-                    b,
-                    target,
-                ),
-                Instr::BrI32GeS { a, b, target } => compare(
-                    handlers!(br_i32_ge_s),
-                    imm_handlers!(br_i32_ge_s_imm),
-                    a,
-                    b,
-                    target,
-                ),
-                Instr::BrI32GeU { a, b, target } => compare(
-                    handlers!(br_i32_ge_u),
-                    imm_handlers!(br_i32_ge_u_imm),
-                    a,
-                    b,
-                    target,
                 ),
                 Instr::BrTable { index, len } => Op::new(br_table, index, len, 0),
                 Instr::LoopBudget { point } => Op::new(loop_budget, point, 0, 0),
@@ -591,56 +498,6 @@ fn br_if_non_zero<const ACC: u8>(
         next!(ip.jump(op.b), regs, mem, ex, acc, facc)
     }
     next!(ip.skip(1), regs, mem, ex, acc, facc)
-}
-
-/// Fused `i32` compare-and-branch handlers: jump to `c` when `a <op> b`, with `b` a slot
-/// or (the `_imm` handlers) the constant itself.
-macro_rules! compare_branches {
-    ($($name:ident $imm_name:ident $ty:ty, $cmp:tt;)*) => {$(
-        fn $name<const ACC: u8>(
-            ip: Ip,
-            regs: Regs,
-            mem: Memory,
-            ex: &mut Executor<'_>,
-            acc: u64,
-        facc: f64,
-        ) -> Ip {
-            let op = ip.op();
-            let a = operand::<ACC, 1>(regs, op.a, acc) as u32 as $ty;
-            let b = operand::<ACC, 2>(regs, op.b, acc) as u32 as $ty;
-            if a $cmp b {
-                next!(ip.jump(op.c), regs, mem, ex, acc, facc)
-            }
-            next!(ip.skip(1), regs, mem, ex, acc, facc)
-        }
-
-        fn $imm_name<const ACC: u8>(
-            ip: Ip,
-            regs: Regs,
-            mem: Memory,
-            ex: &mut Executor<'_>,
-            acc: u64,
-        facc: f64,
-        ) -> Ip {
-            let op = ip.op();
-            if (operand::<ACC, 1>(regs, op.a, acc) as u32 as $ty) $cmp (op.b as $ty) {
-                next!(ip.jump(op.c), regs, mem, ex, acc, facc)
-            }
-            next!(ip.skip(1), regs, mem, ex, acc, facc)
-        }
-    )*};
-}
-compare_branches! {
-    br_i32_eq br_i32_eq_imm u32, ==;
-    br_i32_ne br_i32_ne_imm u32, !=;
-    br_i32_lt_s br_i32_lt_s_imm i32, <;
-    br_i32_lt_u br_i32_lt_u_imm u32, <;
-    br_i32_gt_s br_i32_gt_s_imm i32, >;
-    br_i32_gt_u br_i32_gt_u_imm u32, >;
-    br_i32_le_s br_i32_le_s_imm i32, <=;
-    br_i32_le_u br_i32_le_u_imm u32, <=;
-    br_i32_ge_s br_i32_ge_s_imm i32, >=;
-    br_i32_ge_u br_i32_ge_u_imm u32, >=;
 }
 
 /// Continues where the `min(index, len)`-th of the `Br`s that follow jumps (the translator

@@ -1,0 +1,194 @@
+//! The `i32` comparisons of the fused compare-and-branch instructions: as types, so that
+//! each handler is compiled for one, and as values ([`Cond`]), so that lowering picks the
+//! handler ([`with_compare!`]).
+//!
+//! The compare-and-branch handlers are here; the fused loop back edge
+//! ([`super::fused`]) uses the same comparisons.
+
+use super::acc::operand;
+use super::{next, Consts, Executor, Handler, Op};
+use crate::instr::{Instr, Slot};
+use crate::vm::{Ip, Memory, Regs};
+
+/// An `i32` comparison, as a type.
+pub(super) trait Compare: 'static {
+    fn holds(a: u32, b: u32) -> bool;
+}
+
+/// An `i32` comparison, as a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cond {
+    Eq,
+    Ne,
+    LtS,
+    LtU,
+    GtS,
+    GtU,
+    LeS,
+    LeU,
+    GeS,
+    GeU,
+}
+
+macro_rules! comparisons {
+    ($($name:ident $ty:ty, $cmp:tt;)*) => {
+        /// The comparison types, named as [`Cond`]'s variants.
+        pub(super) mod types {
+            $(
+                pub(in super::super) struct $name;
+                impl super::Compare for $name {
+                    #[inline(always)]
+                    fn holds(a: u32, b: u32) -> bool {
+                        (a as $ty) $cmp (b as $ty)
+                    }
+                }
+            )*
+        }
+    };
+}
+comparisons! {
+    Eq u32, ==;
+    Ne u32, !=;
+    LtS i32, <;
+    LtU u32, <;
+    GtS i32, >;
+    GtU u32, >;
+    LeS i32, <=;
+    LeU u32, <=;
+    GeS i32, >=;
+    GeU u32, >=;
+}
+
+/// `$f::<C>(args)` for the comparison type `C` of `$cond` (a [`Cond`]).
+macro_rules! with_compare {
+    ($cond:expr, $f:ident::<_>($($arg:expr),*)) => {{
+        use $crate::exec::compare::{types, Cond};
+        match $cond {
+            Cond::Eq => $f::<types::Eq>($($arg),*),
+            Cond::Ne => $f::<types::Ne>($($arg),*),
+            Cond::LtS => $f::<types::LtS>($($arg),*),
+            Cond::LtU => $f::<types::LtU>($($arg),*),
+            Cond::GtS => $f::<types::GtS>($($arg),*),
+            Cond::GtU => $f::<types::GtU>($($arg),*),
+            Cond::LeS => $f::<types::LeS>($($arg),*),
+            Cond::LeU => $f::<types::LeU>($($arg),*),
+            Cond::GeS => $f::<types::GeS>($($arg),*),
+            Cond::GeU => $f::<types::GeU>($($arg),*),
+        }
+    }};
+}
+pub(super) use with_compare;
+
+impl Cond {
+    /// The comparison with its operands swapped: `a < b` is `b > a`.
+    pub(super) fn mirrored(self) -> Cond {
+        match self {
+            Cond::Eq | Cond::Ne => self,
+            Cond::LtS => Cond::GtS,
+            Cond::LtU => Cond::GtU,
+            Cond::GtS => Cond::LtS,
+            Cond::GtU => Cond::LtU,
+            Cond::LeS => Cond::GeS,
+            Cond::LeU => Cond::GeU,
+            Cond::GeS => Cond::LeS,
+            Cond::GeU => Cond::LeU,
+        }
+    }
+}
+
+/// The comparison, operands and target of a compare-and-branch instruction.
+pub(super) fn compare_branch(instr: Instr) -> Option<(Cond, Slot, Slot, u32)> {
+    Some(match instr {
+        Instr::BrI32Eq { a, b, target } => (Cond::Eq, a, b, target),
+        Instr::BrI32Ne { a, b, target } => (Cond::Ne, a, b, target),
+        Instr::BrI32LtS { a, b, target } => (Cond::LtS, a, b, target),
+        Instr::BrI32LtU { a, b, target } => (Cond::LtU, a, b, target),
+        Instr::BrI32GtS { a, b, target } => (Cond::GtS, a, b, target),
+        Instr::BrI32GtU { a, b, target } => (Cond::GtU, a, b, target),
+        Instr::BrI32LeS { a, b, target } => (Cond::LeS, a, b, target),
+        Instr::BrI32LeU { a, b, target } => (Cond::LeU, a, b, target),
+        Instr::BrI32GeS { a, b, target } => (Cond::GeS, a, b, target),
+        Instr::BrI32GeU { a, b, target } => (Cond::GeU, a, b, target),
+        _ => return None,
+    })
+}
+
+/// Jump to `c` when `a <C> b`; `a` and `b` slots (or the accumulator, per `ACC`).
+fn branch<C: Compare, const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    facc: f64,
+) -> Ip {
+    let op = ip.op();
+    let a = operand::<ACC, 1>(regs, op.a, acc) as u32;
+    let b = operand::<ACC, 2>(regs, op.b, acc) as u32;
+    if C::holds(a, b) {
+        next!(ip.jump(op.c), regs, mem, ex, acc, facc)
+    }
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
+}
+
+/// Jump to `c` when `a <C> b`, `b` the constant itself.
+fn branch_imm<C: Compare, const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    facc: f64,
+) -> Ip {
+    let op = ip.op();
+    if C::holds(operand::<ACC, 1>(regs, op.a, acc) as u32, op.b) {
+        next!(ip.jump(op.c), regs, mem, ex, acc, facc)
+    }
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
+}
+
+/// The threaded form of a compare-and-branch `a <C> b` with its target `rel` places away;
+/// `bit(slot, n)` is accumulator bit `n` for an operand in `slot`.
+fn lower_branch<C: Compare>(
+    a: Slot,
+    b: Slot,
+    rel: u32,
+    consts: &Consts<'_>,
+    bit: impl Fn(Slot, u8) -> u8,
+) -> Op {
+    match consts.value(b) {
+        Some(v) => {
+            let handler: Handler = match bit(a, 1) {
+                0 => branch_imm::<C, 0>,
+                _ => branch_imm::<C, 1>,
+            };
+            Op::new(handler, a, v as u32, rel)
+        }
+        None => {
+            let handler: Handler = match bit(a, 1) | bit(b, 2) {
+                0 => branch::<C, 0>,
+                1 => branch::<C, 1>,
+                2 => branch::<C, 2>,
+                _ => branch::<C, 3>,
+            };
+            Op::new(handler, a, b, rel)
+        }
+    }
+}
+
+/// The threaded form of compare-and-branch instruction `instr` at position `at`, if it is
+/// one (see [`lower_branch`]).
+pub(super) fn lower(
+    instr: Instr,
+    at: usize,
+    consts: &Consts<'_>,
+    bit: impl Fn(Slot, u8) -> u8,
+) -> Option<Op> {
+    let (cond, a, b, target) = compare_branch(instr)?;
+    // Branch targets are distances from the branch.
+    let rel = target.wrapping_sub(at as u32);
+    Some(with_compare!(
+        cond,
+        lower_branch::<_>(a, b, rel, consts, bit)
+    ))
+}
