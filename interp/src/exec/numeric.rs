@@ -30,7 +30,7 @@ macro_rules! define_numeric {
             /// `a = op(b)`.
             fn $un<const ACC: u8>(
                 ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-            facc: f64,
+                facc: f64,
             ) -> Ip {
                 const IN: bool = takes_f64(stringify!($unf));
                 const OUT: bool = gives_f64(stringify!($unf));
@@ -45,7 +45,7 @@ macro_rules! define_numeric {
             /// `a = op(b)`, or a trap.
             fn $unt<const ACC: u8>(
                 ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-            facc: f64,
+                facc: f64,
             ) -> Ip {
                 const IN: bool = takes_f64(stringify!($untf));
                 let op = ip.op();
@@ -61,7 +61,7 @@ macro_rules! define_numeric {
             /// `a = b op c`.
             fn $bin<const ACC: u8>(
                 ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-            facc: f64,
+                facc: f64,
             ) -> Ip {
                 const IN: bool = takes_f64(stringify!($binf));
                 const OUT: bool = gives_f64(stringify!($binf));
@@ -82,7 +82,7 @@ macro_rules! define_numeric {
             $(
                 pub(super) fn $bin<const ACC: u8>(
                     ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-                facc: f64,
+                    facc: f64,
                 ) -> Ip {
                     const IN: bool = takes_f64(stringify!($binf));
                     const OUT: bool = gives_f64(stringify!($binf));
@@ -96,7 +96,7 @@ macro_rules! define_numeric {
             $(
                 pub(super) fn $bint<const ACC: u8>(
                     ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-                facc: f64,
+                    facc: f64,
                 ) -> Ip {
                     let op = ip.op();
                     let v = match sem::$bintf(operand::<ACC, 1>(regs, op.b, acc), op.imm()) {
@@ -112,7 +112,7 @@ macro_rules! define_numeric {
             /// `a = b op c`, or a trap.
             fn $bint<const ACC: u8>(
                 ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-            facc: f64,
+                facc: f64,
             ) -> Ip {
                 let op = ip.op();
                 let v = match sem::$bintf(
@@ -130,7 +130,7 @@ macro_rules! define_numeric {
             /// `a = memory[b + c]`.
             fn $load<const ACC: u8>(
                 ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-            facc: f64,
+                facc: f64,
             ) -> Ip {
                 const OUT: bool = load_gives_f64(stringify!($load));
                 let op = ip.op();
@@ -148,7 +148,7 @@ macro_rules! define_numeric {
             /// `memory[a + c] = b`.
             fn $store<const ACC: u8>(
                 ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-            facc: f64,
+                facc: f64,
             ) -> Ip {
                 const VALUE: bool = store_takes_f64(stringify!($store));
                 let op = ip.op();
@@ -165,7 +165,7 @@ macro_rules! define_numeric {
             /// `a = memory[b + c + d]`: a load whose address is a sum.
             fn $loadi<const ACC: u8>(
                 ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-            facc: f64,
+                facc: f64,
             ) -> Ip {
                 const OUT: bool = load_gives_f64(stringify!($load));
                 let op = ip.op();
@@ -184,7 +184,7 @@ macro_rules! define_numeric {
             /// `memory[a + b + d] = c`: a store whose address is a sum.
             fn $storei<const ACC: u8>(
                 ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-            facc: f64,
+                facc: f64,
             ) -> Ip {
                 let op = ip.op();
                 let addr = operand::<ACC, 1>(regs, op.a, acc)
