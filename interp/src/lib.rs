@@ -3,9 +3,10 @@
 //! Every instance starts here. A function is translated to register bytecode on its first
 //! call ([`translate`]): operands are frame slots, so `local.get` and constants cost no
 //! instruction and most wasm operators become one bytecode instruction. The executor
-//! ([`exec`]) runs calls between an instance's own functions in one loop over one value
-//! stack per thread, and reaches everything else (imports, other instances, the host)
-//! through the array calling convention, like every tier.
+//! ([`exec`]) lowers the bytecode to threaded code, where each instruction's handler jumps
+//! straight to the next one's; it runs calls between an instance's own functions inside
+//! one activation over one value stack per thread, and reaches everything else (imports,
+//! other instances, the host) through the array calling convention, like every tier.
 //!
 //! Traps are values: the executor returns them, [`array_call`] reports them through the
 //! store's `VMStoreContext` and returns `false`. No signal is involved; memory accesses are

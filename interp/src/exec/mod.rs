@@ -7,7 +7,7 @@
 //! handler, and every handler ends by calling the next instruction's handler ([`next!`]) in
 //! tail position: the compiler turns that call into a jump, so each handler has its own
 //! dispatch jump, predicted from its own history, and the executor state (instruction
-//! pointer, frame, memory) stays in registers from handler to handler.
+//! pointer, frame, memory, the last result) stays in registers from handler to handler.
 //!
 //! Rust does not guarantee tail calls; LLVM makes them from opt-level 2 up, as long as a
 //! handler takes no local's address (slow paths live in `#[inline(never)]` functions, and
@@ -45,8 +45,9 @@ const FIRST_FRAMES: usize = 64;
 
 /// Executes the instruction at `ip` and, in optimized builds, everything after it; returns
 /// the instruction to continue with ([`Ip::stop`] once the activation is over). The last
-/// argument is the accumulator: the value the instruction before wrote to its result slot,
-/// when that instruction computes one (see [`acc`]).
+/// two arguments are the accumulators: the value the instruction before wrote to its result
+/// slot, when that instruction computes one, and the same value as an `f64` when it is one
+/// (see [`acc`]).
 pub(crate) type Handler = fn(Ip, Regs, Memory, &mut Executor<'_>, u64, f64) -> Ip;
 
 /// One instruction of threaded code: its handler and up to four operands, in the order of
