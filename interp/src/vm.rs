@@ -355,35 +355,44 @@ impl ValueStack {
     }
 }
 
-/// Sets up `func`'s frame at `fp` (arguments already in place): copies its entry values
-/// (zeroed locals, constants) in. `None` when the frame would pass `end`.
+/// Room for `func`'s frame at `fp` in a value stack that ends at `end`, or `None` when the
+/// frame would pass `end`. [`FrameFit::enter`] then sets the frame up; the check and the
+/// setup are apart so a caller can decide on other things in between, checking once.
 ///
 /// `fp` must lie in a value stack whose end is `end` (`fp <= end`): it is the stack's first
 /// slot, or a caller's frame start plus a slot of that frame.
 #[inline(always)]
-pub(crate) fn enter(fp: *mut u64, end: *mut u64, func: &CompiledFunc) -> Option<Regs> {
-    if !frame_fits(fp, end, func) {
-        return None;
-    }
-    let values = &func.entry_values;
-    // SAFETY: the frame's `frame_size` slots fit at `fp` (checked above), inside the value
-    // stack, which no other reference covers while it runs; they hold the parameters and
-    // then at least the entry values (the translator numbers temporaries after them).
-    let dst = unsafe { fp.add(func.num_params as usize) };
-    // Most frames have a few entry values: a plain loop, neither vectorized nor a `memcpy`
-    // call (volatile stores), so the call handlers' fast path needs no saved registers.
-    for (k, value) in values.iter().enumerate() {
-        // SAFETY: slot `num_params + k` of the frame (see above).
-        unsafe { dst.add(k).write_volatile(*value) };
-    }
-    Some(Regs { fp })
+pub(crate) fn fit<'m>(fp: *mut u64, end: *mut u64, func: &'m CompiledFunc) -> Option<FrameFit<'m>> {
+    let room = (end as usize).saturating_sub(fp as usize) / std::mem::size_of::<u64>();
+    (func.frame_size as usize <= room).then_some(FrameFit { fp, func })
 }
 
-/// Whether `func`'s frame fits at `fp` in a value stack that ends at `end`.
-#[inline(always)]
-pub(crate) fn frame_fits(fp: *mut u64, end: *mut u64, func: &CompiledFunc) -> bool {
-    let room = (end as usize).saturating_sub(fp as usize) / std::mem::size_of::<u64>();
-    func.frame_size as usize <= room
+/// A frame of `func` known to fit at `fp` (see [`fit`]).
+pub(crate) struct FrameFit<'m> {
+    fp: *mut u64,
+    pub(crate) func: &'m CompiledFunc,
+}
+
+impl FrameFit<'_> {
+    /// Sets the frame up (arguments already in place): copies the function's entry values
+    /// (zeroed locals, constants) in.
+    #[inline(always)]
+    pub(crate) fn enter(self) -> Regs {
+        let func = self.func;
+        // SAFETY: the frame's `frame_size` slots fit at `fp` (checked by `fit`), inside the
+        // value stack, which no other reference covers while it runs; they hold the
+        // parameters and then at least the entry values (the translator numbers temporaries
+        // after them).
+        let dst = unsafe { self.fp.add(func.num_params as usize) };
+        // Most frames have a few entry values: a plain loop, neither vectorized nor a
+        // `memcpy` call (volatile stores), so the call handlers' fast path needs no saved
+        // registers.
+        for (k, value) in func.entry_values.iter().enumerate() {
+            // SAFETY: slot `num_params + k` of the frame (see above).
+            unsafe { dst.add(k).write_volatile(*value) };
+        }
+        Regs { fp: self.fp }
+    }
 }
 
 /// The current frame's slots: a pointer to its first slot in the value stack, which never

@@ -196,6 +196,21 @@ impl<'m> Executor<'m> {
         Ip::stop()
     }
 
+    /// Enters the callee whose frame fits as `fit`, the caller (frame `regs`) continuing at
+    /// `after` when it returns; returns where the callee starts and its frame.
+    #[inline(always)]
+    fn push_frame(&mut self, fit: vm::FrameFit<'m>, regs: Regs, after: Ip) -> (Ip, Regs) {
+        let callee = fit.func;
+        let callee_regs = fit.enter();
+        self.frames.push(Frame {
+            func: self.func,
+            ret: after,
+            regs,
+        });
+        self.func = callee;
+        (Ip::start(&callee.code), callee_regs)
+    }
+
     /// The frames of the activation, innermost first.
     fn backtrace(&self) -> Vec<u32> {
         self.invalid_callee
@@ -292,9 +307,10 @@ pub(crate) fn run<'m>(
     entry: &'m CompiledFunc,
 ) -> Result<(), Unwind> {
     let (start, stack_end) = stack.bounds();
-    let Some(regs) = vm::enter(start, stack_end, entry) else {
+    let Some(fit) = vm::fit(start, stack_end, entry) else {
         return Err((Exit::Trap(TrapCode::StackOverflow), vec![entry.func_index]));
     };
+    let regs = fit.enter();
     let mem = cx.vmctx.memory();
     let mut ex = Executor {
         vmctx: cx.vmctx,
@@ -574,21 +590,11 @@ fn enter_interpreted(
     if ex.frames.len() >= ex.frames.capacity().min(MAX_FRAMES) {
         return None;
     }
-    let fp = regs.at(base);
-    if !vm::frame_fits(fp, ex.stack_end, callee) {
-        return None;
-    }
+    let fit = vm::fit(regs.at(base), ex.stack_end, callee)?;
     if ex.tiering && !ex.vmctx.spend_call_budget_in_place(defined) {
         return None;
     }
-    let callee_regs = vm::enter(fp, ex.stack_end, callee)?;
-    ex.frames.push(Frame {
-        func: ex.func,
-        ret: after,
-        regs,
-    });
-    ex.func = callee;
-    Some((Ip::start(&callee.code), callee_regs))
+    Some(ex.push_frame(fit, regs, after))
 }
 
 /// A call of defined function `defined` whose frame starts at slot `base` of the caller's.
@@ -623,16 +629,11 @@ fn call_defined_slow(
     if ex.frames.len() >= MAX_FRAMES {
         return trap(ex, TrapCode::StackOverflow);
     }
-    let Some(callee_regs) = vm::enter(regs.at(base), ex.stack_end, callee) else {
+    let Some(fit) = vm::fit(regs.at(base), ex.stack_end, callee) else {
         return trap(ex, TrapCode::StackOverflow);
     };
-    ex.frames.push(Frame {
-        func: ex.func,
-        ret: after,
-        regs,
-    });
-    ex.func = callee;
-    next!(Ip::start(&callee.code), callee_regs, mem, ex, acc, facc)
+    let (start, callee_regs) = ex.push_frame(fit, regs, after);
+    next!(start, callee_regs, mem, ex, acc, facc)
 }
 
 /// `call` of defined function `a` with the arguments at `b`.
