@@ -429,3 +429,137 @@ fn float_accumulator_carries_only_f64_results() {
     assert_eq!(f64::from_bits(expected[0]), reinterpreted);
     assert_eq!(outcomes(Strategy::Interpreter), expected);
 }
+
+/// Adjacent numeric instructions the interpreter runs as one handler (its pair table in
+/// interp/src/exec/fused.rs), each with the second reading the first's result as either
+/// operand, and some with the first reading the result of the instruction before: the
+/// mixing steps of a hash, address arithmetic, pointer chasing, byte stores, and `f64`
+/// expressions with their loads and stores. `trap` makes the second of a pair fail.
+const PAIRS: &str = r#"
+(module
+  (memory 1)
+  (func (export "pairs") (param $n i32) (result i32)
+    (local $i i32) (local $x i32) (local $y i32) (local $p i32) (local $f f64) (local $g f64)
+    (local $h f64) (local $q f64)
+    (local.set $x (i32.const 0x2545f491))
+    (local.set $h (f64.const 0.5))
+    (local.set $q (f64.const 0.25))
+    (local.set $g (f64.const 0.5))
+    ;; A chain of pointers at 1024: cell k holds the address of cell k + 1.
+    (i32.store (i32.const 1024) (i32.const 1028))
+    (i32.store (i32.const 1028) (i32.const 1032))
+    (i32.store (i32.const 1032) (i32.const 77))
+    (loop $l
+      ;; xorshift: shift then mix, the shifted value as either operand.
+      (local.set $x (i32.xor (i32.shl (local.get $x) (i32.const 13)) (local.get $x)))
+      (local.set $x (i32.xor (local.get $x) (i32.shr_u (local.get $x) (i32.const 17))))
+      (local.set $x (i32.xor (local.get $x) (i32.shl (local.get $x) (i32.const 5))))
+      ;; Mix then shift or multiply, the mix fed by the instruction before.
+      (local.set $y (i32.shr_u (i32.xor (i32.add (local.get $y) (local.get $x)) (local.get $i))
+                               (i32.const 3)))
+      (local.set $y (i32.shl (i32.xor (local.get $y) (local.get $x)) (i32.const 7)))
+      (local.set $y (i32.mul (i32.xor (local.get $y) (local.get $i)) (i32.const 16777619)))
+      ;; Field extraction.
+      (local.set $y (i32.add (local.get $y)
+        (i32.and (i32.shr_u (local.get $x) (i32.const 4)) (i32.const 255))))
+      (local.set $y (i32.add (local.get $y)
+        (i32.shr_u (i32.and (local.get $x) (i32.const 0xff00)) (i32.const 8))))
+      (local.set $y (i32.add (local.get $y)
+        (i32.and (i32.and (local.get $x) (i32.const 0xf0f0)) (i32.const 0x3c3c))))
+      (local.set $y (i32.add (local.get $y)
+        (i32.shr_u (i32.shr_u (local.get $x) (i32.const 3)) (i32.const 2))))
+      ;; Address arithmetic: a scaled index, into a load and into sums.
+      (i32.store (i32.const 64) (local.get $x))
+      (local.set $y (i32.add (local.get $y)
+        (i32.load (i32.add (i32.const 48) (i32.shl (i32.and (local.get $i) (i32.const 7))
+                                                   (i32.const 2))))))
+      (local.set $p (i32.add (i32.shl (local.get $i) (i32.const 2)) (local.get $y)))
+      (local.set $p (i32.shl (i32.add (local.get $p) (local.get $x)) (i32.const 1)))
+      (local.set $p (i32.shl (i32.add (local.get $p) (i32.const 3)) (i32.const 2)))
+      (local.set $p (i32.add (i32.add (local.get $p) (i32.const 5)) (i32.const 9)))
+      (local.set $p (i32.add (local.get $y) (i32.add (local.get $p) (local.get $x))))
+      (local.set $p (i32.sub (i32.add (local.get $p) (local.get $i)) (i32.const 11)))
+      (local.set $y (i32.xor (local.get $y) (local.get $p)))
+      ;; Pointer chasing, and a load from a computed address.
+      (local.set $y (i32.add (local.get $y) (i32.load (i32.load (i32.const 1024)))))
+      (local.set $y (i32.add (local.get $y) (i32.load (i32.load (i32.load (i32.const 1024))))))
+      (local.set $p (i32.add (i32.and (local.get $x) (i32.const 255)) (i32.const 1024)))
+      (local.set $y (i32.add (local.get $y) (i32.load (local.tee $p (i32.add (local.get $p) (i32.const 4))))))
+      ;; A loaded value shifted, stored as a byte, and the store's successor.
+      (local.set $y (i32.add (local.get $y)
+        (i32.shr_u (i32.load offset=64 (i32.add (local.get $i) (local.get $i))) (i32.const 9))))
+      (i32.store8 (i32.const 200) (i32.shr_u (local.get $x) (i32.const 8)))
+      (local.set $y (i32.add (i32.load8_u (i32.const 200)) (i32.add (local.get $y) (i32.const 1))))
+      ;; f64: loads into arithmetic (as either operand), chains, and results stored.
+      (f64.store (i32.const 256) (f64.convert_i32_u (i32.and (local.get $x) (i32.const 1023))))
+      (f64.store (i32.const 264) (local.get $g))
+      ;; Fresh values each iteration, so none grows without bound.
+      (local.set $f (f64.convert_i32_s (i32.and (local.get $y) (i32.const 4095))))
+      (local.set $g (f64.convert_i32_u (i32.and (local.get $i) (i32.const 63))))
+      (local.set $f (f64.add (local.get $f) (f64.load (i32.const 256))))
+      (local.set $f (f64.add (f64.load (i32.const 264)) (local.get $f)))
+      (local.set $f (f64.sub (local.get $f) (f64.load (i32.const 264))))
+      (local.set $g (f64.sub (f64.load (i32.const 256)) (local.get $g)))
+      (local.set $g (f64.mul (f64.load (i32.const 264)) (local.get $h)))
+      (local.set $g (f64.add (local.get $g)
+        (f64.mul (local.get $q)
+                 (f64.load (i32.add (i32.const 256) (i32.and (local.get $i) (i32.const 8)))))))
+      (local.set $f (f64.add (f64.mul (local.get $f) (local.get $h)) (local.get $g)))
+      (local.set $f (f64.sub (local.get $f) (f64.mul (local.get $g) (local.get $q))))
+      (local.set $f (f64.mul (f64.mul (local.get $f) (local.get $f)) (local.get $q)))
+      (local.set $f (f64.mul (local.get $g) (f64.add (local.get $f) (local.get $h))))
+      (local.set $g (f64.add (f64.sub (local.get $g) (local.get $f)) (local.get $h)))
+      (local.set $g (f64.mul (f64.sub (local.get $g) (local.get $f)) (local.get $h)))
+      (local.set $g (f64.add (f64.mul (local.get $g) (local.get $h)) (f64.load (i32.const 256))))
+      (f64.store (i32.const 272) (f64.add (local.get $f) (local.get $g)))
+      (f64.store (i32.const 280) (f64.sub (local.get $f) (local.get $g)))
+      (local.set $p (i32.add (local.get $i) (i32.const 1)))
+      (local.set $f (f64.add (local.get $f) (f64.load (i32.const 272))))
+      (local.set $f (f64.sub (local.get $f) (f64.load (i32.const 280))))
+      (local.set $y (i32.xor (local.get $y)
+        (i32.wrap_i64 (i64.xor (i64.reinterpret_f64 (local.get $f))
+                               (i64.rotl (i64.reinterpret_f64 (local.get $g)) (i64.const 29))))))
+      ;; A byte store, then the pointer moves on.
+      (i32.store8 offset=2048 (local.get $p) (local.get $x))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (local.set $y (i32.add (local.get $y) (local.get $p)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (i32.add (i32.add (local.get $x) (local.get $y))
+             (i32.add (i32.trunc_sat_f64_s (local.get $f)) (i32.trunc_sat_f64_s (local.get $g)))))
+
+  ;; The second instruction of a pair leaves the memory when `$k` is large: a load from a
+  ;; scaled index, and a load through a loaded pointer.
+  (func (export "index") (param $k i32) (result i32)
+    (i32.load (i32.add (i32.const 0) (i32.shl (local.get $k) (i32.const 2)))))
+  (func (export "chase") (param $k i32) (result i32)
+    (i32.store (i32.const 0) (local.get $k))
+    (i32.load (i32.load (i32.const 0)))))
+"#;
+
+#[test]
+fn superinstructions_match_every_tier() {
+    let expected: i32 = run_on_small_stack(Strategy::Optimizing, PAIRS.into(), "pairs", 5000);
+    let got: i32 = run_on_small_stack(Strategy::Interpreter, PAIRS.into(), "pairs", 5000);
+    assert_eq!(got, expected);
+    for strategy in [Strategy::Interpreter, Strategy::Optimizing] {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, PAIRS).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        for (name, outside) in [("index", [0x4000, -4]), ("chase", [0xfffd, -4])] {
+            let f = instance
+                .get_typed_func::<i32, i32>(&mut store, name)
+                .unwrap();
+            assert_eq!(f.call(&mut store, 0).unwrap(), 0, "{strategy:?} {name}");
+            for k in outside {
+                let trap = f.call(&mut store, k).unwrap_err();
+                assert_eq!(
+                    trap.downcast_ref::<Trap>(),
+                    Some(&Trap::MemoryOutOfBounds),
+                    "{strategy:?} {name} {k}"
+                );
+            }
+        }
+    }
+}

@@ -32,6 +32,7 @@ use crate::translate::CompiledFunc;
 use crate::vm::{self, Ip, Memory, Regs, ValueStack, Vmctx};
 use crate::InterpModule;
 use acc::{operand, with_acc1, with_acc3};
+use numeric::Lowered;
 use strata_environ::vmcontext::{VMFuncRef, OSR_RETURNED, OSR_UNAVAILABLE};
 use strata_environ::{TrapCode, ValRaw, WASM_PAGE_SIZE};
 
@@ -352,7 +353,9 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
         }
         other => numeric::result(other),
     });
-    code.iter()
+    let mut numeric = Vec::with_capacity(code.len());
+    let mut ops: Vec<Op> = code
+        .iter()
         .enumerate()
         .map(|(at, &instr)| {
             let prev = arrivals[at];
@@ -372,7 +375,12 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
             if let Some(op) = compare::lower(instr, at, consts, bit) {
                 return op;
             }
-            numeric::lower(instr, consts, prev).unwrap_or_else(|| match instr {
+            if let Some(lowered) = numeric::lower(instr, consts, prev) {
+                let op = lowered.op;
+                numeric.push(Some((at, lowered)));
+                return op;
+            }
+            match instr {
                 Instr::Arg { a, b, c } => Op::new(arg, a, b, c),
                 Instr::Copy { dst, src } => Op::new(with_acc1!(copy, bit(src, 1)), dst, src, 0),
                 Instr::Const { dst, lo, hi } => Op::new(constant, dst, lo, hi),
@@ -434,9 +442,31 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
                 Instr::TableInit { dst, src, len } => Op::new(table_init, dst, src, len),
                 Instr::ElemDrop { elem } => Op::new(elem_drop, elem, 0, 0),
                 other => unreachable!("numeric instruction {other:?} not lowered"),
-            })
+            }
         })
-        .collect()
+        .collect();
+    // Adjacent numeric instructions that make a superinstruction: its handler replaces the
+    // first one's, and the operands stay in both `Op`s. (Only plainly lowered ones: a fused
+    // form of the second, with other operands, stands in its place.)
+    let numeric: Vec<Option<Lowered>> = {
+        let mut by_position: Vec<Option<Lowered>> = (0..code.len()).map(|_| None).collect();
+        for (at, lowered) in numeric.into_iter().flatten() {
+            by_position[at] = Some(lowered);
+        }
+        by_position
+    };
+    for at in 0..code.len().saturating_sub(1) {
+        let (Some(first), Some(_)) = (&numeric[at], &numeric[at + 1]) else {
+            continue;
+        };
+        let Some(second) = numeric::lower(code[at + 1], consts, numeric::result(code[at])) else {
+            continue;
+        };
+        if let Some(handler) = fused::numeric_pair(first, &second) {
+            ops[at].handler = handler;
+        }
+    }
+    ops.into_boxed_slice()
 }
 
 /// The operands of the `Arg` word after instruction `at`.

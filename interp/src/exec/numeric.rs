@@ -5,7 +5,8 @@
 //! Every one reads its operands from the frame (or, per its `ACC` bits, from the
 //! accumulator: see [`super::acc`]), writes its result, and continues with the next
 //! instruction ([`next!`]) with the result as the accumulator; only a trap (a division by
-//! zero, an out-of-bounds access) leaves the chain.
+//! zero, an out-of-bounds access) leaves the chain. The work before continuing is each
+//! instruction's [`Step`], so that a superinstruction ([`super::fused`]) can run two.
 
 // The handlers are named after the instructions they run.
 #![allow(non_snake_case)]
@@ -17,6 +18,43 @@ use crate::semantics as sem;
 use crate::vm::{Ip, Memory, Regs};
 use strata_environ::TrapCode;
 
+/// What a [`Step`] leaves: the accumulators for the next instruction, or a trap.
+pub(super) type Ran = Result<(u64, f64), TrapCode>;
+
+/// The work of one numeric instruction, apart from continuing: reads the operands of `op`
+/// (from the accumulators per its `ACC` bits), writes its result, and returns the
+/// accumulators the next instruction receives. A handler is one step ([`single`]); a
+/// superinstruction runs two ([`super::fused`]).
+pub(super) trait Step {
+    fn run<const ACC: u8>(op: &Op, regs: Regs, mem: Memory, acc: u64, facc: f64) -> Ran;
+}
+
+/// The handler of one step.
+#[inline(always)]
+fn single<S: Step, const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    facc: f64,
+) -> Ip {
+    match S::run::<ACC>(ip.op(), regs, mem, acc, facc) {
+        Ok((acc, facc)) => next!(ip.skip(1), regs, mem, ex, acc, facc),
+        Err(code) => trap(ex, code),
+    }
+}
+
+/// A lowered numeric instruction, with what [`super::fused`] needs to pair it.
+pub(super) struct Lowered {
+    pub(super) op: Op,
+    pub(super) kind: Kind,
+    /// Whether it is the form of [`step::imm`].
+    pub(super) imm: bool,
+    /// Its accumulator bits.
+    pub(super) bits: u8,
+}
+
 macro_rules! define_numeric {
     (
         unary { $($un:ident $unf:ident,)* }
@@ -26,57 +64,128 @@ macro_rules! define_numeric {
         load { $($load:ident $loadi:ident $lw:literal $lconv:expr,)* }
         store { $($store:ident $storei:ident $sw:literal $sconv:expr,)* }
     ) => {
+        /// The work of each numeric instruction, one type per instruction (and per constant
+        /// operand form, in [`step::imm`]).
+        pub(super) mod step {
+            $( pub(in super::super) struct $un; )*
+            $( pub(in super::super) struct $unt; )*
+            $( pub(in super::super) struct $bin; )*
+            $( pub(in super::super) struct $bint; )*
+            $( pub(in super::super) struct $load; )*
+            $( pub(in super::super) struct $store; )*
+            $( pub(in super::super) struct $loadi; )*
+            $( pub(in super::super) struct $storei; )*
+            /// Binary instructions whose second operand is a constant, in `c` (low half) and
+            /// `d` (high half) of the [`Op`](super::super::Op).
+            pub(in super::super) mod imm {
+                $( pub(in super::super::super) struct $bin; )*
+                $( pub(in super::super::super) struct $bint; )*
+            }
+        }
+
+        /// Which numeric instruction an [`Op`] runs, so [`super::fused`] can tell pairs.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(super) enum Kind {
+            $( $un, )* $( $unt, )* $( $bin, )* $( $bint, )*
+            $( $load, )* $( $store, )* $( $loadi, )* $( $storei, )*
+        }
+
         $(
             /// `a = op(b)`.
+            impl Step for step::$un {
+                #[inline(always)]
+                fn run<const ACC: u8>(op: &Op, regs: Regs, _: Memory, acc: u64, facc: f64) -> Ran {
+                    const IN: bool = takes_f64(stringify!($unf));
+                    const OUT: bool = gives_f64(stringify!($unf));
+                    let v = sem::$unf(typed_operand::<ACC, 1, IN>(regs, op.b, acc, facc));
+                    regs.set(op.a, v);
+                    Ok((v, if OUT { f64::from_bits(v) } else { facc }))
+                }
+            }
             fn $un<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-                facc: f64,
+                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
             ) -> Ip {
-                const IN: bool = takes_f64(stringify!($unf));
-                const OUT: bool = gives_f64(stringify!($unf));
-                let op = ip.op();
-                let v = sem::$unf(typed_operand::<ACC, 1, IN>(regs, op.b, acc, facc));
-                regs.set(op.a, v);
-                let facc = if OUT { f64::from_bits(v) } else { facc };
-                next!(ip.skip(1), regs, mem, ex, v, facc)
+                single::<step::$un, ACC>(ip, regs, mem, ex, acc, facc)
             }
         )*
         $(
             /// `a = op(b)`, or a trap.
+            impl Step for step::$unt {
+                #[inline(always)]
+                fn run<const ACC: u8>(op: &Op, regs: Regs, _: Memory, acc: u64, facc: f64) -> Ran {
+                    const IN: bool = takes_f64(stringify!($untf));
+                    let v = sem::$untf(typed_operand::<ACC, 1, IN>(regs, op.b, acc, facc))?;
+                    regs.set(op.a, v);
+                    Ok((v, facc))
+                }
+            }
             fn $unt<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-                facc: f64,
+                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
             ) -> Ip {
-                const IN: bool = takes_f64(stringify!($untf));
-                let op = ip.op();
-                let v = match sem::$untf(typed_operand::<ACC, 1, IN>(regs, op.b, acc, facc)) {
-                    Ok(v) => v,
-                    Err(code) => return trap(ex, code),
-                };
-                regs.set(op.a, v);
-                next!(ip.skip(1), regs, mem, ex, v, facc)
+                single::<step::$unt, ACC>(ip, regs, mem, ex, acc, facc)
             }
         )*
         $(
             /// `a = b op c`.
+            impl Step for step::$bin {
+                #[inline(always)]
+                fn run<const ACC: u8>(op: &Op, regs: Regs, _: Memory, acc: u64, facc: f64) -> Ran {
+                    const IN: bool = takes_f64(stringify!($binf));
+                    const OUT: bool = gives_f64(stringify!($binf));
+                    let v = sem::$binf(
+                        typed_operand::<ACC, 1, IN>(regs, op.b, acc, facc),
+                        typed_operand::<ACC, 2, IN>(regs, op.c, acc, facc),
+                    );
+                    regs.set(op.a, v);
+                    Ok((v, if OUT { f64::from_bits(v) } else { facc }))
+                }
+            }
+            /// `a = b op imm`.
+            impl Step for step::imm::$bin {
+                #[inline(always)]
+                fn run<const ACC: u8>(op: &Op, regs: Regs, _: Memory, acc: u64, facc: f64) -> Ran {
+                    const IN: bool = takes_f64(stringify!($binf));
+                    const OUT: bool = gives_f64(stringify!($binf));
+                    let v = sem::$binf(typed_operand::<ACC, 1, IN>(regs, op.b, acc, facc), op.imm());
+                    regs.set(op.a, v);
+                    Ok((v, if OUT { f64::from_bits(v) } else { facc }))
+                }
+            }
             fn $bin<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-                facc: f64,
+                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
             ) -> Ip {
-                const IN: bool = takes_f64(stringify!($binf));
-                const OUT: bool = gives_f64(stringify!($binf));
-                let op = ip.op();
-                let v = sem::$binf(
-                    typed_operand::<ACC, 1, IN>(regs, op.b, acc, facc),
-                    typed_operand::<ACC, 2, IN>(regs, op.c, acc, facc),
-                );
-                regs.set(op.a, v);
-                let facc = if OUT { f64::from_bits(v) } else { facc };
-                next!(ip.skip(1), regs, mem, ex, v, facc)
+                single::<step::$bin, ACC>(ip, regs, mem, ex, acc, facc)
             }
         )*
-        /// Binary instructions whose second operand is a constant: `a = b op imm`, the
-        /// constant in `c` (low half) and `d` (high half), read without a frame load.
+        $(
+            /// `a = b op c`, or a trap.
+            impl Step for step::$bint {
+                #[inline(always)]
+                fn run<const ACC: u8>(op: &Op, regs: Regs, _: Memory, acc: u64, facc: f64) -> Ran {
+                    let v = sem::$bintf(
+                        operand::<ACC, 1>(regs, op.b, acc),
+                        operand::<ACC, 2>(regs, op.c, acc),
+                    )?;
+                    regs.set(op.a, v);
+                    Ok((v, facc))
+                }
+            }
+            /// `a = b op imm`, or a trap.
+            impl Step for step::imm::$bint {
+                #[inline(always)]
+                fn run<const ACC: u8>(op: &Op, regs: Regs, _: Memory, acc: u64, facc: f64) -> Ran {
+                    let v = sem::$bintf(operand::<ACC, 1>(regs, op.b, acc), op.imm())?;
+                    regs.set(op.a, v);
+                    Ok((v, facc))
+                }
+            }
+            fn $bint<const ACC: u8>(
+                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
+            ) -> Ip {
+                single::<step::$bint, ACC>(ip, regs, mem, ex, acc, facc)
+            }
+        )*
+        /// The handlers of [`step::imm`].
         mod imm {
             use super::*;
             $(
@@ -84,13 +193,7 @@ macro_rules! define_numeric {
                     ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
                     facc: f64,
                 ) -> Ip {
-                    const IN: bool = takes_f64(stringify!($binf));
-                    const OUT: bool = gives_f64(stringify!($binf));
-                    let op = ip.op();
-                    let v = sem::$binf(typed_operand::<ACC, 1, IN>(regs, op.b, acc, facc), op.imm());
-                    regs.set(op.a, v);
-                    let facc = if OUT { f64::from_bits(v) } else { facc };
-                    next!(ip.skip(1), regs, mem, ex, v, facc)
+                    single::<step::imm::$bin, ACC>(ip, regs, mem, ex, acc, facc)
                 }
             )*
             $(
@@ -98,104 +201,89 @@ macro_rules! define_numeric {
                     ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
                     facc: f64,
                 ) -> Ip {
-                    let op = ip.op();
-                    let v = match sem::$bintf(operand::<ACC, 1>(regs, op.b, acc), op.imm()) {
-                        Ok(v) => v,
-                        Err(code) => return trap(ex, code),
-                    };
-                    regs.set(op.a, v);
-                    next!(ip.skip(1), regs, mem, ex, v, facc)
+                    single::<step::imm::$bint, ACC>(ip, regs, mem, ex, acc, facc)
                 }
             )*
         }
         $(
-            /// `a = b op c`, or a trap.
-            fn $bint<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-                facc: f64,
-            ) -> Ip {
-                let op = ip.op();
-                let v = match sem::$bintf(
-                    operand::<ACC, 1>(regs, op.b, acc),
-                    operand::<ACC, 2>(regs, op.c, acc),
-                ) {
-                    Ok(v) => v,
-                    Err(code) => return trap(ex, code),
-                };
-                regs.set(op.a, v);
-                next!(ip.skip(1), regs, mem, ex, v, facc)
-            }
-        )*
-        $(
             /// `a = memory[b + c]`.
+            impl Step for step::$load {
+                #[inline(always)]
+                fn run<const ACC: u8>(op: &Op, regs: Regs, mem: Memory, acc: u64, facc: f64) -> Ran {
+                    const OUT: bool = load_gives_f64(stringify!($load));
+                    let ea = operand::<ACC, 1>(regs, op.b, acc) as u32 as u64 + op.c as u64;
+                    let bytes = mem.load::<$lw>(ea).ok_or(TrapCode::MemoryOutOfBounds)?;
+                    let v = ($lconv)(bytes);
+                    regs.set(op.a, v);
+                    Ok((v, if OUT { f64::from_bits(v) } else { facc }))
+                }
+            }
             fn $load<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-                facc: f64,
+                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
             ) -> Ip {
-                const OUT: bool = load_gives_f64(stringify!($load));
-                let op = ip.op();
-                let ea = operand::<ACC, 1>(regs, op.b, acc) as u32 as u64 + op.c as u64;
-                let v = match mem.load::<$lw>(ea) {
-                    Some(bytes) => ($lconv)(bytes),
-                    None => return trap(ex, TrapCode::MemoryOutOfBounds),
-                };
-                regs.set(op.a, v);
-                let facc = if OUT { f64::from_bits(v) } else { facc };
-                next!(ip.skip(1), regs, mem, ex, v, facc)
+                single::<step::$load, ACC>(ip, regs, mem, ex, acc, facc)
             }
         )*
         $(
-            /// `memory[a + c] = b`.
-            fn $store<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-                facc: f64,
-            ) -> Ip {
-                const VALUE: bool = store_takes_f64(stringify!($store));
-                let op = ip.op();
-                let ea = operand::<ACC, 1>(regs, op.a, acc) as u32 as u64 + op.c as u64;
-                let bytes: [u8; $sw] =
-                    ($sconv)(typed_operand::<ACC, 2, VALUE>(regs, op.b, acc, facc));
-                if mem.store(ea, bytes).is_none() {
-                    return trap(ex, TrapCode::MemoryOutOfBounds);
+            /// `memory[a + c] = b`; passes the accumulators on unchanged.
+            impl Step for step::$store {
+                #[inline(always)]
+                fn run<const ACC: u8>(op: &Op, regs: Regs, mem: Memory, acc: u64, facc: f64) -> Ran {
+                    const VALUE: bool = store_takes_f64(stringify!($store));
+                    let ea = operand::<ACC, 1>(regs, op.a, acc) as u32 as u64 + op.c as u64;
+                    let bytes: [u8; $sw] =
+                        ($sconv)(typed_operand::<ACC, 2, VALUE>(regs, op.b, acc, facc));
+                    mem.store(ea, bytes).ok_or(TrapCode::MemoryOutOfBounds)?;
+                    Ok((acc, facc))
                 }
-                next!(ip.skip(1), regs, mem, ex, acc, facc)
+            }
+            fn $store<const ACC: u8>(
+                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
+            ) -> Ip {
+                single::<step::$store, ACC>(ip, regs, mem, ex, acc, facc)
             }
         )*
         $(
             /// `a = memory[b + c + d]`: a load whose address is a sum.
+            impl Step for step::$loadi {
+                #[inline(always)]
+                fn run<const ACC: u8>(op: &Op, regs: Regs, mem: Memory, acc: u64, facc: f64) -> Ran {
+                    const OUT: bool = load_gives_f64(stringify!($load));
+                    let addr = operand::<ACC, 1>(regs, op.b, acc)
+                        .wrapping_add(operand::<ACC, 2>(regs, op.c, acc)) as u32 as u64;
+                    let bytes = mem
+                        .load::<$lw>(addr + op.d as u64)
+                        .ok_or(TrapCode::MemoryOutOfBounds)?;
+                    let v = ($lconv)(bytes);
+                    regs.set(op.a, v);
+                    Ok((v, if OUT { f64::from_bits(v) } else { facc }))
+                }
+            }
             fn $loadi<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-                facc: f64,
+                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
             ) -> Ip {
-                const OUT: bool = load_gives_f64(stringify!($load));
-                let op = ip.op();
-                let addr = operand::<ACC, 1>(regs, op.b, acc)
-                    .wrapping_add(operand::<ACC, 2>(regs, op.c, acc)) as u32 as u64;
-                let v = match mem.load::<$lw>(addr + op.d as u64) {
-                    Some(bytes) => ($lconv)(bytes),
-                    None => return trap(ex, TrapCode::MemoryOutOfBounds),
-                };
-                regs.set(op.a, v);
-                let facc = if OUT { f64::from_bits(v) } else { facc };
-                next!(ip.skip(1), regs, mem, ex, v, facc)
+                single::<step::$loadi, ACC>(ip, regs, mem, ex, acc, facc)
             }
         )*
         $(
             /// `memory[a + b + d] = c`: a store whose address is a sum.
-            fn $storei<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-                facc: f64,
-            ) -> Ip {
-                let op = ip.op();
-                let addr = operand::<ACC, 1>(regs, op.a, acc)
-                    .wrapping_add(operand::<ACC, 2>(regs, op.b, acc)) as u32 as u64;
-                const VALUE: bool = store_takes_f64(stringify!($store));
-                let bytes: [u8; $sw] =
-                    ($sconv)(typed_operand::<ACC, 4, VALUE>(regs, op.c, acc, facc));
-                if mem.store(addr + op.d as u64, bytes).is_none() {
-                    return trap(ex, TrapCode::MemoryOutOfBounds);
+            impl Step for step::$storei {
+                #[inline(always)]
+                fn run<const ACC: u8>(op: &Op, regs: Regs, mem: Memory, acc: u64, facc: f64) -> Ran {
+                    const VALUE: bool = store_takes_f64(stringify!($store));
+                    let addr = operand::<ACC, 1>(regs, op.a, acc)
+                        .wrapping_add(operand::<ACC, 2>(regs, op.b, acc)) as u32 as u64;
+                    let bytes: [u8; $sw] =
+                        ($sconv)(typed_operand::<ACC, 4, VALUE>(regs, op.c, acc, facc));
+                    mem.store(addr + op.d as u64, bytes)
+                        .ok_or(TrapCode::MemoryOutOfBounds)?;
+                    Ok((acc, facc))
                 }
-                next!(ip.skip(1), regs, mem, ex, acc, facc)
+            }
+            fn $storei<const ACC: u8>(
+                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
+            ) -> Ip {
+                single::<step::$storei, ACC>(ip, regs, mem, ex, acc, facc)
             }
         )*
 
@@ -222,7 +310,7 @@ macro_rules! define_numeric {
             instr: Instr,
             consts: &Consts<'_>,
             prev: Option<(Slot, bool)>,
-        ) -> Option<Op> {
+        ) -> Option<Lowered> {
             // The accumulator bit for an operand in `slot`, of type `f64` if `f64` (which
             // reads the float accumulator, so only after an `f64` result).
             let typed_bit = |slot: Slot, bit: u8, f64: bool| match prev {
@@ -230,47 +318,70 @@ macro_rules! define_numeric {
                 _ => 0,
             };
             let bit = |slot: Slot, bit: u8| typed_bit(slot, bit, false);
+            let plain = |kind, bits, op| Lowered { op, kind, imm: false, bits };
             Some(match instr {
                 $( Instr::$un { dst, src } => {
-                    let f = takes_f64(stringify!($unf));
-                    Op::new(with_acc1!($un, typed_bit(src, 1, f)), dst, src, 0)
+                    let bits = typed_bit(src, 1, takes_f64(stringify!($unf)));
+                    plain(Kind::$un, bits, Op::new(with_acc1!($un, bits), dst, src, 0))
                 } )*
                 $( Instr::$unt { dst, src } => {
-                    let f = takes_f64(stringify!($untf));
-                    Op::new(with_acc1!($unt, typed_bit(src, 1, f)), dst, src, 0)
+                    let bits = typed_bit(src, 1, takes_f64(stringify!($untf)));
+                    plain(Kind::$unt, bits, Op::new(with_acc1!($unt, bits), dst, src, 0))
                 } )*
                 $( Instr::$bin { dst, a, b } => {
                     let f = takes_f64(stringify!($binf));
                     match consts.value(b) {
                         Some(v) => {
-                            let handler = with_acc1!(imm::$bin, typed_bit(a, 1, f));
-                            Op::with_imm(handler, dst, a, v)
+                            let bits = typed_bit(a, 1, f);
+                            let handler = with_acc1!(imm::$bin, bits);
+                            Lowered {
+                                op: Op::with_imm(handler, dst, a, v),
+                                kind: Kind::$bin,
+                                imm: true,
+                                bits,
+                            }
                         }
                         None => {
                             let bits = typed_bit(a, 1, f) | typed_bit(b, 2, f);
-                            Op::new(with_acc2!($bin, bits), dst, a, b)
+                            plain(Kind::$bin, bits, Op::new(with_acc2!($bin, bits), dst, a, b))
                         }
                     }
                 } )*
                 $( Instr::$bint { dst, a, b } => match consts.value(b) {
-                    Some(v) => Op::with_imm(with_acc1!(imm::$bint, bit(a, 1)), dst, a, v),
-                    None => Op::new(with_acc2!($bint, bit(a, 1) | bit(b, 2)), dst, a, b),
+                    Some(v) => {
+                        let bits = bit(a, 1);
+                        Lowered {
+                            op: Op::with_imm(with_acc1!(imm::$bint, bits), dst, a, v),
+                            kind: Kind::$bint,
+                            imm: true,
+                            bits,
+                        }
+                    }
+                    None => {
+                        let bits = bit(a, 1) | bit(b, 2);
+                        plain(Kind::$bint, bits, Op::new(with_acc2!($bint, bits), dst, a, b))
+                    }
                 }, )*
                 $( Instr::$load { dst, addr, offset } => {
-                    Op::new(with_acc1!($load, bit(addr, 1)), dst, addr, offset)
+                    let bits = bit(addr, 1);
+                    plain(Kind::$load, bits, Op::new(with_acc1!($load, bits), dst, addr, offset))
                 } )*
                 $( Instr::$store { addr, value, offset } => {
                     let f = store_takes_f64(stringify!($store));
-                    let handler = with_acc2!($store, bit(addr, 1) | typed_bit(value, 2, f));
-                    Op::new(handler, addr, value, offset)
+                    let bits = bit(addr, 1) | typed_bit(value, 2, f);
+                    let handler = with_acc2!($store, bits);
+                    plain(Kind::$store, bits, Op::new(handler, addr, value, offset))
                 } )*
                 $( Instr::$loadi { dst, a, b, offset } => {
-                    Op::new(with_acc2!($loadi, bit(a, 1) | bit(b, 2)), dst, a, b).with_d(offset)
+                    let bits = bit(a, 1) | bit(b, 2);
+                    let op = Op::new(with_acc2!($loadi, bits), dst, a, b).with_d(offset);
+                    plain(Kind::$loadi, bits, op)
                 } )*
                 $( Instr::$storei { a, b, value, offset } => {
                     let f = store_takes_f64(stringify!($store));
                     let bits = bit(a, 1) | bit(b, 2) | typed_bit(value, 4, f);
-                    Op::new(with_acc3!($storei, bits), a, b, value).with_d(offset)
+                    let op = Op::new(with_acc3!($storei, bits), a, b, value).with_d(offset);
+                    plain(Kind::$storei, bits, op)
                 } )*
                 _ => return None,
             })
