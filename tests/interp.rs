@@ -528,6 +528,82 @@ const PAIRS: &str = r#"
     (i32.add (i32.add (local.get $x) (local.get $y))
              (i32.add (i32.trunc_sat_f64_s (local.get $f)) (i32.trunc_sat_f64_s (local.get $g)))))
 
+  ;; Pairs ending in control flow: a load into every compare-and-branch and into `br_if`,
+  ;; a decrement into a compare-and-branch against a constant and into a call, comparisons
+  ;; and loads into `select`, copies around loads, stores and returns.
+  (func $dec (param $v i32) (result i32)
+    (local $r i32)
+    (local.set $r (i32.mul (local.get $v) (i32.const 3)))
+    (local.get $r))
+  (func (export "control") (param $x i32) (param $y i32) (result i32)
+    (local $m i32) (local $a i32) (local $b i32)
+    (i32.store (i32.const 0) (local.get $x))
+    (i32.store (i32.const 4) (local.get $y))
+    (local.set $a (i32.and (local.get $x) (i32.const 7)))
+    (local.set $b (i32.and (local.get $y) (i32.const 3)))
+    (block $b (br_if $b (i32.eq (i32.load (i32.const 0)) (local.get $y)))
+      (local.set $m (i32.or (local.get $m) (i32.const 1))))
+    (block $b (br_if $b (i32.ne (i32.load (i32.const 0)) (local.get $y)))
+      (local.set $m (i32.or (local.get $m) (i32.const 2))))
+    (block $b (br_if $b (i32.lt_s (i32.load (i32.const 0)) (local.get $y)))
+      (local.set $m (i32.or (local.get $m) (i32.const 4))))
+    (block $b (br_if $b (i32.lt_u (i32.load (i32.const 0)) (local.get $y)))
+      (local.set $m (i32.or (local.get $m) (i32.const 8))))
+    (block $b (br_if $b (i32.gt_s (i32.load (i32.const 0)) (local.get $y)))
+      (local.set $m (i32.or (local.get $m) (i32.const 16))))
+    (block $b (br_if $b (i32.gt_u (i32.load (i32.const 0)) (local.get $y)))
+      (local.set $m (i32.or (local.get $m) (i32.const 32))))
+    (block $b (br_if $b (i32.le_s (i32.load (i32.const 0)) (local.get $y)))
+      (local.set $m (i32.or (local.get $m) (i32.const 64))))
+    (block $b (br_if $b (i32.le_u (i32.load (i32.const 0)) (local.get $y)))
+      (local.set $m (i32.or (local.get $m) (i32.const 128))))
+    (block $b (br_if $b (i32.ge_s (i32.load (i32.const 0)) (local.get $y)))
+      (local.set $m (i32.or (local.get $m) (i32.const 256))))
+    (block $b (br_if $b (i32.ge_u (i32.load (i32.const 0)) (local.get $y)))
+      (local.set $m (i32.or (local.get $m) (i32.const 512))))
+    (block $b (br_if $b (i32.eq (i32.sub (local.get $x) (i32.const 3)) (i32.const -2)))
+      (local.set $m (i32.or (local.get $m) (i32.const 1024))))
+    (block $b (br_if $b (i32.ne (i32.sub (local.get $x) (i32.const 3)) (i32.const -2)))
+      (local.set $m (i32.or (local.get $m) (i32.const 2048))))
+    (block $b (br_if $b (i32.lt_s (i32.sub (local.get $x) (i32.const 3)) (i32.const -2)))
+      (local.set $m (i32.or (local.get $m) (i32.const 4096))))
+    (block $b (br_if $b (i32.lt_u (i32.sub (local.get $x) (i32.const 3)) (i32.const -2)))
+      (local.set $m (i32.or (local.get $m) (i32.const 8192))))
+    (block $b (br_if $b (i32.gt_s (i32.sub (local.get $x) (i32.const 3)) (i32.const -2)))
+      (local.set $m (i32.or (local.get $m) (i32.const 16384))))
+    (block $b (br_if $b (i32.gt_u (i32.sub (local.get $x) (i32.const 3)) (i32.const -2)))
+      (local.set $m (i32.or (local.get $m) (i32.const 32768))))
+    (block $b (br_if $b (i32.le_s (i32.sub (local.get $x) (i32.const 3)) (i32.const -2)))
+      (local.set $m (i32.or (local.get $m) (i32.const 65536))))
+    (block $b (br_if $b (i32.le_u (i32.sub (local.get $x) (i32.const 3)) (i32.const -2)))
+      (local.set $m (i32.or (local.get $m) (i32.const 131072))))
+    (block $b (br_if $b (i32.ge_s (i32.sub (local.get $x) (i32.const 3)) (i32.const -2)))
+      (local.set $m (i32.or (local.get $m) (i32.const 262144))))
+    (block $b (br_if $b (i32.ge_u (i32.sub (local.get $x) (i32.const 3)) (i32.const -2)))
+      (local.set $m (i32.or (local.get $m) (i32.const 524288))))
+    (block $b (br_if $b (i32.load (i32.const 0)))
+      (local.set $m (i32.or (local.get $m) (i32.const 0x100000))))
+    (block $b (br_if $b (i32.eqz (i32.load (i32.const 4))))
+      (local.set $m (i32.or (local.get $m) (i32.const 0x200000))))
+    (block $b (br_if $b (i32.load8_u (i32.add (local.get $a) (local.get $b))))
+      (local.set $m (i32.or (local.get $m) (i32.const 0x400000))))
+    (block $b (br_if $b (i32.load (i32.add (local.get $b) (local.get $a))))
+      (local.set $m (i32.or (local.get $m) (i32.const 0x800000))))
+    (local.set $m (i32.add (local.get $m)
+      (select (i32.const 0x1000000) (i32.const 0x2000000) (i32.lt_u (local.get $x) (local.get $y)))))
+    (local.set $m (i32.add (local.get $m)
+      (select (local.get $x) (local.get $y) (i32.load8_u (i32.add (local.get $b) (local.get $a))))))
+    (local.set $a (local.tee $b (i32.add (local.get $x) (local.get $m))))
+    (i32.store (i32.const 8) (local.get $a))
+    (local.set $a (local.get $y))
+    (local.set $b (local.get $x))
+    (local.set $m (i32.add (local.get $m) (i32.mul (local.get $a) (local.get $b))))
+    (local.set $b (i32.and (local.get $x) (i32.const 4)))
+    (local.set $a (local.get $b))
+    (local.set $m (i32.add (local.get $m) (i32.load (local.get $a))))
+    (local.set $m (i32.xor (local.get $m) (call $dec (i32.sub (local.get $y) (i32.const 1)))))
+    (local.set $a (local.get $m))
+    (local.get $a))
   ;; The second instruction of a pair leaves the memory when `$k` is large: a load from a
   ;; scaled index, and a load through a loaded pointer.
   (func (export "index") (param $k i32) (result i32)
@@ -542,6 +618,38 @@ fn superinstructions_match_every_tier() {
     let expected: i32 = run_on_small_stack(Strategy::Optimizing, PAIRS.into(), "pairs", 5000);
     let got: i32 = run_on_small_stack(Strategy::Interpreter, PAIRS.into(), "pairs", 5000);
     assert_eq!(got, expected);
+    let edges = [
+        0,
+        1,
+        2,
+        3,
+        -1,
+        -2,
+        5,
+        i32::MIN,
+        i32::MIN + 1,
+        i32::MAX,
+        0x1234,
+    ];
+    let control = |strategy: Strategy| -> Vec<i32> {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, PAIRS).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let f = instance
+            .get_typed_func::<(i32, i32), i32>(&mut store, "control")
+            .unwrap();
+        let mut out = Vec::new();
+        for x in edges {
+            for y in edges {
+                out.push(f.call(&mut store, (x, y)).unwrap());
+            }
+        }
+        out
+    };
+    let expected = control(Strategy::Optimizing);
+    assert!(expected.iter().any(|m| m & 0x3ff != 0) && expected.iter().any(|m| m & 0xffc00 != 0));
+    assert_eq!(control(Strategy::Interpreter), expected);
     for strategy in [Strategy::Interpreter, Strategy::Optimizing] {
         let engine = engine(strategy);
         let module = Module::new(&engine, PAIRS).unwrap();

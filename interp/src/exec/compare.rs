@@ -3,7 +3,8 @@
 //! handler ([`with_compare!`]).
 //!
 //! The compare-and-branch handlers are here; the fused loop back edge
-//! ([`super::fused`]) uses the same comparisons.
+//! ([`super::fused`]) uses the same comparisons, and superinstructions ending in a
+//! compare-and-branch ([`super::pairs`]) use one handler for all of them.
 
 use super::acc::operand;
 use super::{next, Consts, Executor, Handler, Op};
@@ -96,6 +97,40 @@ impl Cond {
     }
 }
 
+impl Cond {
+    /// The comparison as a word [`holds`] reads: bit 31 set for a signed one, bits 0-2 set
+    /// for the outcomes it holds for (greater, less, equal).
+    fn word(self) -> u32 {
+        const SIGNED: u32 = 1 << 31;
+        const GT: u32 = 1;
+        const LT: u32 = 2;
+        const EQ: u32 = 4;
+        match self {
+            Cond::Eq => EQ,
+            Cond::Ne => GT | LT,
+            Cond::LtS => SIGNED | LT,
+            Cond::LtU => LT,
+            Cond::GtS => SIGNED | GT,
+            Cond::GtU => GT,
+            Cond::LeS => SIGNED | LT | EQ,
+            Cond::LeU => LT | EQ,
+            Cond::GeS => SIGNED | GT | EQ,
+            Cond::GeU => GT | EQ,
+        }
+    }
+}
+
+/// Whether `a <cond> b` for the comparison of [`Cond::word`] `word`, without branching on
+/// which comparison it is: for the handlers that run any of them ([`branch_any`]).
+#[inline(always)]
+fn holds(word: u32, a: u32, b: u32) -> bool {
+    // Flipping the sign bits orders signed values as unsigned ones.
+    let flip = word & 1 << 31;
+    let (a, b) = (a ^ flip, b ^ flip);
+    let outcome = (a < b) as u32 | ((a == b) as u32) << 1;
+    word >> outcome & 1 != 0
+}
+
 /// The comparison, operands and target of a compare-and-branch instruction.
 pub(super) fn compare_branch(instr: Instr) -> Option<(Cond, Slot, Slot, u32)> {
     Some(match instr {
@@ -147,6 +182,42 @@ fn branch_imm<C: Compare, const ACC: u8>(
     next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
+/// [`branch`] for any comparison, the one of `d` ([`Cond::word`]): for superinstructions
+/// ([`super::pairs`]), which then need one variant per accumulator bits, not also one per
+/// comparison.
+pub(super) fn branch_any<const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    facc: f64,
+) -> Ip {
+    let op = ip.op();
+    let a = operand::<ACC, 1>(regs, op.a, acc) as u32;
+    let b = operand::<ACC, 2>(regs, op.b, acc) as u32;
+    if holds(op.d, a, b) {
+        next!(ip.jump(op.c), regs, mem, ex, acc, facc)
+    }
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
+}
+
+/// [`branch_imm`] for any comparison, as [`branch_any`].
+pub(super) fn branch_imm_any<const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    facc: f64,
+) -> Ip {
+    let op = ip.op();
+    if holds(op.d, operand::<ACC, 1>(regs, op.a, acc) as u32, op.b) {
+        next!(ip.jump(op.c), regs, mem, ex, acc, facc)
+    }
+    next!(ip.skip(1), regs, mem, ex, acc, facc)
+}
+
 /// The threaded form of a compare-and-branch `a <C> b` with its target `rel` places away;
 /// `bit(slot, n)` is accumulator bit `n` for an operand in `slot`.
 fn lower_branch<C: Compare>(
@@ -187,8 +258,48 @@ pub(super) fn lower(
     let (cond, a, b, target) = compare_branch(instr)?;
     // Branch targets are distances from the branch.
     let rel = target.wrapping_sub(at as u32);
-    Some(with_compare!(
-        cond,
-        lower_branch::<_>(a, b, rel, consts, bit)
-    ))
+    let op = with_compare!(cond, lower_branch::<_>(a, b, rel, consts, bit));
+    // For the handlers that run any comparison.
+    Some(op.with_d(cond.word()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_comparison_holds_as_its_type_does() {
+        let values = [
+            0,
+            1,
+            2,
+            u32::MAX,
+            u32::MAX - 1,
+            1 << 31,
+            (1 << 31) - 1,
+            0x1234,
+        ];
+        for cond in [
+            Cond::Eq,
+            Cond::Ne,
+            Cond::LtS,
+            Cond::LtU,
+            Cond::GtS,
+            Cond::GtU,
+            Cond::LeS,
+            Cond::LeU,
+            Cond::GeS,
+            Cond::GeU,
+        ] {
+            for a in values {
+                for b in values {
+                    fn typed<C: Compare>(a: u32, b: u32) -> bool {
+                        C::holds(a, b)
+                    }
+                    let expected = with_compare!(cond, typed::<_>(a, b));
+                    assert_eq!(holds(cond.word(), a, b), expected, "{cond:?} {a} {b}");
+                }
+            }
+        }
+    }
 }

@@ -26,13 +26,13 @@ mod acc;
 mod compare;
 mod fused;
 mod numeric;
+mod pairs;
 
 use crate::instr::{Instr, Slot};
 use crate::translate::CompiledFunc;
 use crate::vm::{self, Ip, Memory, Regs, ValueStack, Vmctx};
 use crate::InterpModule;
 use acc::{operand, with_acc1, with_acc3};
-use numeric::Lowered;
 use strata_environ::vmcontext::{VMFuncRef, OSR_RETURNED, OSR_UNAVAILABLE};
 use strata_environ::{TrapCode, ValRaw, WASM_PAGE_SIZE};
 
@@ -343,17 +343,25 @@ fn trampoline(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) {
     }
 }
 
+/// The slot an instruction writes and passes on as the accumulator, and whether it passes
+/// it in the float accumulator too (see [`acc`]).
+fn result(instr: Instr) -> Option<(Slot, bool)> {
+    match instr {
+        Instr::Const { dst, .. } | Instr::GlobalGet { dst, .. } => Some((dst, false)),
+        other => numeric::result(other),
+    }
+}
+
 /// Lowers translated code to threaded code, one [`Op`] per instruction (so positions, and
 /// the `Arg` words that follow some instructions, stay where they were); an instruction
-/// that fuses with the next one ([`fused`]) becomes the superinstruction of both.
+/// that fuses with the next one ([`fused`], [`pairs`]) becomes the superinstruction of
+/// both.
 pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
-    let arrivals = acc::arrivals(code, |instr| match instr {
-        Instr::Copy { dst, .. } | Instr::Const { dst, .. } | Instr::GlobalGet { dst, .. } => {
-            Some((dst, false))
-        }
-        other => numeric::result(other),
-    });
-    let mut numeric = Vec::with_capacity(code.len());
+    let arrivals = acc::arrivals(code, result);
+    // Per position: whether the `Op` has the instruction's own operand layout (not that of a
+    // fused back edge), and the step it runs, if it runs one.
+    let mut plain = vec![true; code.len()];
+    let mut steps: Vec<Option<pairs::First>> = vec![None; code.len()];
     let mut ops: Vec<Op> = code
         .iter()
         .enumerate()
@@ -370,19 +378,22 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
                 .get(at + 1)
                 .and_then(|&second| fused::lower_pair(instr, second, at, consts));
             if let Some(op) = fused {
+                plain[at] = false;
                 return op;
             }
             if let Some(op) = compare::lower(instr, at, consts, bit) {
                 return op;
             }
             if let Some(lowered) = numeric::lower(instr, consts, prev) {
-                let op = lowered.op;
-                numeric.push(Some((at, lowered)));
-                return op;
+                steps[at] = Some(pairs::First {
+                    kind: lowered.kind,
+                    imm: lowered.imm,
+                    bits: lowered.bits,
+                });
+                return lowered.op;
             }
             match instr {
                 Instr::Arg { a, b, c } => Op::new(arg, a, b, c),
-                Instr::Copy { dst, src } => Op::new(with_acc1!(copy, bit(src, 1)), dst, src, 0),
                 Instr::Const { dst, lo, hi } => Op::new(constant, dst, lo, hi),
                 Instr::Br { target } => Op::new(br, rel(target), 0, 0),
                 Instr::BrIfZero { cond, target } => {
@@ -445,24 +456,14 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
             }
         })
         .collect();
-    // Adjacent numeric instructions that make a superinstruction: its handler replaces the
-    // first one's, and the operands stay in both `Op`s. (Only plainly lowered ones: a fused
-    // form of the second, with other operands, stands in its place.)
-    let numeric: Vec<Option<Lowered>> = {
-        let mut by_position: Vec<Option<Lowered>> = (0..code.len()).map(|_| None).collect();
-        for (at, lowered) in numeric.into_iter().flatten() {
-            by_position[at] = Some(lowered);
-        }
-        by_position
-    };
+    // A step and the instruction after it that make a superinstruction: its handler
+    // replaces the step's, and both keep their operands in their own `Op`s.
     for at in 0..code.len().saturating_sub(1) {
-        let (Some(first), Some(_)) = (&numeric[at], &numeric[at + 1]) else {
+        let Some(first) = steps[at] else { continue };
+        if !plain[at + 1] {
             continue;
-        };
-        let Some(second) = numeric::lower(code[at + 1], consts, numeric::result(code[at])) else {
-            continue;
-        };
-        if let Some(handler) = fused::numeric_pair(first, &second) {
+        }
+        if let Some(handler) = pairs::handler(first, code, at + 1, consts, result(code[at])) {
             ops[at].handler = handler;
         }
     }
@@ -490,20 +491,6 @@ fn grow_result(old: u64) -> u64 {
 
 fn arg(_: Ip, _: Regs, _: Memory, _: &mut Executor<'_>, _: u64, _: f64) -> Ip {
     unreachable!("Arg words are skipped by their instruction")
-}
-
-fn copy<const ACC: u8>(
-    ip: Ip,
-    regs: Regs,
-    mem: Memory,
-    ex: &mut Executor<'_>,
-    acc: u64,
-    facc: f64,
-) -> Ip {
-    let op = ip.op();
-    let v = operand::<ACC, 1>(regs, op.b, acc);
-    regs.set(op.a, v);
-    next!(ip.skip(1), regs, mem, ex, v, facc)
 }
 
 fn constant(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, _: u64, facc: f64) -> Ip {

@@ -31,7 +31,7 @@ pub(super) trait Step {
 
 /// The handler of one step.
 #[inline(always)]
-fn single<S: Step, const ACC: u8>(
+pub(super) fn single<S: Step, const ACC: u8>(
     ip: Ip,
     regs: Regs,
     mem: Memory,
@@ -67,6 +67,8 @@ macro_rules! define_numeric {
         /// The work of each numeric instruction, one type per instruction (and per constant
         /// operand form, in [`step::imm`]).
         pub(super) mod step {
+            /// `a = b`.
+            pub(in super::super) struct Copy;
             $( pub(in super::super) struct $un; )*
             $( pub(in super::super) struct $unt; )*
             $( pub(in super::super) struct $bin; )*
@@ -86,6 +88,7 @@ macro_rules! define_numeric {
         /// Which numeric instruction an [`Op`] runs, so [`super::fused`] can tell pairs.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub(super) enum Kind {
+            Copy,
             $( $un, )* $( $unt, )* $( $bin, )* $( $bint, )*
             $( $load, )* $( $store, )* $( $loadi, )* $( $storei, )*
         }
@@ -287,11 +290,12 @@ macro_rules! define_numeric {
             }
         )*
 
-        /// The slot a numeric instruction writes, whose handler passes the value on as the
-        /// accumulator, and whether it passes it in the float accumulator too (an `f64`);
-        /// `None` for stores and every other instruction.
+        /// The slot a numeric instruction (or a copy) writes, whose handler passes the value
+        /// on as the accumulator, and whether it passes it in the float accumulator too (an
+        /// `f64`); `None` for stores and every other instruction.
         pub(super) fn result(instr: Instr) -> Option<(Slot, bool)> {
             match instr {
+                Instr::Copy { dst, .. } => Some((dst, false)),
                 $( Instr::$un { dst, .. } => Some((dst, gives_f64(stringify!($unf)))), )*
                 $( Instr::$unt { dst, .. } => Some((dst, false)), )*
                 $( Instr::$bin { dst, .. } => Some((dst, gives_f64(stringify!($binf)))), )*
@@ -320,6 +324,10 @@ macro_rules! define_numeric {
             let bit = |slot: Slot, bit: u8| typed_bit(slot, bit, false);
             let plain = |kind, bits, op| Lowered { op, kind, imm: false, bits };
             Some(match instr {
+                Instr::Copy { dst, src } => {
+                    let bits = bit(src, 1);
+                    plain(Kind::Copy, bits, Op::new(with_acc1!(copy, bits), dst, src, 0))
+                }
                 $( Instr::$un { dst, src } => {
                     let bits = typed_bit(src, 1, takes_f64(stringify!($unf)));
                     plain(Kind::$un, bits, Op::new(with_acc1!($un, bits), dst, src, 0))
@@ -389,6 +397,28 @@ macro_rules! define_numeric {
     };
 }
 for_each_numeric_op!(define_numeric);
+
+/// `a = b`: the value passes on in the accumulator, and the float accumulator keeps what it
+/// held (a copy does not know its value's type).
+impl Step for step::Copy {
+    #[inline(always)]
+    fn run<const ACC: u8>(op: &Op, regs: Regs, _: Memory, acc: u64, facc: f64) -> Ran {
+        let v = operand::<ACC, 1>(regs, op.b, acc);
+        regs.set(op.a, v);
+        Ok((v, facc))
+    }
+}
+
+pub(super) fn copy<const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    facc: f64,
+) -> Ip {
+    single::<step::Copy, ACC>(ip, regs, mem, ex, acc, facc)
+}
 
 /// Whether the load instruction named `name` loads an `f64`.
 const fn load_gives_f64(name: &str) -> bool {

@@ -1,0 +1,349 @@
+//! Superinstructions from a table of pairs: an instruction that computes a value (a numeric
+//! instruction or a copy, each a [`Step`]) and the instruction after it, run by one handler.
+//!
+//! The handler runs the first instruction's step and continues straight into the second
+//! instruction's handler, which it names statically ([`Then`]): the compiler inlines it or
+//! jumps to it directly, so the pair costs one dispatch instead of two, and the jump into the
+//! second is never mispredicted (a dispatch jump is shared by every instruction of its kind
+//! and predicted from the history of them all). The second reads the first's result from
+//! the accumulator.
+//!
+//! Both instructions keep their own `Op` (the second where it was, so a branch to it still
+//! finds it), each read at its own position: a pair needs no operand layout of its own, and
+//! the second may be any instruction that has a [`Then`] type, control flow included.
+//!
+//! The table holds the pairs that run most often in the benchmark programs' loops, counted
+//! per executed instruction: the mixing steps of hashes and random generators, address
+//! arithmetic, loads feeding arithmetic or branches, `f64` expressions with their loads and
+//! stores, results copied to locals or returned, comparisons feeding `select`.
+
+use std::marker::PhantomData;
+
+use super::compare::compare_branch;
+use super::numeric::{self, single, step, Kind, Step};
+use super::{trap, Consts, Executor, Handler};
+use crate::instr::{Instr, Slot};
+use crate::vm::{Ip, Memory, Regs};
+
+/// A pair: `A`'s step (accumulator bits `AA`) at `ip`, then the handler `B` at the next
+/// position.
+fn pair<A: Step, const AA: u8, B: Then>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    facc: f64,
+) -> Ip {
+    match A::run::<AA>(ip.op(), regs, mem, acc, facc) {
+        Ok((acc, facc)) => B::then(ip.skip(1), regs, mem, ex, acc, facc),
+        Err(code) => trap(ex, code),
+    }
+}
+
+/// A handler as a type: what a pair continues with, at its second instruction.
+trait Then {
+    fn then(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip;
+}
+
+/// The handler of numeric step `S` with accumulator bits `ACC`.
+struct Numeric<S, const ACC: u8>(PhantomData<S>);
+
+impl<S: Step, const ACC: u8> Then for Numeric<S, ACC> {
+    #[inline(always)]
+    fn then(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
+        single::<S, ACC>(ip, regs, mem, ex, acc, facc)
+    }
+}
+
+/// [`Then`] types of the control handlers, named after them.
+macro_rules! then_types {
+    ($($name:ident => $($handler:ident)::+ $(<$acc:ident>)?,)*) => {$(
+        struct $name$(<const $acc: u8>)?;
+        impl$(<const $acc: u8>)? Then for $name$(<$acc>)? {
+            #[inline(always)]
+            fn then(
+                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
+            ) -> Ip {
+                $($handler)::+$(::<$acc>)?(ip, regs, mem, ex, acc, facc)
+            }
+        }
+    )*};
+}
+then_types! {
+    BrIfZero => super::br_if_zero<ACC>,
+    BrIfNonZero => super::br_if_non_zero<ACC>,
+    Select => super::select<ACC>,
+    Branch => super::compare::branch_any<ACC>,
+    BranchImm => super::compare::branch_imm_any<ACC>,
+    Ret => super::ret,
+    Call => super::call,
+}
+
+/// A pair's first instruction: a step, with its accumulator bits.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct First {
+    pub(super) kind: Kind,
+    /// Whether it is the form of [`step::imm`].
+    pub(super) imm: bool,
+    pub(super) bits: u8,
+}
+
+/// A pair's second instruction, lowered for arriving right after the first: its accumulator
+/// bits name the first's result.
+#[derive(Clone, Copy, Debug)]
+enum Second {
+    Numeric { kind: Kind, imm: bool, bits: u8 },
+    BrIfZero(u8),
+    BrIfNonZero(u8),
+    Select(u8),
+    Branch(u8),
+    BranchImm(u8),
+    Ret,
+    Call,
+}
+
+/// The [`Second`] form of the instruction at `at`, when it runs right after one whose result
+/// (the slot, and whether it is an `f64`) is `prev`.
+fn second(
+    code: &[Instr],
+    at: usize,
+    consts: &Consts<'_>,
+    prev: Option<(Slot, bool)>,
+) -> Option<Second> {
+    let bit = |slot: Slot, bit: u8| match prev {
+        Some((held, _)) if held == slot => bit,
+        _ => 0,
+    };
+    let instr = code[at];
+    if let Some((_, a, b, _)) = compare_branch(instr) {
+        return Some(match consts.value(b) {
+            Some(_) => Second::BranchImm(bit(a, 1)),
+            None => Second::Branch(bit(a, 1) | bit(b, 2)),
+        });
+    }
+    Some(match instr {
+        Instr::BrIfZero { cond, .. } => Second::BrIfZero(bit(cond, 1)),
+        Instr::BrIfNonZero { cond, .. } => Second::BrIfNonZero(bit(cond, 1)),
+        Instr::Select { a, b, .. } => match code.get(at + 1) {
+            Some(&Instr::Arg { a: cond, .. }) => {
+                Second::Select(bit(a, 1) | bit(b, 2) | bit(cond, 4))
+            }
+            _ => return None,
+        },
+        Instr::Return => Second::Ret,
+        Instr::Call { .. } => Second::Call,
+        _ => {
+            let lowered = numeric::lower(instr, consts, prev)?;
+            Second::Numeric {
+                kind: lowered.kind,
+                imm: lowered.imm,
+                bits: lowered.bits,
+            }
+        }
+    })
+}
+
+/// The superinstruction of `first` and the instruction at `at` after it (which `result`,
+/// the first's result slot, reaches), if the table has the pair.
+pub(super) fn handler(
+    first: First,
+    code: &[Instr],
+    at: usize,
+    consts: &Consts<'_>,
+    result: Option<(Slot, bool)>,
+) -> Option<Handler> {
+    if first.bits > 3 {
+        return None;
+    }
+    table(first, second(code, at, consts, result)?)
+}
+
+/// The step type of a table entry's first instruction: `imm X` is the constant-operand form
+/// of `X`.
+macro_rules! step_type {
+    (imm $x:ident) => {
+        step::imm::$x
+    };
+    ($x:ident) => {
+        step::$x
+    };
+}
+
+/// The `(kind, imm)` of a table entry's first instruction.
+macro_rules! first_key {
+    (imm $x:ident) => {
+        (Kind::$x, true)
+    };
+    ($x:ident) => {
+        (Kind::$x, false)
+    };
+}
+
+/// The [`Second`] pattern of a table entry's second instruction, binding its bits to `$ab`.
+macro_rules! second_pattern {
+    ($ab:ident; br_if_zero) => {
+        Second::BrIfZero($ab)
+    };
+    ($ab:ident; br_if_non_zero) => {
+        Second::BrIfNonZero($ab)
+    };
+    ($ab:ident; select) => {
+        Second::Select($ab)
+    };
+    ($ab:ident; branch) => {
+        Second::Branch($ab)
+    };
+    ($ab:ident; branch_imm) => {
+        Second::BranchImm($ab)
+    };
+    ($ab:ident; ret) => {
+        Second::Ret
+    };
+    ($ab:ident; call) => {
+        Second::Call
+    };
+    ($ab:ident; imm $x:ident) => {
+        Second::Numeric {
+            kind: Kind::$x,
+            imm: true,
+            bits: $ab,
+        }
+    };
+    ($ab:ident; $x:ident) => {
+        Second::Numeric {
+            kind: Kind::$x,
+            imm: false,
+            bits: $ab,
+        }
+    };
+}
+
+/// The pair handler for first step `$a` with bits `$aa`, and the second instruction's
+/// handler for bits `$ab`.
+macro_rules! pair_handler {
+    ($a:ty, $aa:literal, $ab:ident; br_if_zero) => { pair_handler!(@2 $a, $aa, $ab, BrIfZero) };
+    ($a:ty, $aa:literal, $ab:ident; br_if_non_zero) => {
+        pair_handler!(@2 $a, $aa, $ab, BrIfNonZero)
+    };
+    ($a:ty, $aa:literal, $ab:ident; branch_imm) => { pair_handler!(@2 $a, $aa, $ab, BranchImm) };
+    ($a:ty, $aa:literal, $ab:ident; branch) => { pair_handler!(@4 $a, $aa, $ab, Branch) };
+    ($a:ty, $aa:literal, $ab:ident; select) => {
+        match $ab {
+            0 => pair::<$a, $aa, Select<0>> as Handler,
+            1 => pair::<$a, $aa, Select<1>>,
+            2 => pair::<$a, $aa, Select<2>>,
+            3 => pair::<$a, $aa, Select<3>>,
+            4 => pair::<$a, $aa, Select<4>>,
+            5 => pair::<$a, $aa, Select<5>>,
+            6 => pair::<$a, $aa, Select<6>>,
+            _ => pair::<$a, $aa, Select<7>>,
+        }
+    };
+    ($a:ty, $aa:literal, $ab:ident; ret) => { pair::<$a, $aa, Ret> as Handler };
+    ($a:ty, $aa:literal, $ab:ident; call) => { pair::<$a, $aa, Call> as Handler };
+    ($a:ty, $aa:literal, $ab:ident; imm $x:ident) => {
+        pair_handler!(@numeric $a, $aa, $ab, step::imm::$x)
+    };
+    ($a:ty, $aa:literal, $ab:ident; $x:ident) => {
+        pair_handler!(@numeric $a, $aa, $ab, step::$x)
+    };
+    (@numeric $a:ty, $aa:literal, $ab:ident, $b:ty) => {
+        match $ab {
+            0 => pair::<$a, $aa, Numeric<$b, 0>> as Handler,
+            1 => pair::<$a, $aa, Numeric<$b, 1>>,
+            2 => pair::<$a, $aa, Numeric<$b, 2>>,
+            _ => pair::<$a, $aa, Numeric<$b, 3>>,
+        }
+    };
+    (@2 $a:ty, $aa:literal, $ab:ident, $b:ident) => {
+        match $ab {
+            0 => pair::<$a, $aa, $b<0>> as Handler,
+            _ => pair::<$a, $aa, $b<1>>,
+        }
+    };
+    (@4 $a:ty, $aa:literal, $ab:ident, $b:ident) => {
+        match $ab {
+            0 => pair::<$a, $aa, $b<0>> as Handler,
+            1 => pair::<$a, $aa, $b<1>>,
+            2 => pair::<$a, $aa, $b<2>>,
+            _ => pair::<$a, $aa, $b<3>>,
+        }
+    };
+}
+
+/// The table: each entry `[first] [second]`, the first a step's kind (`imm X` for its
+/// constant-operand form), the second a step's kind or a control handler's name.
+macro_rules! pair_table {
+    ($( [$($a:tt)+] [$($b:tt)+], )*) => {
+        fn table(first: First, second: Second) -> Option<Handler> {
+            let aa = first.bits;
+            Some(match ((first.kind, first.imm), second) {
+                $(
+                    (first_key!($($a)+), second_pattern!(ab; $($b)+)) => match aa {
+                        0 => pair_handler!(step_type!($($a)+), 0, ab; $($b)+),
+                        1 => pair_handler!(step_type!($($a)+), 1, ab; $($b)+),
+                        2 => pair_handler!(step_type!($($a)+), 2, ab; $($b)+),
+                        _ => pair_handler!(step_type!($($a)+), 3, ab; $($b)+),
+                    },
+                )*
+                _ => return None,
+            })
+        }
+    };
+}
+
+pair_table! {
+    // Shift-and-mix steps.
+    [imm I32Shl] [I32Xor],
+    [I32Xor] [imm I32ShrU],
+    [imm I32ShrU] [I32Xor],
+    [I32Xor] [imm I32Shl],
+    [imm I32ShrU] [imm I32And],
+    [imm I32And] [imm I32ShrU],
+    [imm I32And] [imm I32And],
+    [imm I32ShrU] [imm I32ShrU],
+    [I32Xor] [imm I32Mul],
+    // Address arithmetic and loads.
+    [imm I32Shl] [I32LoadIndexed],
+    [imm I32Shl] [I32Add],
+    [I32Add] [imm I32Shl],
+    [imm I32Add] [imm I32Shl],
+    [imm I32Add] [imm I32Add],
+    [I32Add] [I32Add],
+    [I32Add] [I32Load],
+    [I32Load] [I32Load],
+    [I32LoadIndexed] [imm I32ShrU],
+    [imm I32ShrU] [I32Store8],
+    [I32Store8] [imm I32Add],
+    // Loads feeding branches, results copied or returned, comparisons feeding `select`,
+    // counting down to a branch or a call.
+    [I32Load] [branch],
+    [I32Load] [br_if_zero],
+    [I32Load] [br_if_non_zero],
+    [I32LoadIndexed] [br_if_non_zero],
+    [I32Add] [Copy],
+    [I32Store] [Copy],
+    [Copy] [Copy],
+    [Copy] [I32Load],
+    [Copy] [ret],
+    [I32LtU] [select],
+    [I32Load8UIndexed] [select],
+    [imm I32Sub] [branch_imm],
+    [imm I32Sub] [call],
+    // f64 expressions.
+    [F64Load] [F64Add],
+    [F64Load] [F64Sub],
+    [F64Load] [F64Mul],
+    [F64LoadIndexed] [F64Mul],
+    [F64Mul] [F64Add],
+    [F64Mul] [F64Sub],
+    [F64Mul] [F64Mul],
+    [F64Add] [F64Mul],
+    [F64Sub] [F64Add],
+    [F64Sub] [F64Mul],
+    [F64Mul] [F64Load],
+    [F64Add] [F64Store],
+    [F64Sub] [F64Store],
+    [F64Store] [imm I32Add],
+}
