@@ -99,15 +99,15 @@ impl Cond {
 
 impl Cond {
     /// The comparison as a word [`holds`] reads: bit 31 set for a signed one, bits 0-2 set
-    /// for the outcomes it holds for (greater, less, equal).
+    /// for the outcomes it holds for (less, equal, greater).
     fn word(self) -> u32 {
         const SIGNED: u32 = 1 << 31;
-        const GT: u32 = 1;
-        const LT: u32 = 2;
-        const EQ: u32 = 4;
+        const LT: u32 = 1;
+        const EQ: u32 = 2;
+        const GT: u32 = 4;
         match self {
             Cond::Eq => EQ,
-            Cond::Ne => GT | LT,
+            Cond::Ne => LT | GT,
             Cond::LtS => SIGNED | LT,
             Cond::LtU => LT,
             Cond::GtS => SIGNED | GT,
@@ -124,11 +124,12 @@ impl Cond {
 /// which comparison it is: for the handlers that run any of them ([`branch_any`]).
 #[inline(always)]
 fn holds(word: u32, a: u32, b: u32) -> bool {
-    // Flipping the sign bits orders signed values as unsigned ones.
+    // Flipping the sign bits orders signed values as unsigned ones; one comparison then
+    // gives the outcome (-1, 0 or 1), whose bit of the word says whether the comparison
+    // holds.
     let flip = word & 1 << 31;
-    let (a, b) = (a ^ flip, b ^ flip);
-    let outcome = (a < b) as u32 | ((a == b) as u32) << 1;
-    word >> outcome & 1 != 0
+    let outcome = (a ^ flip).cmp(&(b ^ flip)) as i32;
+    word >> (outcome + 1) & 1 != 0
 }
 
 /// The comparison, operands and target of a compare-and-branch instruction.
