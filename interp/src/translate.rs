@@ -13,7 +13,8 @@
 //!   branches copy into them, in ascending order, which is safe because a value's position is
 //!   never below its destination's.
 //! - `local.set` right after an instruction that produced the top of stack retargets that
-//!   instruction's result to the local instead of copying (unless a label intervened).
+//!   instruction's result to the local instead of copying (unless a label intervened); so
+//!   does returning a single result, to slot 0.
 
 use crate::exec::Op;
 use crate::instr::{for_each_numeric_op, Instr, Slot};
@@ -517,6 +518,25 @@ impl Translator<'_> {
         }
     }
 
+    /// [`Self::emit_return`] where nothing runs after it on any path (`return`, the end of
+    /// the function): a single result that the instruction just before produced into a
+    /// temporary is retargeted to slot 0 instead of copied (slot 0 is a parameter, but the
+    /// instruction reads its operands before it writes, and nothing reads the frame after).
+    fn emit_final_return(&mut self) {
+        if self.control[0].results == 1 && self.stack.last() == Some(&Operand::Temp) {
+            let slot = self.temp_base + self.stack.len() as u32 - 1;
+            if let Some(at) = self.last_result {
+                if let Some(dst) = self.code[at].dst_mut().filter(|dst| **dst == slot) {
+                    *dst = 0;
+                    self.last_result = None;
+                    self.emit(Instr::Return);
+                    return;
+                }
+            }
+        }
+        self.emit_return();
+    }
+
     /// Moves the function's results into slots `0..n` and returns.
     fn emit_return(&mut self) {
         let n = self.control[0].results;
@@ -561,7 +581,7 @@ impl Translator<'_> {
         let frame = self.control.last().expect("end inside a function");
         if frame.kind == ControlKind::Function {
             if self.reachable {
-                self.emit_return();
+                self.emit_final_return();
             }
             self.control.pop();
             return;
@@ -718,7 +738,7 @@ impl Translator<'_> {
                 self.br_table(&depths);
             }
             Operator::Return => {
-                self.emit_return();
+                self.emit_final_return();
                 self.set_unreachable();
             }
             Operator::Call { function_index } => self.call(function_index),

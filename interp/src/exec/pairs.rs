@@ -78,6 +78,7 @@ then_types! {
     BranchImm => super::compare::branch_imm_any<ACC>,
     Ret => super::ret,
     Call => super::call,
+    CallIndirect => super::call_indirect,
 }
 
 /// A pair's first instruction: a step, with its accumulator bits.
@@ -101,6 +102,7 @@ enum Second {
     BranchImm(u8),
     Ret,
     Call,
+    CallIndirect,
 }
 
 /// The [`Second`] form of the instruction at `at`, when it runs right after one whose result
@@ -133,6 +135,7 @@ fn second(
         },
         Instr::Return => Second::Ret,
         Instr::Call { .. } => Second::Call,
+        Instr::CallIndirect { .. } => Second::CallIndirect,
         _ => {
             let lowered = numeric::lower(instr, consts, prev)?;
             Second::Numeric {
@@ -203,6 +206,9 @@ macro_rules! second_pattern {
     ($ab:ident; call) => {
         Second::Call
     };
+    ($ab:ident; call_indirect) => {
+        Second::CallIndirect
+    };
     ($ab:ident; imm $x:ident) => {
         Second::Numeric {
             kind: Kind::$x,
@@ -242,6 +248,7 @@ macro_rules! pair_handler {
     };
     ($a:ty, $aa:literal, $ab:ident; ret) => { pair::<$a, $aa, Ret> as Handler };
     ($a:ty, $aa:literal, $ab:ident; call) => { pair::<$a, $aa, Call> as Handler };
+    ($a:ty, $aa:literal, $ab:ident; call_indirect) => { pair::<$a, $aa, CallIndirect> as Handler };
     ($a:ty, $aa:literal, $ab:ident; imm $x:ident) => {
         pair_handler!(@numeric $a, $aa, $ab, step::imm::$x)
     };
@@ -331,6 +338,16 @@ pair_table! {
     [I32Load8UIndexed] [select],
     [imm I32Sub] [branch_imm],
     [imm I32Sub] [call],
+    [Copy] [call],
+    [Copy] [call_indirect],
+    // Results returned.
+    [I32Add] [ret],
+    [I32Sub] [ret],
+    [I32Mul] [ret],
+    [I32Xor] [ret],
+    [imm I32Add] [ret],
+    [imm I32Mul] [ret],
+    [I32Load] [ret],
     // f64 expressions.
     [F64Load] [F64Add],
     [F64Load] [F64Sub],
