@@ -348,7 +348,32 @@ const JOINS: &str = r#"
     (i32.store (i32.const 128) (i32.const 5678))
     (local.set $p (i32.const 64))
     (if (local.get $c) (then (local.set $p (i32.add (local.get $x) (i32.const 128)))))
-    (i32.load (local.get $p))))
+    (i32.load (local.get $p)))
+  ;; A loop header both ways into which leave the pointer in the register: the entry, which
+  ;; loads it, and the back edge, which tests the pointer it just loaded.
+  (func (export "chase") (param $x i32) (param $c i32) (result i32)
+    (local $p i32) (local $n i32)
+    (i32.store (i32.const 200) (i32.const 204))
+    (i32.store (i32.const 204) (i32.const 208))
+    (i32.store (i32.const 208) (i32.const 0))
+    (i32.store (i32.const 300) (i32.shl (i32.and (local.get $x) (i32.const 1)) (i32.const 2)))
+    (local.set $p (i32.add (i32.load (i32.const 300)) (i32.const 200)))
+    (loop $l
+      (local.set $n (i32.add (local.get $n) (local.get $p)))
+      (local.set $p (i32.load (local.get $p)))
+      (br_if $l (local.get $p)))
+    (local.get $n))
+  ;; A counted loop whose back edge is fused with its increment, entered and left with the
+  ;; counter in the register: the back edge leaves with the counter's old value.
+  (func (export "counter") (param $x i32) (param $c i32) (result i32)
+    (local $i i32) (local $s i32)
+    (local.set $i (i32.and (local.get $x) (i32.const 7)))
+    (loop $l
+      (local.set $s (i32.add (i32.mul (local.get $i) (i32.const 3)) (local.get $s)))
+      (local.set $i (i32.xor (local.get $i) (i32.const 0)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 12))))
+    (local.get $s)))
 "#;
 
 #[test]
@@ -359,7 +384,7 @@ fn accumulated_operands_respect_joins() {
         let mut store = Store::new(&engine, ());
         let instance = Instance::new(&mut store, &module, &[]).unwrap();
         let mut out = Vec::new();
-        for name in ["block_end", "loop_header", "if_end"] {
+        for name in ["block_end", "loop_header", "if_end", "chase", "counter"] {
             let f = instance
                 .get_typed_func::<(i32, i32), i32>(&mut store, name)
                 .unwrap();

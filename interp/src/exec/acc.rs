@@ -1,9 +1,10 @@
 //! The accumulator: the last result, carried in a register from handler to handler.
 //!
 //! Every instruction that computes a value writes it to its result slot and passes it to the
-//! next handler as the accumulator argument. An instruction whose operand is that slot,
-//! and which can only be reached from the instruction that wrote it (it falls through from
-//! it and is no branch target), reads the operand from the accumulator instead: the
+//! next handler as the accumulator argument, and branches pass on the accumulator they
+//! arrived with. An instruction whose operand is that slot on every way in (it falls
+//! through from the instruction that wrote it and is no branch target, or every branch to
+//! it and the fall-through agree) reads the operand from the accumulator instead: the
 //! dependency no longer waits for the store to the slot to forward to the load from it,
 //! which was the latency of every chain of dependent instructions (a pointer chase, an
 //! arithmetic expression).
@@ -147,45 +148,89 @@ macro_rules! with_acc3 {
 }
 pub(super) use {with_acc1, with_acc2, with_acc3};
 
+/// The target of a branch instruction.
+fn branch_target(instr: &Instr) -> Option<u32> {
+    match *instr {
+        Instr::Br { target }
+        | Instr::BrIfZero { target, .. }
+        | Instr::BrIfNonZero { target, .. }
+        | Instr::BrI32Eq { target, .. }
+        | Instr::BrI32Ne { target, .. }
+        | Instr::BrI32LtS { target, .. }
+        | Instr::BrI32LtU { target, .. }
+        | Instr::BrI32GtS { target, .. }
+        | Instr::BrI32GtU { target, .. }
+        | Instr::BrI32LeS { target, .. }
+        | Instr::BrI32LeU { target, .. }
+        | Instr::BrI32GeS { target, .. }
+        | Instr::BrI32GeU { target, .. } => Some(target),
+        _ => None,
+    }
+}
+
+/// Whether the instruction after `instr` can be reached by falling through it.
+fn falls_through(instr: &Instr) -> bool {
+    !matches!(
+        instr,
+        Instr::Br { .. } | Instr::BrTable { .. } | Instr::Return | Instr::Unreachable
+    )
+}
+
 /// For each instruction of `code`, the slot whose value the accumulator holds whenever the
-/// instruction runs, if any, and whether the float accumulator holds it too: the result of
-/// the instruction before it, when that one passes its result on (`result`: the slot, and
-/// whether it is an `f64` also passed in the float accumulator) and this one is reached from
-/// it alone (no branch targets it).
+/// instruction runs, if any, and whether the float accumulator holds it too.
+///
+/// An instruction no branch targets is reached from the instruction before it alone, and
+/// finds that one's result there, when it passes its result on (`result`: the slot, and
+/// whether it is an `f64` also passed in the float accumulator). A branch target finds it
+/// when every way in agrees: the fall-through from the instruction before (if that one
+/// falls through) and every branch to it, which passes on the accumulators it arrived with
+/// (so a pointer-chasing loop whose back edge tests the pointer it loaded, entered after
+/// computing the same pointer, gets it in the accumulator at its header). A branch that
+/// `back_edge` says is fused with the `i32.add` before it leaves from the fused instruction
+/// with what that one arrived with, unless it is the slot the add writes (the slot
+/// `back_edge` returns).
 pub(super) fn arrivals(
     code: &[Instr],
     result: impl Fn(Instr) -> Option<(Slot, bool)>,
+    back_edge: impl Fn(usize) -> Option<Slot>,
 ) -> Vec<Option<(Slot, bool)>> {
-    let mut targeted = vec![false; code.len()];
-    for instr in code {
-        match *instr {
-            Instr::Br { target }
-            | Instr::BrIfZero { target, .. }
-            | Instr::BrIfNonZero { target, .. }
-            | Instr::BrI32Eq { target, .. }
-            | Instr::BrI32Ne { target, .. }
-            | Instr::BrI32LtS { target, .. }
-            | Instr::BrI32LtU { target, .. }
-            | Instr::BrI32GtS { target, .. }
-            | Instr::BrI32GtU { target, .. }
-            | Instr::BrI32LeS { target, .. }
-            | Instr::BrI32LeU { target, .. }
-            | Instr::BrI32GeS { target, .. }
-            | Instr::BrI32GeU { target, .. } => {
-                if let Some(t) = targeted.get_mut(target as usize) {
-                    *t = true;
-                }
-            }
-            _ => {}
+    let mut sources: Vec<Vec<usize>> = vec![Vec::new(); code.len()];
+    for (at, instr) in code.iter().enumerate() {
+        if let Some(t) = branch_target(instr).and_then(|t| sources.get_mut(t as usize)) {
+            t.push(at);
         }
     }
-    (0..code.len())
+    let targeted = |at: usize| !sources[at].is_empty();
+    // What each instruction finds when reached from the instruction before it alone.
+    let straight: Vec<Option<(Slot, bool)>> = (0..code.len())
         .map(|at| {
             let before = at.checked_sub(1)?;
-            if targeted[at] {
+            if targeted(at) {
                 return None;
             }
             result(code[before])
+        })
+        .collect();
+    (0..code.len())
+        .map(|at| {
+            if !targeted(at) {
+                return straight[at];
+            }
+            let fall_in = match at.checked_sub(1) {
+                None => Some(None),
+                Some(before) if falls_through(&code[before]) => Some(result(code[before])),
+                Some(_) => None,
+            };
+            let jumps = sources[at].iter().map(|&q| match back_edge(q) {
+                Some(written) if !targeted(q) => {
+                    straight[q - 1].filter(|&(slot, _)| slot != written)
+                }
+                Some(_) => None,
+                None => straight[q],
+            });
+            let mut ways = fall_in.into_iter().chain(jumps);
+            let first = ways.next()??;
+            ways.all(|way| way == Some(first)).then_some(first)
         })
         .collect()
 }

@@ -10,9 +10,10 @@
 //! constant. It has an operand layout of its own; the general pairs are in
 //! [`super::pairs`].
 
+use super::compare::Cond;
 use super::compare::{compare_branch, with_compare, Compare};
 use super::{next, Consts, Executor, Handler, Op};
-use crate::instr::Instr;
+use crate::instr::{Instr, Slot};
 use crate::vm::{Ip, Memory, Regs};
 
 /// `a = a + b` (`b` a slot, or the constant itself with `STEP_IMM`), then jump to `d` when
@@ -54,14 +55,14 @@ fn add_branch_handler<C: Compare>(step_imm: bool, bound_imm: bool) -> Handler {
     }
 }
 
-/// The fused form of `first` and `second` (at positions `at` and `at + 1`), if they make
-/// one.
-pub(super) fn lower_pair(
-    first: Instr,
-    second: Instr,
-    at: usize,
-    consts: &Consts<'_>,
-) -> Option<Op> {
+/// The slot `first` writes when it makes a fused back edge with `second`.
+pub(super) fn back_edge_slot(first: Instr, second: Instr) -> Option<Slot> {
+    back_edge(first, second).map(|(dst, ..)| dst)
+}
+
+/// The parts of a fused back edge `first`, `second`: the counter `dst`, its step, the
+/// comparison with `dst` on its left, the bound and the target.
+fn back_edge(first: Instr, second: Instr) -> Option<(Slot, Slot, Cond, Slot, u32)> {
     let Instr::I32Add { dst, a, b } = first else {
         return None;
     };
@@ -78,6 +79,18 @@ pub(super) fn lower_pair(
         (_, true) => (left, cond.mirrored()),
         _ => return None,
     };
+    Some((dst, step, cond, bound, target))
+}
+
+/// The fused form of `first` and `second` (at positions `at` and `at + 1`), if they make
+/// one.
+pub(super) fn lower_pair(
+    first: Instr,
+    second: Instr,
+    at: usize,
+    consts: &Consts<'_>,
+) -> Option<Op> {
+    let (dst, step, cond, bound, target) = back_edge(first, second)?;
     let step_imm = consts.value(step);
     let bound_imm = consts.value(bound);
     let (s, c) = (step_imm.is_some(), bound_imm.is_some());

@@ -357,7 +357,10 @@ fn result(instr: Instr) -> Option<(Slot, bool)> {
 /// that fuses with the next one ([`fused`], [`pairs`]) becomes the superinstruction of
 /// both.
 pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
-    let arrivals = acc::arrivals(code, result);
+    let arrivals = acc::arrivals(code, result, |at| {
+        let first = *code.get(at.checked_sub(1)?)?;
+        fused::back_edge_slot(first, code[at])
+    });
     // Per position: whether the `Op` has the instruction's own operand layout (not that of a
     // fused back edge), and the step it runs, if it runs one.
     let mut plain = vec![true; code.len()];
