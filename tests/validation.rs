@@ -148,3 +148,39 @@ fn lazily_validated_valid_modules_run_like_eager_ones() {
         assert_eq!(fib.call(&mut store, 20).unwrap(), 6765, "{strategy:?}");
     }
 }
+
+/// A module of more than a megabyte keeps its copy of the bytes made on a second thread
+/// while the first validates them (`strata_environ::module`): the same module as
+/// `ONE_BAD_BODY`, with a data segment that makes it that large, loads and fails alike.
+#[test]
+fn modules_over_a_megabyte_load_alike() {
+    let padding = "ab".repeat(700 << 10);
+    let wat = ONE_BAD_BODY.replace(
+        "(table 1 funcref)",
+        &format!(
+            "(memory (export \"memory\") 32) (data (i32.const 16) \"{padding}\") (table 1 funcref)"
+        ),
+    );
+    let bytes = wat::parse_str(&wat).unwrap();
+    assert!(bytes.len() > 1 << 20);
+    for strategy in STRATEGIES {
+        let error = Module::new(&engine(strategy, false), &bytes).unwrap_err();
+        assert!(format!("{error:#}").contains("type mismatch"), "{error:#}");
+
+        let engine = engine(strategy, true);
+        let module = Module::new(&engine, &bytes).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let good = instance
+            .get_typed_func::<i32, i32>(&mut store, "good")
+            .unwrap();
+        assert_eq!(good.call(&mut store, 41).unwrap(), 42, "{strategy:?}");
+        let bad = instance
+            .get_typed_func::<(), i32>(&mut store, "bad")
+            .unwrap();
+        assert_invalid_bad(&bad.call(&mut store, ()).unwrap_err());
+        let memory = instance.get_memory(&mut store, "memory").unwrap();
+        let data = &memory.data(&store)[16..16 + padding.len()];
+        assert!(data == padding.as_bytes(), "{strategy:?}");
+    }
+}

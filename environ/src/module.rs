@@ -316,14 +316,50 @@ pub fn translate_module_with(bytes: &[u8], bodies: BodyValidation) -> Result<Mod
     })
 }
 
+/// Modules from this size up keep their copy of the bytes (which lazy translation reads the
+/// bodies from) made on a second thread while the first parses and validates them: the
+/// copy of a large module's code section is a third of loading it, and a thread costs tens
+/// of microseconds.
+const PARALLEL_COPY_BYTES: usize = 1 << 20;
+
 /// Collects the [`ModuleInfo`] of `bytes`, passing each payload to `validate` first.
 fn collect(
     bytes: &[u8],
-    mut validate: impl FnMut(&Payload<'_>) -> Result<(), wasmparser::BinaryReaderError>,
+    validate: impl FnMut(&Payload<'_>) -> Result<(), wasmparser::BinaryReaderError>,
 ) -> Result<ModuleInfo> {
-    let shared: Arc<[u8]> = bytes.into();
+    if bytes.len() < PARALLEL_COPY_BYTES {
+        return collect_with_copy(bytes, validate, bytes.into());
+    }
+    std::thread::scope(|scope| {
+        let copy = std::thread::Builder::new()
+            .name("strata-module-copy".into())
+            .spawn_scoped(scope, || Arc::<[u8]>::from(bytes));
+        match copy {
+            Ok(copy) => {
+                let info = collect_with_copy(bytes, validate, Arc::from(&[][..]));
+                let shared = copy
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("copying the module's bytes panicked"))?;
+                info.map(|info| ModuleInfo {
+                    bytes: shared,
+                    ..info
+                })
+            }
+            // No thread to be had: copy here.
+            Err(_) => collect_with_copy(bytes, validate, bytes.into()),
+        }
+    })
+}
+
+/// [`collect`], with `shared` the module's own copy of `bytes` (or a placeholder the caller
+/// replaces).
+fn collect_with_copy(
+    bytes: &[u8],
+    mut validate: impl FnMut(&Payload<'_>) -> Result<(), wasmparser::BinaryReaderError>,
+    shared: Arc<[u8]>,
+) -> Result<ModuleInfo> {
     let mut info = ModuleInfo {
-        bytes: shared.clone(),
+        bytes: shared,
         types: Vec::new(),
         imports: Vec::new(),
         functions: Vec::new(),
