@@ -97,7 +97,7 @@ impl InterpModule {
     /// The bytecode of defined function `defined` if it has been translated (and is valid).
     #[inline(always)]
     fn translated(&self, defined: u32) -> Option<&CompiledFunc> {
-        self.funcs[defined as usize].get()?.as_ref().ok()
+        self.funcs.get(defined as usize)?.get()?.as_ref().ok()
     }
 
     /// [`InterpModule::compiled`] on a function's first call, kept out of line: the

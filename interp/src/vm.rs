@@ -356,24 +356,37 @@ impl ValueStack {
 }
 
 /// Room for `func`'s frame at `fp` in a value stack that ends at `end`, or `None` when the
-/// frame would pass `end`. [`FrameFit::enter`] then sets the frame up; the check and the
+/// frame would pass `end` (or, with `FEW`, when the function has more than
+/// [`FEW_ENTRY_VALUES`]). [`FrameFit::enter`] then sets the frame up; the check and the
 /// setup are apart so a caller can decide on other things in between, checking once.
 ///
 /// `fp` must lie in a value stack whose end is `end` (`fp <= end`): it is the stack's first
 /// slot, or a caller's frame start plus a slot of that frame.
 #[inline(always)]
-pub(crate) fn fit<'m>(fp: *mut u64, end: *mut u64, func: &'m CompiledFunc) -> Option<FrameFit<'m>> {
+pub(crate) fn fit<'m, const FEW: bool>(
+    fp: *mut u64,
+    end: *mut u64,
+    func: &'m CompiledFunc,
+) -> Option<FrameFit<'m, FEW>> {
+    if FEW && func.entry_values.len() > FEW_ENTRY_VALUES {
+        return None;
+    }
     let room = (end as usize).saturating_sub(fp as usize) / std::mem::size_of::<u64>();
     (func.frame_size as usize <= room).then_some(FrameFit { fp, func })
 }
 
-/// A frame of `func` known to fit at `fp` (see [`fit`]).
-pub(crate) struct FrameFit<'m> {
+/// Entry values (zeroed locals, constants) a frame of [`fit`]`::<true>` copies in one by one:
+/// the call handlers' fast path takes only functions with this many or fewer.
+pub(crate) const FEW_ENTRY_VALUES: usize = 4;
+
+/// A frame of `func` known to fit at `fp` (see [`fit`]); with `FEW`, of a function with few
+/// entry values.
+pub(crate) struct FrameFit<'m, const FEW: bool> {
     fp: *mut u64,
     pub(crate) func: &'m CompiledFunc,
 }
 
-impl FrameFit<'_> {
+impl<const FEW: bool> FrameFit<'_, FEW> {
     /// Sets the frame up (arguments already in place): copies the function's entry values
     /// (zeroed locals, constants) in.
     #[inline(always)]
@@ -384,12 +397,18 @@ impl FrameFit<'_> {
         // parameters and then at least the entry values (the translator numbers temporaries
         // after them).
         let dst = unsafe { self.fp.add(func.num_params as usize) };
-        // Most frames have a few entry values: a plain loop, neither vectorized nor a
-        // `memcpy` call (volatile stores), so the call handlers' fast path needs no saved
-        // registers.
-        for (k, value) in func.entry_values.iter().enumerate() {
-            // SAFETY: slot `num_params + k` of the frame (see above).
-            unsafe { dst.add(k).write_volatile(*value) };
+        let values = &func.entry_values;
+        if FEW {
+            // One by one, without a loop (which the compiler unrolls) or a `memcpy` call, so
+            // that the call handlers' fast path needs no more registers than it has free.
+            for (k, &value) in values.iter().enumerate().take(FEW_ENTRY_VALUES) {
+                // SAFETY: slot `num_params + k` of the frame (see above).
+                unsafe { dst.add(k).write(value) };
+            }
+        } else {
+            // SAFETY: `values.len()` slots from `dst` are the frame's (see above), apart
+            // from the function's own entry values.
+            unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), dst, values.len()) };
         }
         Regs { fp: self.fp }
     }

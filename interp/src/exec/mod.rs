@@ -200,14 +200,22 @@ impl<'m> Executor<'m> {
     /// Enters the callee whose frame fits as `fit`, the caller (frame `regs`) continuing at
     /// `after` when it returns; returns where the callee starts and its frame.
     #[inline(always)]
-    fn push_frame(&mut self, fit: vm::FrameFit<'m>, regs: Regs, after: Ip) -> (Ip, Regs) {
+    fn push_frame<const FEW: bool>(
+        &mut self,
+        fit: vm::FrameFit<'m, FEW>,
+        regs: Regs,
+        after: Ip,
+    ) -> (Ip, Regs) {
         let callee = fit.func;
-        let callee_regs = fit.enter();
+        // Pushed before the frame's slots are written: the compiler then still knows the
+        // frame stack has room (the callers checked), and drops `push`'s growing path, whose
+        // call would make the call handlers save registers on every call.
         self.frames.push(Frame {
             func: self.func,
             ret: after,
             regs,
         });
+        let callee_regs = fit.enter();
         self.func = callee;
         (Ip::start(&callee.code), callee_regs)
     }
@@ -308,7 +316,7 @@ pub(crate) fn run<'m>(
     entry: &'m CompiledFunc,
 ) -> Result<(), Unwind> {
     let (start, stack_end) = stack.bounds();
-    let Some(fit) = vm::fit(start, stack_end, entry) else {
+    let Some(fit) = vm::fit::<false>(start, stack_end, entry) else {
         return Err((Exit::Trap(TrapCode::StackOverflow), vec![entry.func_index]));
     };
     let regs = fit.enter();
@@ -607,11 +615,14 @@ fn enter_interpreted(
     after: Ip,
 ) -> Option<(Ip, Regs)> {
     let callee = ex.module.translated(defined)?;
-    if ex.frames.len() >= ex.frames.capacity().min(MAX_FRAMES) {
+    let fit = vm::fit::<true>(regs.at(base), ex.stack_end, callee)?;
+    if ex.tiering && !ex.vmctx.spend_call_budget_in_place(defined) {
         return None;
     }
-    let fit = vm::fit(regs.at(base), ex.stack_end, callee)?;
-    if ex.tiering && !ex.vmctx.spend_call_budget_in_place(defined) {
+    // Right before the push (nothing written in between), so that the compiler drops its
+    // growing path, whose call would make the handler save registers on every call. A frame
+    // stack that must grow takes the slow path, which spends the call budget once more.
+    if ex.frames.len() == ex.frames.capacity() || ex.frames.len() >= MAX_FRAMES {
         return None;
     }
     Some(ex.push_frame(fit, regs, after))
@@ -649,7 +660,7 @@ fn call_defined_slow(
     if ex.frames.len() >= MAX_FRAMES {
         return trap(ex, TrapCode::StackOverflow);
     }
-    let Some(fit) = vm::fit(regs.at(base), ex.stack_end, callee) else {
+    let Some(fit) = vm::fit::<false>(regs.at(base), ex.stack_end, callee) else {
         return trap(ex, TrapCode::StackOverflow);
     };
     let (start, callee_regs) = ex.push_frame(fit, regs, after);
@@ -659,9 +670,12 @@ fn call_defined_slow(
 /// `call` of defined function `a` with the arguments at `b`.
 fn call(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
     let op = ip.op();
+    // Neither the callee's first instruction nor the one after the call reads the
+    // accumulator (see `acc::arrivals`): it is not passed on, which frees its register here.
+    let _ = acc;
     match enter_interpreted(ex, regs, op.a, op.b, ip.skip(1)) {
-        Some((start, callee_regs)) => next!(start, callee_regs, mem, ex, acc, facc),
-        None => call_slow(ip, regs, mem, ex, acc, facc),
+        Some((start, callee_regs)) => next!(start, callee_regs, mem, ex, 0, facc),
+        None => call_slow(ip, regs, mem, ex, 0, facc),
     }
 }
 
@@ -730,12 +744,14 @@ fn call_indirect(
     facc: f64,
 ) -> Ip {
     let op = ip.op();
+    // The accumulator is not passed on (see `call`).
+    let _ = acc;
     if let Ok((_, Some(defined))) = indirect_target(op, regs, ex) {
         if let Some((start, callee_regs)) = enter_interpreted(ex, regs, defined, op.d, ip.skip(2)) {
-            next!(start, callee_regs, mem, ex, acc, facc)
+            next!(start, callee_regs, mem, ex, 0, facc)
         }
     }
-    call_indirect_slow(ip, regs, mem, ex, acc, facc)
+    call_indirect_slow(ip, regs, mem, ex, 0, facc)
 }
 
 #[cold]
