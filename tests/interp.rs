@@ -618,6 +618,12 @@ const PAIRS: &str = r#"
       (select (i32.const 0x1000000) (i32.const 0x2000000) (i32.lt_u (local.get $x) (local.get $y)))))
     (local.set $m (i32.add (local.get $m)
       (select (local.get $x) (local.get $y) (i32.load8_u (i32.add (local.get $b) (local.get $a))))))
+    ;; A select whose result replaces one of its own operands (computed into the local).
+    (local.set $a (i32.xor (local.get $x) (i32.const 0x55)))
+    (local.set $b (i32.sub (local.get $y) (i32.const 3)))
+    (local.set $a (select (local.get $b) (local.get $a) (i32.lt_s (local.get $a) (local.get $b))))
+    (local.set $b (select (local.get $b) (local.get $a) (i32.gt_u (local.get $b) (local.get $a))))
+    (local.set $m (i32.add (local.get $m) (i32.mul (local.get $a) (local.get $b))))
     (local.set $a (local.tee $b (i32.add (local.get $x) (local.get $m))))
     (i32.store (i32.const 8) (local.get $a))
     (local.set $a (local.get $y))

@@ -195,7 +195,7 @@ macro_rules! define_instr {
 
         impl Instr {
             /// The result slot of an instruction whose result may be retargeted to a local
-            /// (one instruction word, result written after every operand is read).
+            /// (written after every operand is read, in the first instruction word).
             pub(crate) fn dst_mut(&mut self) -> Option<&mut Slot> {
                 match self {
                     $( Instr::$un { dst, .. } )|*
@@ -205,6 +205,7 @@ macro_rules! define_instr {
                     | $( Instr::$load { dst, .. } )|*
                     | $( Instr::$loadi { dst, .. } )|*
                     | Instr::Copy { dst, .. }
+                    | Instr::Select { dst, .. }
                     | Instr::Const { dst, .. }
                     | Instr::GlobalGet { dst, .. }
                     | Instr::RefFunc { dst, .. }

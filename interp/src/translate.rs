@@ -768,6 +768,8 @@ impl Translator<'_> {
                 let a = self.pop_slot();
                 let dst = self.push_temp();
                 self.emit_with_arg(Instr::Select { dst, a, b }, cond, 0);
+                // Its result may be retargeted like any other (its `Arg` word follows).
+                self.last_result = Some(self.code.len() - 2);
             }
             Operator::LocalGet { local_index } => self.push(Operand::Local(local_index)),
             Operator::LocalSet { local_index } => self.local_set(local_index),
