@@ -19,6 +19,7 @@
 use crate::exec::Op;
 use crate::instr::{for_each_numeric_op, Instr, Slot};
 use anyhow::{bail, Result};
+use std::cell::Cell;
 use std::collections::HashMap;
 use strata_environ::{ModuleInfo, VMOffsets};
 use wasmparser::{BlockType, Operator};
@@ -110,6 +111,11 @@ struct Translator<'m> {
     stack: Vec<Operand>,
     control: Vec<Control>,
     const_slots: HashMap<u64, Slot>,
+    /// The first constant slot.
+    first_const: Slot,
+    /// Per constant slot, whether an instruction reads it as a slot: those that lowering
+    /// turns into immediates everywhere need no value in the frame (see `pop_imm_operand`).
+    const_read: Vec<Cell<bool>>,
     temp_base: u32,
     max_height: u32,
     reachable: bool,
@@ -173,6 +179,8 @@ pub(crate) fn translate(
             branched: false,
         }],
         const_slots,
+        first_const,
+        const_read: consts.iter().map(|_| Cell::new(false)).collect(),
         temp_base: first_const + consts.len() as u32,
         max_height: 0,
         reachable: true,
@@ -190,6 +198,11 @@ pub(crate) fn translate(
     if !t.control.is_empty() {
         bail!("function body ends inside a block");
     }
+    let read_consts = t
+        .const_read
+        .iter()
+        .rposition(Cell::get)
+        .map_or(0, |k| k + 1);
     let frame_size = (t.temp_base + t.max_height)
         .max(num_params)
         .max(num_results);
@@ -205,8 +218,10 @@ pub(crate) fn translate(
         defined,
         num_params,
         num_locals,
+        // Frames take the constants up to the last one read as a slot; the others are only
+        // ever immediates.
         entry_values: std::iter::repeat_n(0, num_locals as usize)
-            .chain(consts.iter().copied())
+            .chain(consts.iter().copied().take(read_consts))
             .collect(),
         frame_size,
         osr_points: t.osr_points.into(),
@@ -249,13 +264,13 @@ macro_rules! define_numeric_translation {
                         self.emit_result(Instr::$unt { dst, src });
                     } )*
                     $( Operator::$bin => {
-                        let b = self.pop_slot();
+                        let b = self.pop_imm_operand();
                         let a = self.pop_slot();
                         let dst = self.push_temp();
                         self.emit_result(Instr::$bin { dst, a, b });
                     } )*
                     $( Operator::$bint => {
-                        let b = self.pop_slot();
+                        let b = self.pop_imm_operand();
                         let a = self.pop_slot();
                         let dst = self.push_temp();
                         self.emit_result(Instr::$bint { dst, a, b });
@@ -296,7 +311,16 @@ for_each_numeric_op!(define_numeric_translation);
 impl Translator<'_> {
     // ---- operand stack ----
 
+    /// The slot of the entry at `pos`, which an instruction reads (a constant's then needs
+    /// its value in the frame).
     fn slot_at(&self, pos: usize) -> Slot {
+        let slot = self.operand_slot(pos);
+        self.mark_read(slot);
+        slot
+    }
+
+    /// The slot of the entry at `pos`.
+    fn operand_slot(&self, pos: usize) -> Slot {
         match self.stack[pos] {
             Operand::Local(i) => i,
             Operand::Const(s) => s,
@@ -304,9 +328,30 @@ impl Translator<'_> {
         }
     }
 
+    /// Notes that an instruction reads `slot`: a constant slot's value must be in the frame.
+    fn mark_read(&self, slot: Slot) {
+        if let Some(read) = slot
+            .checked_sub(self.first_const)
+            .and_then(|k| self.const_read.get(k as usize))
+        {
+            read.set(true);
+        }
+    }
+
     fn pop_slot(&mut self) -> Slot {
         let pos = self.stack.len() - 1;
         let slot = self.slot_at(pos);
+        self.stack.pop();
+        slot
+    }
+
+    /// Pops the second operand of a binary instruction. Lowering makes a constant there an
+    /// immediate of the instruction (`exec::numeric`, `exec::compare`), so it reads no slot;
+    /// whatever rewrites the instruction into one that reads it as a slot marks it read
+    /// ([`Self::take_address_sum`]).
+    fn pop_imm_operand(&mut self) -> Slot {
+        let pos = self.stack.len() - 1;
+        let slot = self.operand_slot(pos);
         self.stack.pop();
         slot
     }
@@ -430,6 +475,8 @@ impl Translator<'_> {
             Instr::I32Add { dst, a, b } if dst == addr => {
                 self.code.pop();
                 self.last_result = None;
+                // The indexed access reads both as slots.
+                self.mark_read(b);
                 Some((a, b))
             }
             _ => None,
