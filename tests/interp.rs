@@ -455,6 +455,53 @@ fn float_accumulator_carries_only_f64_results() {
     assert_eq!(outcomes(Strategy::Interpreter), expected);
 }
 
+/// Constants the interpreter reads only as immediates (the second operand of a binary
+/// instruction) have no value in the frame; every other use of the same constants (a stored
+/// value, an address sum, a call argument, a select operand, a branch's value, a returned
+/// value, a first operand) reads the frame, so those must be there.
+const CONSTANT_USES: &str = r#"
+(module
+  (memory 1)
+  (func $pass (param i32) (result i32) (local.get 0))
+  (func (export "uses") (param $x i32) (result i32)
+    (local $s i32)
+    (local.set $s (i32.add (local.get $x) (i32.const 1000)))
+    (local.set $s (i32.mul (local.get $s) (i32.const 77)))
+    (i32.store (i32.const 64) (i32.const 77))
+    (local.set $s (i32.add (local.get $s) (i32.load (i32.const 64))))
+    (local.set $s (i32.add (local.get $s) (i32.load (i32.add (local.get $x) (i32.const 1000)))))
+    (local.set $s (i32.add (local.get $s) (call $pass (i32.const 1000))))
+    (local.set $s (i32.add (local.get $s)
+      (select (i32.const 77) (local.get $x) (i32.and (local.get $x) (i32.const 1)))))
+    (local.set $s (i32.add (local.get $s) (i32.sub (i32.const 5000) (local.get $x))))
+    (local.set $s (i32.add (local.get $s)
+      (block (result i32) (br_if 0 (i32.const 1000) (local.get $x)) (drop) (i32.const 77))))
+    (if (i32.eqz (local.get $x)) (then (return (i32.const 5000))))
+    ;; The last constant of the function, read only by an address sum.
+    (i32.store offset=2024 (local.get $x) (i32.mul (local.get $s) (i32.const 3)))
+    (i32.add (local.get $s) (i32.load (i32.add (local.get $x) (i32.const 2024))))))
+"#;
+
+#[test]
+fn constants_read_as_slots_are_in_the_frame() {
+    let outcomes = |strategy: Strategy| -> Vec<i32> {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, CONSTANT_USES).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let f = instance
+            .get_typed_func::<i32, i32>(&mut store, "uses")
+            .unwrap();
+        [0, 1, 2, 3, 100]
+            .into_iter()
+            .map(|x| f.call(&mut store, x).unwrap())
+            .collect()
+    };
+    let expected = outcomes(Strategy::Optimizing);
+    assert_eq!(expected[0], 5000);
+    assert_eq!(outcomes(Strategy::Interpreter), expected);
+}
+
 /// Adjacent numeric instructions the interpreter runs as one handler (its pair table in
 /// interp/src/exec/fused.rs), each with the second reading the first's result as either
 /// operand, and some with the first reading the result of the instruction before: the
