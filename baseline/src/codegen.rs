@@ -11,8 +11,10 @@
 //!
 //! Registers: `r15` holds the callee `VMContext`, `r14` the base of memory 0 (reloaded after
 //! calls and `memory.grow`); `rax`, `rcx`, `rdx` are scratch. Frame, from `rbp` down: saved
-//! `r15`, saved `r14`, then 8-byte slots (params, locals, temporaries); at the bottom, from
-//! `rsp` up, outgoing stack arguments and the values area of array calls.
+//! `r15`, saved `r14`, the save slots of the pool's `rbx`, `r12` and `r13` (stored and
+//! reloaded only when the function takes them: otherwise the moves are patched into no-ops),
+//! then 8-byte slots (params, locals, temporaries); at the bottom, from `rsp` up, outgoing
+//! stack arguments and the values area of array calls.
 
 use crate::ops::Cond;
 use crate::Unsupported;
@@ -89,10 +91,37 @@ pub(crate) enum Src {
 /// registers, which cost latency in every dependent step).
 const XMM_POOL: [u8; 14] = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 
-/// Registers that hold temporaries: rbx, r12, r13 (saved by the prologue), rsi, rdi, r8,
-/// r9. Values in them are spilled to their canonical slots at every control-flow join and
-/// before every call; rax, rcx, rdx, r10 and r11 stay free as scratch.
-const POOL: [u8; 7] = [3, 12, 13, 6, 7, 8, 9];
+/// Registers that hold temporaries: rsi, rdi, r8, r9, then rbx, r12, r13 (which the frame
+/// saves only when a function uses them, so they come last). Values in them are spilled to
+/// their canonical slots at every control-flow join and before every call; rax, rcx, rdx,
+/// r10 and r11 stay free as scratch.
+const POOL: [u8; 7] = [6, 7, 8, 9, 3, 12, 13];
+
+/// The pool's callee-saved registers, each with its save slot below the frame pointer.
+const SAVED_POOL: [(u8, i32); 3] = [(3, -24), (12, -32), (13, -40)];
+
+/// The recommended multi-byte no-ops, 1 to 9 bytes long.
+const NOPS: [&[u8]; 9] = [
+    &[0x90],
+    &[0x66, 0x90],
+    &[0x0f, 0x1f, 0x00],
+    &[0x0f, 0x1f, 0x40, 0x00],
+    &[0x0f, 0x1f, 0x44, 0x00, 0x00],
+    &[0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00],
+    &[0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
+    &[0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+    &[0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+];
+
+/// Overwrites `code` with no-ops.
+fn fill_with_nops(mut code: &mut [u8]) {
+    while !code.is_empty() {
+        let nop = NOPS[code.len().min(NOPS.len()) - 1];
+        let (head, rest) = code.split_at_mut(nop.len());
+        head.copy_from_slice(nop);
+        code = rest;
+    }
+}
 
 /// Alignment of loop headers in the code (see [`Compiler::align_loop_header`]).
 const LOOP_ALIGNMENT: usize = 32;
@@ -158,6 +187,10 @@ pub(crate) struct Compiler<'m> {
     osr_loops: Vec<OsrLoop>,
     /// Where each prologue's frame size immediate must be patched.
     frame_patches: Vec<usize>,
+    /// Where the frame saves and restores each callee-saved pool register.
+    pool_saves: Vec<(u8, std::ops::Range<usize>)>,
+    /// Bit `r` set: the function takes pool register `r`.
+    used_regs: u16,
     /// The function's entry (its first instruction), for self-calls.
     entry: DynamicLabel,
 }
@@ -218,6 +251,8 @@ pub fn compile(
         offset: 0,
         osr_loops: Vec::new(),
         frame_patches: Vec::new(),
+        pool_saves: Vec::new(),
+        used_regs: 0,
         entry,
     };
     let end = c.asm.new_dynamic_label();
@@ -260,7 +295,8 @@ fn scan_calls(
     Ok((out_args, values))
 }
 
-/// Bytes the prologue pushes below the frame pointer: r15, r14, rbx, r12, r13.
+/// Bytes below the frame pointer that hold saved registers: r15 and r14 (pushed), then rbx,
+/// r12 and r13 (stored, see [`SAVED_POOL`]).
 const SAVED_REGS: i32 = 40;
 
 fn slot_offset(slot: u32) -> i32 {
@@ -279,12 +315,14 @@ impl Compiler<'_> {
             ; mov rbp, rsp
             ; push r15
             ; push r14
-            ; push rbx
-            ; push r12
-            ; push r13
             ; sub rsp, 0x7fff_fff0
         );
         self.frame_patches.push(self.asm.offset().0 - 4);
+        for (r, at) in SAVED_POOL {
+            let start = self.asm.offset().0;
+            dynasm!(self.asm ; .arch x64 ; mov QWORD [rbp + at], Rq(r));
+            self.pool_saves.push((r, start..self.asm.offset().0));
+        }
         let store_context = self.offsets.store_context() as i32;
         dynasm!(self.asm
             ; .arch x64
@@ -409,15 +447,24 @@ impl Compiler<'_> {
     fn finish(self, osr_entries: Vec<OsrEntry>) -> Result<CompiledFunction, Unsupported> {
         let slots = self.temp_base + self.max_height;
         let bottom = self.out_args + 16 * self.max_array_values;
-        // The return address and six pushes leave rsp 8 below a 16-byte boundary: the frame
-        // is an odd multiple of 8 to align it at calls.
+        // The return address and three pushes leave rsp on a 16-byte boundary; the frame,
+        // with the 24 bytes of the pool's save slots, is a multiple of 16 to keep it aligned
+        // at calls.
         let frame = (8 * slots + bottom).next_multiple_of(16) + 8;
         let mut code = self
             .asm
             .finalize()
             .map_err(|e| Unsupported::new(format!("assembler: {e}")))?;
+        let frame = frame + (SAVED_REGS - 16) as u32;
         for &patch in &self.frame_patches {
             code[patch..patch + 4].copy_from_slice(&frame.to_le_bytes());
+        }
+        // A pool register the function never takes keeps the caller's value: its saves and
+        // restores become no-ops.
+        for (r, range) in &self.pool_saves {
+            if self.used_regs & 1 << r == 0 {
+                fill_with_nops(&mut code[range.clone()]);
+            }
         }
         let mut trap_sites = self.trap_sites;
         trap_sites.sort_by_key(|s| s.offset);
@@ -483,6 +530,7 @@ impl Compiler<'_> {
     fn alloc_reg(&mut self) -> u8 {
         if let Some(&r) = POOL.iter().find(|&&r| self.free_regs & 1 << r != 0) {
             self.free_regs &= !(1 << r);
+            self.used_regs |= 1 << r;
             return r;
         }
         let pos = self
@@ -677,18 +725,6 @@ impl Compiler<'_> {
     /// Where a hot loop falls relative to fetch blocks swung its speed by 10% between
     /// otherwise equal builds.
     fn align_loop_header(&mut self) {
-        // The recommended multi-byte no-ops, 1 to 9 bytes long.
-        const NOPS: [&[u8]; 9] = [
-            &[0x90],
-            &[0x66, 0x90],
-            &[0x0f, 0x1f, 0x00],
-            &[0x0f, 0x1f, 0x40, 0x00],
-            &[0x0f, 0x1f, 0x44, 0x00, 0x00],
-            &[0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00],
-            &[0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
-            &[0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
-            &[0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
-        ];
         let mut pad = self.asm.offset().0.wrapping_neg() % LOOP_ALIGNMENT;
         while pad > 0 {
             let nop = NOPS[pad.min(NOPS.len()) - 1];
@@ -792,12 +828,14 @@ impl Compiler<'_> {
 
     /// Restores the saved registers and returns (the results are in place).
     fn leave_frame(&mut self) {
+        for (r, at) in SAVED_POOL {
+            let start = self.asm.offset().0;
+            dynasm!(self.asm ; .arch x64 ; mov Rq(r), QWORD [rbp + at]);
+            self.pool_saves.push((r, start..self.asm.offset().0));
+        }
         dynasm!(self.asm
             ; .arch x64
-            ; lea rsp, [rbp - SAVED_REGS]
-            ; pop r13
-            ; pop r12
-            ; pop rbx
+            ; lea rsp, [rbp - 16]
             ; pop r14
             ; pop r15
             ; pop rbp
