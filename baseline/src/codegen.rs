@@ -11,8 +11,9 @@
 //!
 //! Registers: `r15` holds the callee `VMContext`, `r14` the base of memory 0 (reloaded after
 //! calls and `memory.grow`); `rax`, `rcx`, `rdx` are scratch. Frame, from `rbp` down: saved
-//! `r15`, saved `r14`, the save slots of the pool's `rbx`, `r12` and `r13` (stored and
-//! reloaded only when the function takes them: otherwise the moves are patched into no-ops),
+//! `r15`, the save slots of `r14` and of the pool's `rbx`, `r12` and `r13` (each stored and
+//! reloaded only when the function uses it: otherwise the moves, and the loads of the memory
+//! base, are patched into no-ops),
 //! then 8-byte slots (params, locals, temporaries); at the bottom, from `rsp` up, outgoing
 //! stack arguments and the values area of array calls.
 
@@ -97,8 +98,12 @@ const XMM_POOL: [u8; 14] = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 /// r10 and r11 stay free as scratch.
 const POOL: [u8; 7] = [6, 7, 8, 9, 3, 12, 13];
 
-/// The pool's callee-saved registers, each with its save slot below the frame pointer.
-const SAVED_POOL: [(u8, i32); 3] = [(3, -24), (12, -32), (13, -40)];
+/// The memory base register.
+const R14: u8 = 14;
+
+/// The callee-saved registers a function saves only when it uses them, each with its save
+/// slot below the frame pointer: the memory base and the pool's rbx, r12 and r13.
+const SAVED_ON_USE: [(u8, i32); 4] = [(R14, -16), (3, -24), (12, -32), (13, -40)];
 
 /// The recommended multi-byte no-ops, 1 to 9 bytes long.
 const NOPS: [&[u8]; 9] = [
@@ -187,9 +192,11 @@ pub(crate) struct Compiler<'m> {
     osr_loops: Vec<OsrLoop>,
     /// Where each prologue's frame size immediate must be patched.
     frame_patches: Vec<usize>,
-    /// Where the frame saves and restores each callee-saved pool register.
-    pool_saves: Vec<(u8, std::ops::Range<usize>)>,
-    /// Bit `r` set: the function takes pool register `r`.
+    /// Code that only a function using a register of [`SAVED_ON_USE`] needs: the saves and
+    /// restores of each, and the loads of the memory base.
+    saved_on_use: Vec<(u8, std::ops::Range<usize>)>,
+    /// Bit `r` set: the function uses register `r` (pool registers when taken, r14 when it
+    /// accesses memory).
     used_regs: u16,
     /// The function's entry (its first instruction), for self-calls.
     entry: DynamicLabel,
@@ -251,7 +258,7 @@ pub fn compile(
         offset: 0,
         osr_loops: Vec::new(),
         frame_patches: Vec::new(),
-        pool_saves: Vec::new(),
+        saved_on_use: Vec::new(),
         used_regs: 0,
         entry,
     };
@@ -295,8 +302,8 @@ fn scan_calls(
     Ok((out_args, values))
 }
 
-/// Bytes below the frame pointer that hold saved registers: r15 and r14 (pushed), then rbx,
-/// r12 and r13 (stored, see [`SAVED_POOL`]).
+/// Bytes below the frame pointer that hold saved registers: r15 (pushed), then r14, rbx, r12
+/// and r13 (stored, see [`SAVED_ON_USE`]).
 const SAVED_REGS: i32 = 40;
 
 fn slot_offset(slot: u32) -> i32 {
@@ -314,14 +321,13 @@ impl Compiler<'_> {
             ; push rbp
             ; mov rbp, rsp
             ; push r15
-            ; push r14
             ; sub rsp, 0x7fff_fff0
         );
         self.frame_patches.push(self.asm.offset().0 - 4);
-        for (r, at) in SAVED_POOL {
+        for (r, at) in SAVED_ON_USE {
             let start = self.asm.offset().0;
             dynasm!(self.asm ; .arch x64 ; mov QWORD [rbp + at], Rq(r));
-            self.pool_saves.push((r, start..self.asm.offset().0));
+            self.saved_on_use.push((r, start..self.asm.offset().0));
         }
         let store_context = self.offsets.store_context() as i32;
         dynasm!(self.asm
@@ -402,14 +408,18 @@ impl Compiler<'_> {
         });
     }
 
+    /// Loads the memory base into r14 (patched into no-ops if the function never accesses
+    /// memory).
     fn reload_memory_base(&mut self) {
         if self.offsets.num_memories > 0 {
             let mem = self.offsets.memory(0) as i32;
+            let start = self.asm.offset().0;
             dynasm!(self.asm
                 ; .arch x64
                 ; mov rax, QWORD [r15 + mem]
                 ; mov r14, QWORD [rax + off::MEMORY_BASE as i32]
             );
+            self.saved_on_use.push((R14, start..self.asm.offset().0));
         }
     }
 
@@ -447,21 +457,21 @@ impl Compiler<'_> {
     fn finish(self, osr_entries: Vec<OsrEntry>) -> Result<CompiledFunction, Unsupported> {
         let slots = self.temp_base + self.max_height;
         let bottom = self.out_args + 16 * self.max_array_values;
-        // The return address and three pushes leave rsp on a 16-byte boundary; the frame,
-        // with the 24 bytes of the pool's save slots, is a multiple of 16 to keep it aligned
-        // at calls.
+        // The return address and two pushes leave rsp 8 below a 16-byte boundary; the frame,
+        // with the 32 bytes of the save slots of `SAVED_ON_USE`, is an odd multiple of 8 to
+        // align it at calls.
         let frame = (8 * slots + bottom).next_multiple_of(16) + 8;
         let mut code = self
             .asm
             .finalize()
             .map_err(|e| Unsupported::new(format!("assembler: {e}")))?;
-        let frame = frame + (SAVED_REGS - 16) as u32;
+        let frame = frame + (SAVED_REGS - 8) as u32;
         for &patch in &self.frame_patches {
             code[patch..patch + 4].copy_from_slice(&frame.to_le_bytes());
         }
-        // A pool register the function never takes keeps the caller's value: its saves and
-        // restores become no-ops.
-        for (r, range) in &self.pool_saves {
+        // A register the function never uses keeps the caller's value: its saves and
+        // restores (and the memory base's loads) become no-ops.
+        for (r, range) in &self.saved_on_use {
             if self.used_regs & 1 << r == 0 {
                 fill_with_nops(&mut code[range.clone()]);
             }
@@ -828,15 +838,14 @@ impl Compiler<'_> {
 
     /// Restores the saved registers and returns (the results are in place).
     fn leave_frame(&mut self) {
-        for (r, at) in SAVED_POOL {
+        for (r, at) in SAVED_ON_USE {
             let start = self.asm.offset().0;
             dynasm!(self.asm ; .arch x64 ; mov Rq(r), QWORD [rbp + at]);
-            self.pool_saves.push((r, start..self.asm.offset().0));
+            self.saved_on_use.push((r, start..self.asm.offset().0));
         }
         dynasm!(self.asm
             ; .arch x64
-            ; lea rsp, [rbp - 16]
-            ; pop r14
+            ; lea rsp, [rbp - 8]
             ; pop r15
             ; pop rbp
             ; ret
@@ -1158,6 +1167,7 @@ impl Compiler<'_> {
     // ---- memory ----
 
     fn memory(&mut self, access: crate::ops::MemoryAccess) -> Result<(), Unsupported> {
+        self.used_regs |= 1 << R14;
         // The value to store: in its pool register if it has one (loading the address below
         // uses only rax), else in rcx.
         let value = if access.store {

@@ -4,7 +4,7 @@
 //! `memmove`/`memset` after explicit bounds checks); operations on segments and growth call
 //! the runtime's builtins.
 
-use super::{Compiler, Operand, RAX};
+use super::{Compiler, Operand, R14, RAX};
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 use strata_environ::vmcontext::offsets as off;
 use strata_environ::TrapCode;
@@ -214,6 +214,7 @@ impl Compiler<'_> {
                 self.pop_to(RDX);
                 self.pop_to(RSI);
                 self.pop_to(RDI);
+                self.used_regs |= 1 << R14;
                 let mem = self.offsets.memory(0) as i32;
                 let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
                 dynasm!(self.asm
@@ -236,6 +237,7 @@ impl Compiler<'_> {
                 self.pop_to(RDX);
                 self.pop_to(RSI);
                 self.pop_to(RDI);
+                self.used_regs |= 1 << R14;
                 let mem = self.offsets.memory(0) as i32;
                 let oob = self.trap_label(TrapCode::MemoryOutOfBounds);
                 dynasm!(self.asm
