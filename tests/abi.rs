@@ -291,3 +291,58 @@ fn computed_arguments_reach_their_parameters() {
         }
     }
 }
+
+/// Functions that use few registers and no memory save and restore only what they use (the
+/// baseline patches the other saves away): a caller keeping the memory base and values in
+/// callee-saved registers across calls of such functions, and of functions that use them
+/// all, finds them intact.
+const SAVED_REGISTERS: &str = r#"
+(module
+  (memory 1)
+  (func $pure (param i32) (result i32)
+    (i32.add (i32.mul (local.get 0) (i32.const 3)) (i32.const 1)))
+  ;; Seven values live at once: every pool register.
+  (func $busy (param $x i32) (result i32)
+    (i32.add (i32.mul (local.get $x) (i32.const 3))
+    (i32.add (i32.mul (local.get $x) (i32.const 5))
+    (i32.add (i32.xor (local.get $x) (i32.const 7))
+    (i32.add (i32.sub (local.get $x) (i32.const 9))
+    (i32.add (i32.load (i32.const 32))
+    (i32.add (i32.shl (local.get $x) (i32.const 2))
+    (i32.add (i32.mul (local.get $x) (i32.const 11)) (i32.rotl (local.get $x) (i32.const 3))))))))))
+  (func (export "caller") (param $n i32) (result i32)
+    (local $i i32) (local $s i32)
+    (i32.store (i32.const 32) (i32.const 1000))
+    (loop $l
+      (i32.store (i32.const 64) (local.get $i))
+      (local.set $s (i32.add (local.get $s) (call $pure (local.get $i))))
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.const 64))))
+      (local.set $s (i32.add (local.get $s) (call $busy (local.get $i))))
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.const 64))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $s)))
+"#;
+
+#[test]
+fn callee_saved_registers_survive_every_callee() {
+    let run = |strategy: Strategy| -> Vec<i32> {
+        let mut config = Config::new();
+        config.strategy(strategy);
+        let engine = Engine::new(&config).unwrap();
+        let module = Module::new(&engine, SAVED_REGISTERS).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let caller = instance
+            .get_typed_func::<i32, i32>(&mut store, "caller")
+            .unwrap();
+        (0..20)
+            .map(|n| caller.call(&mut store, n * 7).unwrap())
+            .collect()
+    };
+    let expected = run(Strategy::Interpreter);
+    assert!(expected.iter().any(|&s| s > 100_000));
+    for strategy in [Strategy::Baseline, Strategy::Optimizing, Strategy::Tiered] {
+        assert_eq!(run(strategy), expected, "{strategy:?}");
+    }
+}
