@@ -346,3 +346,66 @@ fn callee_saved_registers_survive_every_callee() {
         assert_eq!(run(strategy), expected, "{strategy:?}");
     }
 }
+
+/// `local.tee` results the baseline keeps in a register (integer and float): the local
+/// written again, or read, while the result is still on the stack, within and across
+/// blocks, and the result used twice.
+const TEES: &str = r#"
+(module
+  (func (export "ints") (param $a i32) (param $b i32) (result i32)
+    (local $x i32)
+    (i32.add
+      (i32.add (local.tee $x (i32.mul (local.get $a) (local.get $b)))
+               (block (result i32) (local.set $x (i32.const 5)) (local.get $x)))
+      (i32.add
+        (i32.mul (local.tee $x (i32.sub (local.get $x) (local.get $a))) (local.get $x))
+        ;; The local's old value, on the stack below the `local.tee` that writes it.
+        (i32.sub (local.get $x) (local.tee $x (i32.add (local.get $x) (i32.const 100)))))))
+  (func (export "floats") (param $a f64) (param $b f64) (result f64)
+    (local $t f64)
+    (f64.div
+      (f64.sqrt (local.tee $t (f64.add (f64.mul (local.get $a) (local.get $a))
+                                       (f64.mul (local.get $b) (local.get $b)))))
+      (f64.add (local.get $t)
+               (block (result f64) (local.set $t (f64.const 0.5)) (local.get $t))))))
+"#;
+
+#[test]
+fn tee_results_keep_their_values() {
+    let run = |strategy: Strategy| -> (Vec<i32>, Vec<u64>) {
+        let mut config = Config::new();
+        config.strategy(strategy);
+        let engine = Engine::new(&config).unwrap();
+        let module = Module::new(&engine, TEES).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let ints = instance
+            .get_typed_func::<(i32, i32), i32>(&mut store, "ints")
+            .unwrap();
+        let floats = instance
+            .get_typed_func::<(f64, f64), f64>(&mut store, "floats")
+            .unwrap();
+        let pairs = [(3, 4), (-7, 11), (0, 9), (i32::MAX, 2)];
+        let i = pairs
+            .iter()
+            .map(|&p| ints.call(&mut store, p).unwrap())
+            .collect();
+        let f = pairs
+            .iter()
+            .map(|&(a, b)| {
+                floats
+                    .call(&mut store, (a as f64, b as f64))
+                    .unwrap()
+                    .to_bits()
+            })
+            .collect();
+        (i, f)
+    };
+    let expected = run(Strategy::Interpreter);
+    // (3 * 4) + 5 + (5 - 3) * (5 - 3) - 100
+    assert_eq!(expected.0[0], 12 + 5 + 4 - 100);
+    assert_eq!(f64::from_bits(expected.1[0]), 5.0 / 25.5);
+    for strategy in [Strategy::Baseline, Strategy::Optimizing, Strategy::Tiered] {
+        assert_eq!(run(strategy), expected, "{strategy:?}");
+    }
+}

@@ -1072,10 +1072,7 @@ impl Compiler<'_> {
             }
             Operator::LocalGet { local_index } => self.push(Operand::Local(local_index)),
             Operator::LocalSet { local_index } => self.local_set(local_index),
-            Operator::LocalTee { local_index } => {
-                self.local_set(local_index);
-                self.push(Operand::Local(local_index));
-            }
+            Operator::LocalTee { local_index } => self.local_tee(local_index),
             Operator::GlobalGet { global_index } => {
                 let g = self.offsets.global(global_index) as i32;
                 dynasm!(self.asm
@@ -1160,6 +1157,26 @@ impl Compiler<'_> {
             _ => {
                 self.load(v, pos, RAX);
                 self.store(RAX, slot_offset(local));
+            }
+        }
+    }
+
+    /// `local.tee`: a value in a register stays there as the result (its next use reads no
+    /// memory: a chain through a `local.tee`, as `d = sqrt(t = x*x + y*y) * t`, waited for
+    /// the store to the local to forward to the load from it); any other becomes the local.
+    fn local_tee(&mut self, local: u32) {
+        match self.stack.last() {
+            Some(&Operand::Reg(r)) => {
+                self.materialize_locals(Some(local));
+                self.store(r, slot_offset(local));
+            }
+            Some(&Operand::Xmm(x)) => {
+                self.materialize_locals(Some(local));
+                dynasm!(self.asm ; .arch x64 ; movq QWORD [rbp + slot_offset(local)], Rx(x));
+            }
+            _ => {
+                self.local_set(local);
+                self.push(Operand::Local(local));
             }
         }
     }
