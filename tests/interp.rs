@@ -761,6 +761,25 @@ const PAIRS: &str = r#"
     (i32.xor (local.get $m)
       (i32.wrap_i64 (i64.xor (i64.reinterpret_f64 (local.get $a))
                              (i64.rotl (i64.reinterpret_f64 (local.get $b)) (i64.const 17))))))
+  ;; Switches whose index is computed right before their br_table.
+  (func (export "switches") (param $x i32) (param $y i32) (result i32)
+    (local $m i32)
+    (block $d (block $c (block $b (block $a
+      (br_table $a $b $c $d (i32.and (local.get $x) (i32.const 3))))
+      (local.set $m (i32.const 1)))
+      (local.set $m (i32.add (local.get $m) (i32.const 10))))
+      (local.set $m (i32.add (local.get $m) (i32.const 100))))
+    (block $d (block $c (block $b (block $a
+      (br_table $a $b $c $d (i32.shr_u (local.get $y) (i32.const 29))))
+      (local.set $m (i32.add (local.get $m) (i32.const 1000))))
+      (local.set $m (i32.add (local.get $m) (i32.const 10000))))
+      (local.set $m (i32.add (local.get $m) (i32.const 100000))))
+    (block $d (block $c (block $b (block $a
+      (br_table $a $b $c $d (i32.sub (local.get $x) (i32.const 2))))
+      (local.set $m (i32.mul (local.get $m) (i32.const 3))))
+      (local.set $m (i32.mul (local.get $m) (i32.const 5))))
+      (local.set $m (i32.mul (local.get $m) (i32.const 7))))
+    (local.get $m))
   ;; The second instruction of a pair leaves the memory when `$k` is large: a load from a
   ;; scaled index, and a load through a loaded pointer.
   (func (export "index") (param $k i32) (result i32)
@@ -809,6 +828,9 @@ fn superinstructions_match_every_tier() {
     assert_eq!(control(Strategy::Interpreter, "control"), expected);
     let expected = control(Strategy::Optimizing, "calls");
     assert_eq!(control(Strategy::Interpreter, "calls"), expected);
+    let expected = control(Strategy::Optimizing, "switches");
+    assert!(expected.iter().any(|&m| m != expected[0]));
+    assert_eq!(control(Strategy::Interpreter, "switches"), expected);
     let expected = control(Strategy::Optimizing, "floats");
     assert!(expected.iter().any(|m| m & 0xffff != expected[0] & 0xffff));
     assert_eq!(control(Strategy::Interpreter, "floats"), expected);

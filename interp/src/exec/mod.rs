@@ -416,7 +416,9 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
                     rel(target),
                     0,
                 ),
-                Instr::BrTable { index, len } => Op::new(br_table, index, len, 0),
+                Instr::BrTable { index, len } => {
+                    Op::new(with_acc1!(br_table, bit(index, 1)), index, len, 0)
+                }
                 Instr::LoopBudget { point } => Op::new(loop_budget, point, 0, 0),
                 Instr::Return => Op::new(ret, 0, 0, 0),
                 Instr::Unreachable => Op::new(unreachable, 0, 0, 0),
@@ -547,9 +549,17 @@ fn br_if_non_zero<const ACC: u8>(
 
 /// Continues where the `min(index, len)`-th of the `Br`s that follow jumps (the translator
 /// makes every entry a `Br`, so this skips its dispatch).
-fn br_table(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
+fn br_table<const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    facc: f64,
+) -> Ip {
     let op = ip.op();
-    let entry = ip.skip(1 + (regs.get(op.a) as u32).min(op.b) as usize);
+    let index = operand::<ACC, 1>(regs, op.a, acc) as u32;
+    let entry = ip.skip(1 + index.min(op.b) as usize);
     next!(entry.jump(entry.op().a), regs, mem, ex, acc, facc)
 }
 

@@ -74,6 +74,7 @@ then_types! {
     BrIfZero => super::br_if_zero<ACC>,
     BrIfNonZero => super::br_if_non_zero<ACC>,
     Select => super::select<ACC>,
+    BrTable => super::br_table<ACC>,
     Branch => super::compare::branch_any<ACC>,
     BranchImm => super::compare::branch_imm_any<ACC>,
     Ret => super::ret,
@@ -98,6 +99,7 @@ enum Second {
     BrIfZero(u8),
     BrIfNonZero(u8),
     Select(u8),
+    BrTable(u8),
     Branch(u8),
     BranchImm(u8),
     Ret,
@@ -127,6 +129,7 @@ fn second(
     Some(match instr {
         Instr::BrIfZero { cond, .. } => Second::BrIfZero(bit(cond, 1)),
         Instr::BrIfNonZero { cond, .. } => Second::BrIfNonZero(bit(cond, 1)),
+        Instr::BrTable { index, .. } => Second::BrTable(bit(index, 1)),
         Instr::Select { a, b, .. } => match code.get(at + 1) {
             Some(&Instr::Arg { a: cond, .. }) => {
                 Second::Select(bit(a, 1) | bit(b, 2) | bit(cond, 4))
@@ -194,6 +197,9 @@ macro_rules! second_pattern {
     ($ab:ident; select) => {
         Second::Select($ab)
     };
+    ($ab:ident; br_table) => {
+        Second::BrTable($ab)
+    };
     ($ab:ident; branch) => {
         Second::Branch($ab)
     };
@@ -233,6 +239,7 @@ macro_rules! pair_handler {
         pair_handler!(@2 $a, $aa, $ab, BrIfNonZero)
     };
     ($a:ty, $aa:literal, $ab:ident; branch_imm) => { pair_handler!(@2 $a, $aa, $ab, BranchImm) };
+    ($a:ty, $aa:literal, $ab:ident; br_table) => { pair_handler!(@2 $a, $aa, $ab, BrTable) };
     ($a:ty, $aa:literal, $ab:ident; branch) => { pair_handler!(@4 $a, $aa, $ab, Branch) };
     ($a:ty, $aa:literal, $ab:ident; select) => {
         match $ab {
@@ -338,6 +345,10 @@ pair_table! {
     [I32Load8UIndexed] [select],
     [imm I32Sub] [branch_imm],
     [imm I32Sub] [call],
+    // A switch's index computed into its br_table.
+    [imm I32And] [br_table],
+    [imm I32ShrU] [br_table],
+    [imm I32Sub] [br_table],
     [Copy] [call],
     [Copy] [call_indirect],
     // Results returned.
