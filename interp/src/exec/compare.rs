@@ -121,7 +121,7 @@ impl Cond {
 }
 
 /// Whether `a <cond> b` for the comparison of [`Cond::word`] `word`, without branching on
-/// which comparison it is: for the handlers that run any of them ([`branch_any`]).
+/// which comparison it is: for the handlers that run any of them ([`AnyCond`]).
 #[inline(always)]
 fn holds(word: u32, a: u32, b: u32) -> bool {
     // Flipping the sign bits orders signed values as unsigned ones; one comparison then
@@ -149,44 +149,34 @@ pub(super) fn compare_branch(instr: Instr) -> Option<(Cond, Slot, Slot, u32)> {
     })
 }
 
-/// Jump to `c` when `a <C> b`; `a` and `b` slots (or the accumulator, per `ACC`).
-fn branch<C: Compare, const ACC: u8>(
-    ip: Ip,
-    regs: Regs,
-    mem: Memory,
-    ex: &mut Executor<'_>,
-    acc: u64,
-    facc: f64,
-) -> Ip {
-    let op = ip.op();
-    let a = operand::<ACC, 1>(regs, op.a, acc) as u32;
-    let b = operand::<ACC, 2>(regs, op.b, acc) as u32;
-    if C::holds(a, b) {
-        next!(ip.jump(op.c), regs, mem, ex, acc, facc)
-    }
-    next!(ip.skip(1), regs, mem, ex, acc, facc)
+/// How a compare-and-branch handler decides: by its comparison type (every [`Compare`]),
+/// or by the comparison word its `Op` carries in `d` ([`AnyCond`]).
+pub(super) trait Decide {
+    fn decides(op: &Op, a: u32, b: u32) -> bool;
 }
 
-/// Jump to `c` when `a <C> b`, `b` the constant itself.
-fn branch_imm<C: Compare, const ACC: u8>(
-    ip: Ip,
-    regs: Regs,
-    mem: Memory,
-    ex: &mut Executor<'_>,
-    acc: u64,
-    facc: f64,
-) -> Ip {
-    let op = ip.op();
-    if C::holds(operand::<ACC, 1>(regs, op.a, acc) as u32, op.b) {
-        next!(ip.jump(op.c), regs, mem, ex, acc, facc)
+impl<C: Compare> Decide for C {
+    #[inline(always)]
+    fn decides(_: &Op, a: u32, b: u32) -> bool {
+        C::holds(a, b)
     }
-    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
-/// [`branch`] for any comparison, the one of `d` ([`Cond::word`]): for superinstructions
+/// Any comparison, the one of the `Op`'s [`Cond::word`]: for superinstructions
 /// ([`super::pairs`]), which then need one variant per accumulator bits, not also one per
 /// comparison.
-pub(super) fn branch_any<const ACC: u8>(
+pub(super) struct AnyCond;
+
+impl Decide for AnyCond {
+    #[inline(always)]
+    fn decides(op: &Op, a: u32, b: u32) -> bool {
+        holds(op.d, a, b)
+    }
+}
+
+/// Jump to `c` when `a` and `b` compare as `D` decides; `a` and `b` slots (or the
+/// accumulator, per `ACC`).
+pub(super) fn branch<D: Decide, const ACC: u8>(
     ip: Ip,
     regs: Regs,
     mem: Memory,
@@ -197,14 +187,14 @@ pub(super) fn branch_any<const ACC: u8>(
     let op = ip.op();
     let a = operand::<ACC, 1>(regs, op.a, acc) as u32;
     let b = operand::<ACC, 2>(regs, op.b, acc) as u32;
-    if holds(op.d, a, b) {
+    if D::decides(op, a, b) {
         next!(ip.jump(op.c), regs, mem, ex, acc, facc)
     }
     next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
-/// [`branch_imm`] for any comparison, as [`branch_any`].
-pub(super) fn branch_imm_any<const ACC: u8>(
+/// [`branch`] against `b`, the constant itself.
+pub(super) fn branch_imm<D: Decide, const ACC: u8>(
     ip: Ip,
     regs: Regs,
     mem: Memory,
@@ -213,7 +203,7 @@ pub(super) fn branch_imm_any<const ACC: u8>(
     facc: f64,
 ) -> Ip {
     let op = ip.op();
-    if holds(op.d, operand::<ACC, 1>(regs, op.a, acc) as u32, op.b) {
+    if D::decides(op, operand::<ACC, 1>(regs, op.a, acc) as u32, op.b) {
         next!(ip.jump(op.c), regs, mem, ex, acc, facc)
     }
     next!(ip.skip(1), regs, mem, ex, acc, facc)

@@ -19,7 +19,7 @@
 
 use std::marker::PhantomData;
 
-use super::compare::compare_branch;
+use super::compare::{branch, branch_imm, compare_branch, AnyCond};
 use super::numeric::{self, single, step, Kind, Step};
 use super::{trap, Consts, Executor, Handler};
 use crate::instr::{Instr, Slot};
@@ -75,11 +75,29 @@ then_types! {
     BrIfNonZero => super::br_if_non_zero<ACC>,
     Select => super::select<ACC>,
     BrTable => super::br_table<ACC>,
-    Branch => super::compare::branch_any<ACC>,
-    BranchImm => super::compare::branch_imm_any<ACC>,
     Ret => super::ret,
     Call => super::call,
     CallIndirect => super::call_indirect,
+}
+
+/// A compare-and-branch of two slots, for any comparison.
+struct Branch<const ACC: u8>;
+
+impl<const ACC: u8> Then for Branch<ACC> {
+    #[inline(always)]
+    fn then(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
+        branch::<AnyCond, ACC>(ip, regs, mem, ex, acc, facc)
+    }
+}
+
+/// A compare-and-branch against a constant, for any comparison.
+struct BranchImm<const ACC: u8>;
+
+impl<const ACC: u8> Then for BranchImm<ACC> {
+    #[inline(always)]
+    fn then(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
+        branch_imm::<AnyCond, ACC>(ip, regs, mem, ex, acc, facc)
+    }
 }
 
 /// A pair's first instruction: a step, with its accumulator bits.
