@@ -363,6 +363,27 @@ const JOINS: &str = r#"
       (local.set $p (i32.load (local.get $p)))
       (br_if $l (local.get $p)))
     (local.get $n))
+  ;; A value that reaches its use through a branch that falls through and a counter's
+  ;; increment between them (both pass the value on in the register); a counter that is
+  ;; the value itself, and one whose next instruction reads it (neither passes it on).
+  (func (export "passing") (param $x i32) (param $c i32) (result i32)
+    (local $d i32) (local $k i32) (local $s i32) (local $p i32)
+    (i32.store (i32.const 0) (i32.add (local.get $x) (i32.const 40)))
+    (block $b
+      (local.set $k (i32.load (i32.const 0)))
+      (br_if $b (i32.eq (local.get $k) (local.get $c)))
+      (local.set $d (i32.add (local.get $d) (i32.const 1)))
+      (local.set $s (i32.lt_u (local.get $c) (local.get $k))))
+    (block $b
+      (local.set $k (i32.mul (local.get $k) (i32.const 3)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $b (i32.eqz (local.get $c)))
+      (local.set $s (i32.add (local.get $k) (local.get $s))))
+    (local.set $s (i32.add (local.get $s) (i32.sub (local.get $k) (local.get $x))))
+    (local.set $p (i32.xor (local.get $x) (i32.const 5)))
+    (local.set $d (i32.sub (local.get $d) (i32.const 7)))
+    (local.set $s (i32.add (local.get $s) (i32.mul (local.get $d) (local.get $p))))
+    (i32.add (local.get $s) (i32.mul (local.get $d) (i32.const 1000))))
   ;; A counted loop whose back edge is fused with its increment, entered and left with the
   ;; counter in the register: the back edge leaves with the counter's old value.
   (func (export "counter") (param $x i32) (param $c i32) (result i32)
@@ -373,7 +394,7 @@ const JOINS: &str = r#"
       (local.set $i (i32.xor (local.get $i) (i32.const 0)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $l (i32.lt_u (local.get $i) (i32.const 12))))
-    (local.get $s)))
+    (i32.add (i32.mul (local.get $i) (i32.const 100)) (local.get $s))))
 "#;
 
 #[test]
@@ -384,7 +405,14 @@ fn accumulated_operands_respect_joins() {
         let mut store = Store::new(&engine, ());
         let instance = Instance::new(&mut store, &module, &[]).unwrap();
         let mut out = Vec::new();
-        for name in ["block_end", "loop_header", "if_end", "chase", "counter"] {
+        for name in [
+            "block_end",
+            "loop_header",
+            "if_end",
+            "chase",
+            "counter",
+            "passing",
+        ] {
             let f = instance
                 .get_typed_func::<(i32, i32), i32>(&mut store, name)
                 .unwrap();

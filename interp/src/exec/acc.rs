@@ -168,6 +168,12 @@ fn branch_target(instr: &Instr) -> Option<u32> {
     }
 }
 
+/// Whether `instr` is a conditional branch, which falls through with the accumulators it
+/// arrived with.
+fn is_conditional_branch(instr: &Instr) -> bool {
+    branch_target(instr).is_some() && !matches!(instr, Instr::Br { .. })
+}
+
 /// Whether the instruction after `instr` can be reached by falling through it.
 fn falls_through(instr: &Instr) -> bool {
     !matches!(
@@ -189,11 +195,17 @@ fn falls_through(instr: &Instr) -> bool {
 /// `back_edge` says is fused with the `i32.add` before it leaves from the fused instruction
 /// with what that one arrived with, unless it is the slot the add writes (the slot
 /// `back_edge` returns).
+///
+/// An instruction for which `passing` gives the slot it writes may pass on what it arrived
+/// with instead of its result (a counter's increment between a value and its use, as
+/// `key = node->key; depth++; if (k < key)`): it does when it arrives with another slot's
+/// value ([`Arrivals::passes_on`]), and lowering gives it the handler that does.
 pub(super) fn arrivals(
     code: &[Instr],
     result: impl Fn(Instr) -> Option<(Slot, bool)>,
     back_edge: impl Fn(usize) -> Option<Slot>,
-) -> Vec<Option<(Slot, bool)>> {
+    passing: impl Fn(usize) -> Option<Slot>,
+) -> Arrivals {
     let mut sources: Vec<Vec<usize>> = vec![Vec::new(); code.len()];
     for (at, instr) in code.iter().enumerate() {
         if let Some(t) = branch_target(instr).and_then(|t| sources.get_mut(t as usize)) {
@@ -201,24 +213,47 @@ pub(super) fn arrivals(
         }
     }
     let targeted = |at: usize| !sources[at].is_empty();
-    // What each instruction finds when reached from the instruction before it alone.
-    let straight: Vec<Option<(Slot, bool)>> = (0..code.len())
-        .map(|at| {
-            let before = at.checked_sub(1)?;
-            if targeted(at) {
-                return None;
-            }
-            result(code[before])
-        })
-        .collect();
-    (0..code.len())
+    // What each instruction finds when reached from the instruction before it alone, and
+    // whether it passes that on instead of its result.
+    let mut straight: Vec<Option<(Slot, bool)>> = vec![None; code.len()];
+    let mut passes_on = vec![false; code.len()];
+    // What the instruction at `at` leaves for the one after it when it falls through: its
+    // result, or what it arrived with (a conditional branch, or an instruction that passes
+    // that on). The fused back edge that ends at a branch continues past it with what its
+    // add arrived with, unless that is the counter; a branch also reached by a jump leaves
+    // nothing known.
+    let leaves = |at: usize, straight: &[Option<(Slot, bool)>], passes_on: &[bool]| {
+        if passes_on[at] {
+            return straight[at];
+        }
+        if !is_conditional_branch(&code[at]) {
+            return result(code[at]);
+        }
+        match back_edge(at) {
+            Some(_) if targeted(at) => None,
+            Some(written) => straight[at - 1].filter(|&(slot, _)| slot != written),
+            None => straight[at],
+        }
+    };
+    for at in 0..code.len() {
+        if at > 0 && !targeted(at) {
+            straight[at] = leaves(at - 1, &straight, &passes_on);
+        }
+        passes_on[at] = match (passing(at), straight[at]) {
+            (Some(written), Some((held, _))) => held != written,
+            _ => false,
+        };
+    }
+    let arrivals = (0..code.len())
         .map(|at| {
             if !targeted(at) {
                 return straight[at];
             }
             let fall_in = match at.checked_sub(1) {
                 None => Some(None),
-                Some(before) if falls_through(&code[before]) => Some(result(code[before])),
+                Some(before) if falls_through(&code[before]) => {
+                    Some(leaves(before, &straight, &passes_on))
+                }
                 Some(_) => None,
             };
             let jumps = sources[at].iter().map(|&q| match back_edge(q) {
@@ -232,7 +267,20 @@ pub(super) fn arrivals(
             let first = ways.next()??;
             ways.all(|way| way == Some(first)).then_some(first)
         })
-        .collect()
+        .collect();
+    Arrivals {
+        arrivals,
+        passes_on,
+    }
+}
+
+/// What [`arrivals`] found.
+pub(super) struct Arrivals {
+    /// Per instruction, the slot whose value the accumulators hold when it runs, if any.
+    pub(super) arrivals: Vec<Option<(Slot, bool)>>,
+    /// Per instruction, whether it passes on the accumulators it arrived with instead of its
+    /// result (see `passing` of [`arrivals`]).
+    pub(super) passes_on: Vec<bool>,
 }
 
 #[cfg(test)]

@@ -365,10 +365,18 @@ fn result(instr: Instr) -> Option<(Slot, bool)> {
 /// that fuses with the next one ([`fused`], [`pairs`]) becomes the superinstruction of
 /// both.
 pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
-    let arrivals = acc::arrivals(code, result, |at| {
-        let first = *code.get(at.checked_sub(1)?)?;
-        fused::back_edge_slot(first, code[at])
-    });
+    let acc::Arrivals {
+        arrivals,
+        passes_on,
+    } = acc::arrivals(
+        code,
+        result,
+        |at| {
+            let first = *code.get(at.checked_sub(1)?)?;
+            fused::back_edge_slot(first, code[at])
+        },
+        |at| numeric::passing_candidate(code, at, consts),
+    );
     // Per position: whether the `Op` has the instruction's own operand layout (not that of a
     // fused back edge), and the step it runs, if it runs one.
     let mut plain = vec![true; code.len()];
@@ -396,6 +404,10 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
                 return op;
             }
             if let Some(lowered) = numeric::lower(instr, consts, prev) {
+                if passes_on[at] {
+                    // Not paired: a pair's first passes its result on.
+                    return numeric::passing(lowered);
+                }
                 steps[at] = Some(pairs::First {
                     kind: lowered.kind,
                     imm: lowered.imm,
@@ -473,7 +485,8 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
     // replaces the step's, and both keep their operands in their own `Op`s.
     for at in 0..code.len().saturating_sub(1) {
         let Some(first) = steps[at] else { continue };
-        if !plain[at + 1] {
+        // A second that passes on what it arrived with would pass the pair's result.
+        if !plain[at + 1] || passes_on[at + 1] {
             continue;
         }
         if let Some(handler) = pairs::handler(first, code, at + 1, consts, result(code[at])) {

@@ -45,6 +45,87 @@ pub(super) fn single<S: Step, const ACC: u8>(
     }
 }
 
+/// The handler of a step that passes on the accumulators it arrived with instead of its
+/// result (see [`passing_candidate`]).
+#[inline(always)]
+fn passing_single<S: Step, const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    facc: f64,
+) -> Ip {
+    match S::run::<ACC>(ip.op(), regs, mem, acc, facc) {
+        Ok(_) => next!(ip.skip(1), regs, mem, ex, acc, facc),
+        Err(code) => trap(ex, code),
+    }
+}
+
+/// `imm::I32Add` passing on what it arrived with.
+fn i32_add_passing<const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    facc: f64,
+) -> Ip {
+    passing_single::<step::imm::I32Add, ACC>(ip, regs, mem, ex, acc, facc)
+}
+
+/// `imm::I32Sub` passing on what it arrived with.
+fn i32_sub_passing<const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    mem: Memory,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    facc: f64,
+) -> Ip {
+    passing_single::<step::imm::I32Sub, ACC>(ip, regs, mem, ex, acc, facc)
+}
+
+/// The slot instruction `at` writes if it may pass on the accumulators it arrived with
+/// instead of its result: a local counted up or down by a constant (`i = i + 1`) whose next
+/// instruction does not take the counter from the accumulator. Such an instruction between
+/// a value and its use would otherwise cut the value's way through the accumulator.
+pub(super) fn passing_candidate(code: &[Instr], at: usize, consts: &Consts<'_>) -> Option<Slot> {
+    let (Instr::I32Add { dst, a, b } | Instr::I32Sub { dst, a, b }) = code[at] else {
+        return None;
+    };
+    if a != dst || consts.value(b).is_none() {
+        return None;
+    }
+    let next = *code.get(at + 1)?;
+    // Whether the next instruction would read the counter from the accumulator: only the
+    // instructions lowering knows are considered; any other keeps the counter's result.
+    let reads = match lower(next, consts, Some((dst, false))) {
+        Some(lowered) => lowered.bits != 0,
+        None => match (next, super::compare::compare_branch(next)) {
+            (_, Some((_, x, y, _))) => x == dst || y == dst,
+            (Instr::BrIfZero { cond, .. } | Instr::BrIfNonZero { cond, .. }, _) => cond == dst,
+            _ => true,
+        },
+    };
+    (!reads).then_some(dst)
+}
+
+/// `lowered` (a [`passing_candidate`]) with the handler that passes on what it arrived with.
+pub(super) fn passing(lowered: Lowered) -> Op {
+    let handler = match (lowered.kind, lowered.bits) {
+        (Kind::I32Add, 0) => i32_add_passing::<0> as super::Handler,
+        (Kind::I32Add, _) => i32_add_passing::<1>,
+        (Kind::I32Sub, 0) => i32_sub_passing::<0>,
+        (Kind::I32Sub, _) => i32_sub_passing::<1>,
+        (kind, _) => unreachable!("{kind:?} is no passing candidate"),
+    };
+    Op {
+        handler,
+        ..lowered.op
+    }
+}
+
 /// A lowered numeric instruction, with what [`super::fused`] needs to pair it.
 pub(super) struct Lowered {
     pub(super) op: Op,
