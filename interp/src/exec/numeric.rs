@@ -29,6 +29,23 @@ pub(super) trait Step {
     fn run<const ACC: u8>(op: &Op, regs: Regs, mem: Memory, acc: u64, facc: f64) -> Ran;
 }
 
+/// A handler named after its instruction (so profiles name it), running `$step` with
+/// [`single`].
+macro_rules! step_handler {
+    ($vis:vis $name:ident, $($step:tt)+) => {
+        $vis fn $name<const ACC: u8>(
+            ip: Ip,
+            regs: Regs,
+            mem: Memory,
+            ex: &mut Executor<'_>,
+            acc: u64,
+            facc: f64,
+        ) -> Ip {
+            single::<$($step)+, ACC>(ip, regs, mem, ex, acc, facc)
+        }
+    };
+}
+
 /// The handler of one step.
 #[inline(always)]
 pub(super) fn single<S: Step, const ACC: u8>(
@@ -186,11 +203,7 @@ macro_rules! define_numeric {
                     Ok((v, if OUT { f64::from_bits(v) } else { facc }))
                 }
             }
-            fn $un<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
-            ) -> Ip {
-                single::<step::$un, ACC>(ip, regs, mem, ex, acc, facc)
-            }
+            step_handler!($un, step::$un);
         )*
         $(
             /// `a = op(b)`, or a trap.
@@ -203,11 +216,7 @@ macro_rules! define_numeric {
                     Ok((v, facc))
                 }
             }
-            fn $unt<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
-            ) -> Ip {
-                single::<step::$unt, ACC>(ip, regs, mem, ex, acc, facc)
-            }
+            step_handler!($unt, step::$unt);
         )*
         $(
             /// `a = b op c`.
@@ -235,11 +244,7 @@ macro_rules! define_numeric {
                     Ok((v, if OUT { f64::from_bits(v) } else { facc }))
                 }
             }
-            fn $bin<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
-            ) -> Ip {
-                single::<step::$bin, ACC>(ip, regs, mem, ex, acc, facc)
-            }
+            step_handler!($bin, step::$bin);
         )*
         $(
             /// `a = b op c`, or a trap.
@@ -263,30 +268,16 @@ macro_rules! define_numeric {
                     Ok((v, facc))
                 }
             }
-            fn $bint<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
-            ) -> Ip {
-                single::<step::$bint, ACC>(ip, regs, mem, ex, acc, facc)
-            }
+            step_handler!($bint, step::$bint);
         )*
         /// The handlers of [`step::imm`].
         mod imm {
             use super::*;
             $(
-                pub(super) fn $bin<const ACC: u8>(
-                    ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-                    facc: f64,
-                ) -> Ip {
-                    single::<step::imm::$bin, ACC>(ip, regs, mem, ex, acc, facc)
-                }
+                step_handler!(pub(super) $bin, step::imm::$bin);
             )*
             $(
-                pub(super) fn $bint<const ACC: u8>(
-                    ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64,
-                    facc: f64,
-                ) -> Ip {
-                    single::<step::imm::$bint, ACC>(ip, regs, mem, ex, acc, facc)
-                }
+                step_handler!(pub(super) $bint, step::imm::$bint);
             )*
         }
         $(
@@ -302,11 +293,7 @@ macro_rules! define_numeric {
                     Ok((v, if OUT { f64::from_bits(v) } else { facc }))
                 }
             }
-            fn $load<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
-            ) -> Ip {
-                single::<step::$load, ACC>(ip, regs, mem, ex, acc, facc)
-            }
+            step_handler!($load, step::$load);
         )*
         $(
             /// `memory[a + c] = b`; passes the accumulators on unchanged.
@@ -321,11 +308,7 @@ macro_rules! define_numeric {
                     Ok((acc, facc))
                 }
             }
-            fn $store<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
-            ) -> Ip {
-                single::<step::$store, ACC>(ip, regs, mem, ex, acc, facc)
-            }
+            step_handler!($store, step::$store);
         )*
         $(
             /// `a = memory[b + c + d]`: a load whose address is a sum.
@@ -343,11 +326,7 @@ macro_rules! define_numeric {
                     Ok((v, if OUT { f64::from_bits(v) } else { facc }))
                 }
             }
-            fn $loadi<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
-            ) -> Ip {
-                single::<step::$loadi, ACC>(ip, regs, mem, ex, acc, facc)
-            }
+            step_handler!($loadi, step::$loadi);
         )*
         $(
             /// `memory[a + b + d] = c`: a store whose address is a sum.
@@ -364,11 +343,7 @@ macro_rules! define_numeric {
                     Ok((acc, facc))
                 }
             }
-            fn $storei<const ACC: u8>(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
-            ) -> Ip {
-                single::<step::$storei, ACC>(ip, regs, mem, ex, acc, facc)
-            }
+            step_handler!($storei, step::$storei);
         )*
 
         /// The slot a numeric instruction (or a copy) writes, whose handler passes the value
@@ -490,16 +465,7 @@ impl Step for step::Copy {
     }
 }
 
-pub(super) fn copy<const ACC: u8>(
-    ip: Ip,
-    regs: Regs,
-    mem: Memory,
-    ex: &mut Executor<'_>,
-    acc: u64,
-    facc: f64,
-) -> Ip {
-    single::<step::Copy, ACC>(ip, regs, mem, ex, acc, facc)
-}
+step_handler!(pub(super) copy, step::Copy);
 
 /// Whether the load instruction named `name` loads an `f64`.
 const fn load_gives_f64(name: &str) -> bool {
