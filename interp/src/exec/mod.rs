@@ -420,14 +420,11 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
                 Instr::Const { dst, lo, hi } => Op::new(constant, dst, lo, hi),
                 Instr::Br { target } => Op::new(br, rel(target), 0, 0),
                 Instr::BrIfZero { cond, target } => {
-                    Op::new(with_acc1!(br_if_zero, bit(cond, 1)), cond, rel(target), 0)
+                    Op::new(br_if_handler::<false>(bit(cond, 1)), cond, rel(target), 0)
                 }
-                Instr::BrIfNonZero { cond, target } => Op::new(
-                    with_acc1!(br_if_non_zero, bit(cond, 1)),
-                    cond,
-                    rel(target),
-                    0,
-                ),
+                Instr::BrIfNonZero { cond, target } => {
+                    Op::new(br_if_handler::<true>(bit(cond, 1)), cond, rel(target), 0)
+                }
                 Instr::BrTable { index, len } => {
                     Op::new(with_acc1!(br_table, bit(index, 1)), index, len, 0)
                 }
@@ -530,7 +527,8 @@ fn br(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f6
     next!(ip.jump(ip.op().a), regs, mem, ex, acc, facc)
 }
 
-fn br_if_zero<const ACC: u8>(
+/// `br_if` on a zero condition (`NON_ZERO` false) or a non-zero one.
+fn br_if<const NON_ZERO: bool, const ACC: u8>(
     ip: Ip,
     regs: Regs,
     mem: Memory,
@@ -539,25 +537,18 @@ fn br_if_zero<const ACC: u8>(
     facc: f64,
 ) -> Ip {
     let op = ip.op();
-    if operand::<ACC, 1>(regs, op.a, acc) as u32 == 0 {
+    if (operand::<ACC, 1>(regs, op.a, acc) as u32 != 0) == NON_ZERO {
         next!(ip.jump(op.b), regs, mem, ex, acc, facc)
     }
     next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
-fn br_if_non_zero<const ACC: u8>(
-    ip: Ip,
-    regs: Regs,
-    mem: Memory,
-    ex: &mut Executor<'_>,
-    acc: u64,
-    facc: f64,
-) -> Ip {
-    let op = ip.op();
-    if operand::<ACC, 1>(regs, op.a, acc) as u32 != 0 {
-        next!(ip.jump(op.b), regs, mem, ex, acc, facc)
+/// The [`br_if`] variant for a condition of `NON_ZERO` and accumulator bits `bits`.
+fn br_if_handler<const NON_ZERO: bool>(bits: u8) -> Handler {
+    match bits {
+        0 => br_if::<NON_ZERO, 0>,
+        _ => br_if::<NON_ZERO, 1>,
     }
-    next!(ip.skip(1), regs, mem, ex, acc, facc)
 }
 
 /// Continues where the `min(index, len)`-th of the `Br`s that follow jumps (the translator

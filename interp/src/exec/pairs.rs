@@ -56,48 +56,32 @@ impl<S: Step, const ACC: u8> Then for Numeric<S, ACC> {
     }
 }
 
-/// [`Then`] types of the control handlers, named after them.
+/// [`Then`] types of the control handlers, named after them: each runs the handler on the
+/// right, generic over the type's accumulator bits.
 macro_rules! then_types {
-    ($($name:ident => $($handler:ident)::+ $(<$acc:ident>)?,)*) => {$(
+    ($($name:ident $(<$acc:ident>)? => $handler:expr,)*) => {$(
         struct $name$(<const $acc: u8>)?;
         impl$(<const $acc: u8>)? Then for $name$(<$acc>)? {
             #[inline(always)]
             fn then(
                 ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
             ) -> Ip {
-                $($handler)::+$(::<$acc>)?(ip, regs, mem, ex, acc, facc)
+                ($handler)(ip, regs, mem, ex, acc, facc)
             }
         }
     )*};
 }
 then_types! {
-    BrIfZero => super::br_if_zero<ACC>,
-    BrIfNonZero => super::br_if_non_zero<ACC>,
-    Select => super::select<ACC>,
-    BrTable => super::br_table<ACC>,
+    BrIfZero<ACC> => super::br_if::<false, ACC>,
+    BrIfNonZero<ACC> => super::br_if::<true, ACC>,
+    Select<ACC> => super::select::<ACC>,
+    BrTable<ACC> => super::br_table::<ACC>,
+    // Compare-and-branches for any comparison, read from the `Op`.
+    Branch<ACC> => branch::<AnyCond, ACC>,
+    BranchImm<ACC> => branch_imm::<AnyCond, ACC>,
     Ret => super::ret,
     Call => super::call,
     CallIndirect => super::call_indirect,
-}
-
-/// A compare-and-branch of two slots, for any comparison.
-struct Branch<const ACC: u8>;
-
-impl<const ACC: u8> Then for Branch<ACC> {
-    #[inline(always)]
-    fn then(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
-        branch::<AnyCond, ACC>(ip, regs, mem, ex, acc, facc)
-    }
-}
-
-/// A compare-and-branch against a constant, for any comparison.
-struct BranchImm<const ACC: u8>;
-
-impl<const ACC: u8> Then for BranchImm<ACC> {
-    #[inline(always)]
-    fn then(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
-        branch_imm::<AnyCond, ACC>(ip, regs, mem, ex, acc, facc)
-    }
 }
 
 /// A pair's first instruction: a step, with its accumulator bits.
