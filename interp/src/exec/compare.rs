@@ -174,9 +174,9 @@ impl Decide for AnyCond {
     }
 }
 
-/// Jump to `c` when `a` and `b` compare as `D` decides; `a` and `b` slots (or the
-/// accumulator, per `ACC`).
-pub(super) fn branch<D: Decide, const ACC: u8>(
+/// Jump to `c` when `a` and `b` compare as `D` decides: `a` a slot, `b` a slot or, with
+/// `IMM`, the constant itself (either slot from the accumulator, per `ACC`).
+pub(super) fn branch<D: Decide, const ACC: u8, const IMM: bool>(
     ip: Ip,
     regs: Regs,
     mem: Memory,
@@ -186,24 +186,12 @@ pub(super) fn branch<D: Decide, const ACC: u8>(
 ) -> Ip {
     let op = ip.op();
     let a = operand::<ACC, 1>(regs, op.a, acc) as u32;
-    let b = operand::<ACC, 2>(regs, op.b, acc) as u32;
+    let b = if IMM {
+        op.b
+    } else {
+        operand::<ACC, 2>(regs, op.b, acc) as u32
+    };
     if D::decides(op, a, b) {
-        next!(ip.jump(op.c), regs, mem, ex, acc, facc)
-    }
-    next!(ip.skip(1), regs, mem, ex, acc, facc)
-}
-
-/// [`branch`] against `b`, the constant itself.
-pub(super) fn branch_imm<D: Decide, const ACC: u8>(
-    ip: Ip,
-    regs: Regs,
-    mem: Memory,
-    ex: &mut Executor<'_>,
-    acc: u64,
-    facc: f64,
-) -> Ip {
-    let op = ip.op();
-    if D::decides(op, operand::<ACC, 1>(regs, op.a, acc) as u32, op.b) {
         next!(ip.jump(op.c), regs, mem, ex, acc, facc)
     }
     next!(ip.skip(1), regs, mem, ex, acc, facc)
@@ -221,17 +209,17 @@ fn lower_branch<C: Compare>(
     match consts.value(b) {
         Some(v) => {
             let handler: Handler = match bit(a, 1) {
-                0 => branch_imm::<C, 0>,
-                _ => branch_imm::<C, 1>,
+                0 => branch::<C, 0, true>,
+                _ => branch::<C, 1, true>,
             };
             Op::new(handler, a, v as u32, rel)
         }
         None => {
             let handler: Handler = match bit(a, 1) | bit(b, 2) {
-                0 => branch::<C, 0>,
-                1 => branch::<C, 1>,
-                2 => branch::<C, 2>,
-                _ => branch::<C, 3>,
+                0 => branch::<C, 0, false>,
+                1 => branch::<C, 1, false>,
+                2 => branch::<C, 2, false>,
+                _ => branch::<C, 3, false>,
             };
             Op::new(handler, a, b, rel)
         }

@@ -19,7 +19,7 @@
 
 use std::marker::PhantomData;
 
-use super::compare::{branch, branch_imm, compare_branch, AnyCond};
+use super::compare::{branch, compare_branch, AnyCond};
 use super::numeric::{self, single, step, Kind, Step};
 use super::{trap, Consts, Executor, Handler};
 use crate::instr::{Instr, Slot};
@@ -77,8 +77,8 @@ then_types! {
     Select<ACC> => super::select::<ACC>,
     BrTable<ACC> => super::br_table::<ACC>,
     // Compare-and-branches for any comparison, read from the `Op`.
-    Branch<ACC> => branch::<AnyCond, ACC>,
-    BranchImm<ACC> => branch_imm::<AnyCond, ACC>,
+    Branch<ACC> => branch::<AnyCond, ACC, false>,
+    BranchImm<ACC> => branch::<AnyCond, ACC, true>,
     Ret => super::ret,
     Call => super::call,
     CallIndirect => super::call_indirect,
