@@ -188,7 +188,15 @@ const ADDRESS_SUMS: &str = r#"
     (i32.load8_u (i32.add (local.get $a) (i32.const 16))))
   (func (export "store") (param $a i32) (param $b i32) (result i32)
     (i64.store offset=8 (i32.add (local.get $a) (local.get $b)) (i64.const 0x0102030405060708))
-    (i32.load offset=8 (i32.add (local.get $a) (local.get $b)))))
+    (i32.load offset=8 (i32.add (local.get $a) (local.get $b))))
+  ;; Offsets whose end (offset plus width) does not fit 32 bits: not fused.
+  (func (export "far") (param $a i32) (param $b i32) (result i32)
+    (i64.store offset=4294967290 (i32.add (local.get $a) (local.get $b)) (i64.const 1))
+    (i32.load offset=4294967294 (i32.add (local.get $a) (local.get $b))))
+  ;; An address that is no sum.
+  (func (export "plain") (param $a i32) (param $b i32) (result i32)
+    (i32.store16 offset=2 (local.get $a) (local.get $b))
+    (i32.load offset=2 (local.get $a))))
 "#;
 
 #[test]
@@ -203,6 +211,13 @@ fn fused_address_sums_wrap_like_i32_add() {
         ("store", -8, 24),             // wraps to 16
         ("store", 65528, 0),           // 65536 + 8 out of bounds
         ("store", i32::MIN, i32::MIN), // wraps to 0
+        ("load", 65526, 2),            // ends at the memory's end
+        ("store", 65520, 0),           // ends at the memory's end
+        ("far", 0, 0),
+        ("far", -1, 1),
+        ("plain", 65530, 0x1234), // ends at the memory's end
+        ("plain", 65531, 0x1234), // one byte past it
+        ("plain", -2, 0x1234),    // no wrap: far past it
     ];
     let outcomes = |strategy: Strategy| -> Vec<String> {
         let engine = engine(strategy);

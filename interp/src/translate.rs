@@ -16,7 +16,7 @@
 //!   instruction's result to the local instead of copying (unless a label intervened); so
 //!   does returning a single result, to slot 0.
 
-use crate::exec::Op;
+use crate::exec::{indexed_end_fits, Op};
 use crate::instr::{for_each_numeric_op, Instr, Slot};
 use anyhow::{bail, Result};
 use std::cell::Cell;
@@ -279,7 +279,10 @@ macro_rules! define_numeric_translation {
                         let addr = self.pop_slot();
                         let dst = self.push_temp();
                         let offset = memarg.offset as u32;
-                        match self.take_address_sum(addr) {
+                        let sum = indexed_end_fits(offset, $lw)
+                            .then(|| self.take_address_sum(addr))
+                            .flatten();
+                        match sum {
                             Some((a, b)) => {
                                 self.emit_result(Instr::$loadi { dst, a, b, offset })
                             }
@@ -290,7 +293,10 @@ macro_rules! define_numeric_translation {
                         let value = self.pop_slot();
                         let addr = self.pop_slot();
                         let offset = memarg.offset as u32;
-                        match self.take_address_sum(addr) {
+                        let sum = indexed_end_fits(offset, $sw)
+                            .then(|| self.take_address_sum(addr))
+                            .flatten();
+                        match sum {
                             Some((a, b)) => {
                                 self.emit(Instr::$storei { a, b, value, offset });
                             }

@@ -273,29 +273,50 @@ impl Memory {
             .is_some_and(|end| end <= self.len as u64)
     }
 
+    /// The `N` bytes of the access that ends at `end` (its address plus its offset plus
+    /// `N`), if they lie inside the memory. The instructions store their offset plus their
+    /// width, so the end of an access is one addition and its start a displacement of the
+    /// read: two instructions fewer than computing the start, and from it the end to check.
+    ///
+    /// # Safety
+    ///
+    /// `end >= N`.
     #[inline(always)]
-    pub(crate) fn load<const N: usize>(self, addr: u64) -> Option<[u8; N]> {
-        if !self.contains(addr, N as u64) {
+    pub(crate) unsafe fn load_ending_at<const N: usize>(self, end: u64) -> Option<[u8; N]> {
+        if end > self.len as u64 {
             return None;
         }
-        // SAFETY: `[addr, addr + N)` is inside the memory's accessible bytes.
+        // SAFETY: `N <= end <= len` (the caller promises the first), so `[end - N, end)` is
+        // inside the memory's accessible bytes.
         Some(unsafe {
             self.base
-                .add(addr as usize)
+                .add(end as usize)
+                .sub(N)
                 .cast::<[u8; N]>()
                 .read_unaligned()
         })
     }
 
+    /// Writes the `N` bytes of the access that ends at `end` (as in
+    /// [`Memory::load_ending_at`]), if they lie inside the memory.
+    ///
+    /// # Safety
+    ///
+    /// `end >= N`.
     #[inline(always)]
-    pub(crate) fn store<const N: usize>(self, addr: u64, bytes: [u8; N]) -> Option<()> {
-        if !self.contains(addr, N as u64) {
+    pub(crate) unsafe fn store_ending_at<const N: usize>(
+        self,
+        end: u64,
+        bytes: [u8; N],
+    ) -> Option<()> {
+        if end > self.len as u64 {
             return None;
         }
-        // SAFETY: as in `load`.
+        // SAFETY: as in `load_ending_at`.
         unsafe {
             self.base
-                .add(addr as usize)
+                .add(end as usize)
+                .sub(N)
                 .cast::<[u8; N]>()
                 .write_unaligned(bytes)
         };

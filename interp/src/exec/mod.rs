@@ -26,6 +26,7 @@ mod acc;
 mod compare;
 mod fused;
 mod numeric;
+pub(crate) use numeric::indexed_end_fits;
 mod pairs;
 
 use crate::instr::{Instr, Slot};

@@ -67,6 +67,18 @@ mod shift_by_multiply {
     }
 }
 
+/// The end offset (offset plus width) an indexed access stores in `d`; the translator
+/// fuses an address sum into an access only when it fits ([`indexed_end_fits`]).
+fn indexed_end(offset: u32, width: u32) -> u32 {
+    debug_assert!(indexed_end_fits(offset, width));
+    offset.wrapping_add(width)
+}
+
+/// Whether an access at `offset` of `width` bytes can take the indexed form.
+pub(crate) fn indexed_end_fits(offset: u32, width: u32) -> bool {
+    offset.checked_add(width).is_some()
+}
+
 /// What a [`Step`] leaves: the accumulators for the next instruction, or a trap.
 pub(super) type Ran = Result<(u64, f64), TrapCode>;
 
@@ -338,8 +350,10 @@ macro_rules! define_numeric {
                 #[inline(always)]
                 fn run<const ACC: u8>(op: &Op, regs: Regs, mem: Memory, acc: u64, facc: f64) -> Ran {
                     const OUT: bool = load_gives_f64(stringify!($load));
-                    let ea = operand::<ACC, 1>(regs, op.b, acc) as u32 as u64 + op.c as u64;
-                    let bytes = mem.load::<$lw>(ea).ok_or(TrapCode::MemoryOutOfBounds)?;
+                    let end = operand::<ACC, 1>(regs, op.b, acc) as u32 as u64 + op.imm();
+                    // SAFETY: lowering stores the offset plus the width in `c` and `d`.
+                    let bytes = unsafe { mem.load_ending_at::<$lw>(end) }
+                        .ok_or(TrapCode::MemoryOutOfBounds)?;
                     let v = ($lconv)(bytes);
                     regs.set(op.a, v);
                     Ok((v, if OUT { f64::from_bits(v) } else { facc }))
@@ -353,10 +367,12 @@ macro_rules! define_numeric {
                 #[inline(always)]
                 fn run<const ACC: u8>(op: &Op, regs: Regs, mem: Memory, acc: u64, facc: f64) -> Ran {
                     const VALUE: bool = store_takes_f64(stringify!($store));
-                    let ea = operand::<ACC, 1>(regs, op.a, acc) as u32 as u64 + op.c as u64;
+                    let end = operand::<ACC, 1>(regs, op.a, acc) as u32 as u64 + op.imm();
                     let bytes: [u8; $sw] =
                         ($sconv)(typed_operand::<ACC, 2, VALUE>(regs, op.b, acc, facc));
-                    mem.store(ea, bytes).ok_or(TrapCode::MemoryOutOfBounds)?;
+                    // SAFETY: lowering stores the offset plus the width in `c` and `d`.
+                    unsafe { mem.store_ending_at(end, bytes) }
+                        .ok_or(TrapCode::MemoryOutOfBounds)?;
                     Ok((acc, facc))
                 }
             }
@@ -370,8 +386,8 @@ macro_rules! define_numeric {
                     const OUT: bool = load_gives_f64(stringify!($load));
                     let addr = operand::<ACC, 1>(regs, op.b, acc)
                         .wrapping_add(operand::<ACC, 2>(regs, op.c, acc)) as u32 as u64;
-                    let bytes = mem
-                        .load::<$lw>(addr + op.d as u64)
+                    // SAFETY: lowering stores the offset plus the width in `d`.
+                    let bytes = unsafe { mem.load_ending_at::<$lw>(addr + op.d as u64) }
                         .ok_or(TrapCode::MemoryOutOfBounds)?;
                     let v = ($lconv)(bytes);
                     regs.set(op.a, v);
@@ -390,7 +406,8 @@ macro_rules! define_numeric {
                         .wrapping_add(operand::<ACC, 2>(regs, op.b, acc)) as u32 as u64;
                     let bytes: [u8; $sw] =
                         ($sconv)(typed_operand::<ACC, 4, VALUE>(regs, op.c, acc, facc));
-                    mem.store(addr + op.d as u64, bytes)
+                    // SAFETY: lowering stores the offset plus the width in `d`.
+                    unsafe { mem.store_ending_at(addr + op.d as u64, bytes) }
                         .ok_or(TrapCode::MemoryOutOfBounds)?;
                     Ok((acc, facc))
                 }
@@ -480,23 +497,27 @@ macro_rules! define_numeric {
                 }, )*
                 $( Instr::$load { dst, addr, offset } => {
                     let bits = bit(addr, 1);
-                    plain(Kind::$load, bits, Op::new(with_acc1!($load, bits), dst, addr, offset))
+                    let end = offset as u64 + $lw;
+                    plain(Kind::$load, bits, Op::with_imm(with_acc1!($load, bits), dst, addr, end))
                 } )*
                 $( Instr::$store { addr, value, offset } => {
                     let f = store_takes_f64(stringify!($store));
                     let bits = bit(addr, 1) | typed_bit(value, 2, f);
                     let handler = with_acc2!($store, bits);
-                    plain(Kind::$store, bits, Op::new(handler, addr, value, offset))
+                    let end = offset as u64 + $sw;
+                    plain(Kind::$store, bits, Op::with_imm(handler, addr, value, end))
                 } )*
                 $( Instr::$loadi { dst, a, b, offset } => {
                     let bits = bit(a, 1) | bit(b, 2);
-                    let op = Op::new(with_acc2!($loadi, bits), dst, a, b).with_d(offset);
+                    let op = Op::new(with_acc2!($loadi, bits), dst, a, b)
+                        .with_d(indexed_end(offset, $lw));
                     plain(Kind::$loadi, bits, op)
                 } )*
                 $( Instr::$storei { a, b, value, offset } => {
                     let f = store_takes_f64(stringify!($store));
                     let bits = bit(a, 1) | bit(b, 2) | typed_bit(value, 4, f);
-                    let op = Op::new(with_acc3!($storei, bits), a, b, value).with_d(offset);
+                    let op = Op::new(with_acc3!($storei, bits), a, b, value)
+                        .with_d(indexed_end(offset, $sw));
                     plain(Kind::$storei, bits, op)
                 } )*
                 _ => return None,
