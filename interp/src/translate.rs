@@ -43,8 +43,8 @@ pub(crate) struct CompiledFunc {
     /// The slots after the parameters on entry: zero for each declared local, then the
     /// values of the constant slots, which follow the locals.
     pub(crate) entry_values: Box<[u64]>,
-    /// Slots the frame needs, at least max(params, results).
-    pub(crate) frame_size: u32,
+    /// Bytes of the slots the frame needs (at least max(params, results) slots).
+    pub(crate) frame_bytes: usize,
     /// The loop headers where the activation may move to native code (on-stack
     /// replacement), indexed by their `LoopBudget` instructions.
     pub(crate) osr_points: Box<[OsrPoint]>,
@@ -223,7 +223,7 @@ pub(crate) fn translate(
         entry_values: std::iter::repeat_n(0, num_locals as usize)
             .chain(consts.iter().copied().take(read_consts))
             .collect(),
-        frame_size,
+        frame_bytes: frame_size as usize * std::mem::size_of::<u64>(),
         osr_points: t.osr_points.into(),
     })
 }

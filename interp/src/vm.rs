@@ -392,8 +392,12 @@ pub(crate) fn fit<'m, const FEW: bool>(
     if FEW && func.entry_values.len() > FEW_ENTRY_VALUES {
         return None;
     }
-    let room = (end as usize).saturating_sub(fp as usize) / std::mem::size_of::<u64>();
-    (func.frame_size as usize <= room).then_some(FrameFit { fp, func })
+    // One addition and one comparison of addresses (`fp + frame_bytes <= end`), rather than
+    // the room left in slots.
+    let fits = (fp as usize)
+        .checked_add(func.frame_bytes)
+        .is_some_and(|frame_end| frame_end <= end as usize);
+    fits.then_some(FrameFit { fp, func })
 }
 
 /// Entry values (zeroed locals, constants) a frame of [`fit`]`::<true>` copies in one by one:
@@ -413,7 +417,7 @@ impl<const FEW: bool> FrameFit<'_, FEW> {
     #[inline(always)]
     pub(crate) fn enter(self) -> Regs {
         let func = self.func;
-        // SAFETY: the frame's `frame_size` slots fit at `fp` (checked by `fit`), inside the
+        // SAFETY: the frame's `frame_bytes` fit at `fp` (checked by `fit`), inside the
         // value stack, which no other reference covers while it runs; they hold the
         // parameters and then at least the entry values (the translator numbers temporaries
         // after them).
@@ -445,8 +449,8 @@ pub(crate) struct Regs {
 impl Regs {
     #[inline(always)]
     pub(crate) fn get(self, slot: u32) -> u64 {
-        // SAFETY: the translator only emits slots below the function's `frame_size`, and
-        // the frame was entered with that many slots (`enter`).
+        // SAFETY: the translator only emits slots inside the function's frame (its
+        // `frame_bytes`), and the frame was entered with that room (`fit`, `enter`).
         unsafe { self.fp.add(slot as usize).read() }
     }
 
