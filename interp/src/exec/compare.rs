@@ -179,9 +179,9 @@ impl Decide for AnyCond {
 pub(super) fn branch<D: Decide, const ACC: u8, const IMM: bool>(
     ip: Ip,
     regs: Regs,
-    mem: Memory,
     ex: &mut Executor<'_>,
     acc: u64,
+    mem: Memory,
     facc: f64,
 ) -> Ip {
     let op = ip.op();
@@ -192,9 +192,9 @@ pub(super) fn branch<D: Decide, const ACC: u8, const IMM: bool>(
         operand::<ACC, 2>(regs, op.b, acc) as u32
     };
     if D::decides(op, a, b) {
-        next!(ip.jump(op.c), regs, mem, ex, acc, facc)
+        next!(ip.jump(op.c), regs, ex, acc, mem, facc)
     }
-    next!(ip.skip(1), regs, mem, ex, acc, facc)
+    next!(ip.skip(1), regs, ex, acc, mem, facc)
 }
 
 /// The threaded form of a compare-and-branch `a <C> b` with its target `rel` places away;

@@ -22,9 +22,9 @@ use crate::vm::{Ip, Memory, Regs};
 fn add_branch<C: Compare, const STEP_IMM: bool, const BOUND_IMM: bool>(
     ip: Ip,
     regs: Regs,
-    mem: Memory,
     ex: &mut Executor<'_>,
     acc: u64,
+    mem: Memory,
     facc: f64,
 ) -> Ip {
     let op = ip.op();
@@ -41,9 +41,9 @@ fn add_branch<C: Compare, const STEP_IMM: bool, const BOUND_IMM: bool>(
         regs.get(op.c) as u32
     };
     if C::holds(value, bound) {
-        next!(ip.jump(op.d), regs, mem, ex, acc, facc)
+        next!(ip.jump(op.d), regs, ex, acc, mem, facc)
     }
-    next!(ip.skip(2), regs, mem, ex, acc, facc)
+    next!(ip.skip(2), regs, ex, acc, mem, facc)
 }
 
 fn add_branch_handler<C: Compare>(step_imm: bool, bound_imm: bool) -> Handler {

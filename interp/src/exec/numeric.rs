@@ -48,9 +48,9 @@ macro_rules! constant {
 
 /// 32-bit right shifts by a constant as multiplications by a constant power of two.
 ///
-/// A shift by a count read from the instruction needs the count in `cl` (without BMI2), and
-/// `rcx` carries the memory length between handlers, so such a shift costs two moves of
-/// `rcx` and a load of the count besides the shift. A multiplication takes its constant
+/// A shift by a count read from the instruction needs the count in `cl` (without BMI2),
+/// which costs moves of `rcx` (the accumulator's register, see [`super::Handler`]) and a
+/// load of the count besides the shift. A multiplication takes its constant
 /// straight from the instruction: the right shift of a 32-bit `x` by `k` is the high half of
 /// the 64-bit product `x * 2^(32 - k)` (which cannot overflow: `x` has 32 bits, the factor
 /// at most 2^32), sign-extended first for the arithmetic shift. Under callgrind `vm` (which
@@ -97,12 +97,12 @@ macro_rules! step_handler {
         $vis fn $name<const ACC: u8>(
             ip: Ip,
             regs: Regs,
-            mem: Memory,
             ex: &mut Executor<'_>,
             acc: u64,
+            mem: Memory,
             facc: f64,
         ) -> Ip {
-            single::<$($step)+, ACC>(ip, regs, mem, ex, acc, facc)
+            single::<$($step)+, ACC>(ip, regs, ex, acc, mem, facc)
         }
     };
 }
@@ -112,13 +112,13 @@ macro_rules! step_handler {
 pub(super) fn single<S: Step, const ACC: u8>(
     ip: Ip,
     regs: Regs,
-    mem: Memory,
     ex: &mut Executor<'_>,
     acc: u64,
+    mem: Memory,
     facc: f64,
 ) -> Ip {
     match S::run::<ACC>(ip.op(), regs, mem, acc, facc) {
-        Ok((acc, facc)) => next!(ip.skip(1), regs, mem, ex, acc, facc),
+        Ok((acc, facc)) => next!(ip.skip(1), regs, ex, acc, mem, facc),
         Err(code) => trap(ex, code),
     }
 }
@@ -129,13 +129,13 @@ pub(super) fn single<S: Step, const ACC: u8>(
 fn passing_single<S: Step, const ACC: u8>(
     ip: Ip,
     regs: Regs,
-    mem: Memory,
     ex: &mut Executor<'_>,
     acc: u64,
+    mem: Memory,
     facc: f64,
 ) -> Ip {
     match S::run::<ACC>(ip.op(), regs, mem, acc, facc) {
-        Ok(_) => next!(ip.skip(1), regs, mem, ex, acc, facc),
+        Ok(_) => next!(ip.skip(1), regs, ex, acc, mem, facc),
         Err(code) => trap(ex, code),
     }
 }
@@ -144,24 +144,24 @@ fn passing_single<S: Step, const ACC: u8>(
 fn i32_add_passing<const ACC: u8>(
     ip: Ip,
     regs: Regs,
-    mem: Memory,
     ex: &mut Executor<'_>,
     acc: u64,
+    mem: Memory,
     facc: f64,
 ) -> Ip {
-    passing_single::<step::imm::I32Add, ACC>(ip, regs, mem, ex, acc, facc)
+    passing_single::<step::imm::I32Add, ACC>(ip, regs, ex, acc, mem, facc)
 }
 
 /// `imm::I32Sub` passing on what it arrived with.
 fn i32_sub_passing<const ACC: u8>(
     ip: Ip,
     regs: Regs,
-    mem: Memory,
     ex: &mut Executor<'_>,
     acc: u64,
+    mem: Memory,
     facc: f64,
 ) -> Ip {
-    passing_single::<step::imm::I32Sub, ACC>(ip, regs, mem, ex, acc, facc)
+    passing_single::<step::imm::I32Sub, ACC>(ip, regs, ex, acc, mem, facc)
 }
 
 /// The slot instruction `at` writes if it may pass on the accumulators it arrived with

@@ -30,20 +30,20 @@ use crate::vm::{Ip, Memory, Regs};
 fn pair<A: Step, const AA: u8, B: Then>(
     ip: Ip,
     regs: Regs,
-    mem: Memory,
     ex: &mut Executor<'_>,
     acc: u64,
+    mem: Memory,
     facc: f64,
 ) -> Ip {
     match A::run::<AA>(ip.op(), regs, mem, acc, facc) {
-        Ok((acc, facc)) => B::then(ip.skip(1), regs, mem, ex, acc, facc),
+        Ok((acc, facc)) => B::then(ip.skip(1), regs, ex, acc, mem, facc),
         Err(code) => trap(ex, code),
     }
 }
 
 /// A handler as a type: what a pair continues with, at its second instruction.
 trait Then {
-    fn then(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip;
+    fn then(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, facc: f64) -> Ip;
 }
 
 /// The handler of numeric step `S` with accumulator bits `ACC`.
@@ -51,8 +51,8 @@ struct Numeric<S, const ACC: u8>(PhantomData<S>);
 
 impl<S: Step, const ACC: u8> Then for Numeric<S, ACC> {
     #[inline(always)]
-    fn then(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64) -> Ip {
-        single::<S, ACC>(ip, regs, mem, ex, acc, facc)
+    fn then(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, facc: f64) -> Ip {
+        single::<S, ACC>(ip, regs, ex, acc, mem, facc)
     }
 }
 
@@ -64,9 +64,9 @@ macro_rules! then_types {
         impl$(<const $acc: u8>)? Then for $name$(<$acc>)? {
             #[inline(always)]
             fn then(
-                ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>, acc: u64, facc: f64,
+                ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, facc: f64,
             ) -> Ip {
-                ($handler)(ip, regs, mem, ex, acc, facc)
+                ($handler)(ip, regs, ex, acc, mem, facc)
             }
         }
     )*};
