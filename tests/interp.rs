@@ -898,3 +898,144 @@ fn superinstructions_match_every_tier() {
         }
     }
 }
+
+/// Indexed accesses whose second addend is an index shifted left by the log2 of the access
+/// width (`a[i]`): the interpreter fuses the shift into the access. The index may wrap when
+/// shifted, sit on either side of the sum, or be shifted by another amount (not fused), and
+/// a label between the shift and the sum (a loop's, a block's end) joins a branch that
+/// brings an unshifted second addend (not fused either).
+const SCALED_INDICES: &str = r#"
+(module
+  (memory 1)
+  (func $init
+    (local $i i32)
+    (loop $l
+      (i32.store8 (local.get $i) (i32.add (i32.mul (local.get $i) (i32.const 31)) (i32.const 7)))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 4096)))))
+  (start $init)
+  (func (export "i32") (param $b i32) (param $i i32) (result i32)
+    (i32.load offset=4 (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2)))))
+  (func (export "i32_swapped") (param $b i32) (param $i i32) (result i32)
+    (i32.load (i32.add (i32.shl (local.get $i) (i32.const 2)) (local.get $b))))
+  (func (export "i32_by_8") (param $b i32) (param $i i32) (result i32)
+    (i32.load (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 3)))))
+  (func (export "u16") (param $b i32) (param $i i32) (result i32)
+    (i32.load16_u (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 1)))))
+  (func (export "i64") (param $b i32) (param $i i32) (result i32)
+    (i32.wrap_i64 (i64.rotl (i64.load (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 3))))
+                            (i64.const 17))))
+  (func (export "f64") (param $b i32) (param $i i32) (result i32)
+    (i32.wrap_i64 (i64.reinterpret_f64
+      (f64.add (f64.load (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 3))))
+               (f64.const 1)))))
+  (func (export "f32") (param $b i32) (param $i i32) (result i32)
+    (i32.reinterpret_f32 (f32.load (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2))))))
+  (func (export "store") (param $b i32) (param $i i32) (result i32)
+    (i32.store (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2))) (i32.const 0x5a5a5a5a))
+    (i64.store (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 3))) (i64.const -3))
+    (f64.store offset=8 (i32.add (i32.shl (local.get $i) (i32.const 3)) (local.get $b)) (f64.const 2.5))
+    (i32.add (i32.load (local.get $b)) (i32.load offset=8 (local.get $b))))
+  (func (export "joined") (param $b i32) (param $i i32) (result i32)
+    (local $n i32) (local $acc i32)
+    (local.get $b)
+    (i32.shl (local.get $i) (i32.const 2))
+    (loop $l (param i32 i32) (result i32)
+      i32.add
+      i32.load
+      local.get $acc
+      i32.add
+      local.set $acc
+      (if (i32.lt_u (local.tee $n (i32.add (local.get $n) (i32.const 1))) (i32.const 3))
+        (then (local.get $b) (i32.const 8) (br $l)))
+      (local.get $acc)))
+  ;; Scaled accesses next to the instructions the pair table runs with them.
+  (func (export "pairs") (param $b i32) (param $i i32) (result i32)
+    (local $x i32) (local $y i32) (local $f f64)
+    (local.set $x (i32.shr_u (i32.load (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2))))
+                             (i32.const 3)))
+    (local.set $x (i32.and (local.get $x) (i32.const 255)))
+    (local.set $y (i32.add (i32.load (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2))))
+                           (i32.load (i32.add (local.get $b) (i32.shl (local.get $x) (i32.const 2))))))
+    (local.set $y (i32.add (local.get $y)
+                           (i32.load (i32.add (local.get $b) (i32.shl (local.get $x) (i32.const 2))))))
+    (local.set $y (i32.sub (local.get $y)
+                           (i32.load (i32.add (local.get $b) (i32.shl (local.get $x) (i32.const 2))))))
+    (local.set $y (i32.sub (i32.load (i32.add (local.get $b) (i32.shl (local.get $x) (i32.const 2))))
+                           (local.get $y)))
+    (local.set $x (i32.add (local.get $x) (local.get $y)))
+    (i32.store (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2))) (local.get $x))
+    (local.set $x (i32.sub (local.get $x) (i32.const 99)))
+    (i32.store (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2))) (local.get $x))
+    (block $nz
+      (br_if $nz (i32.load (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $y (i32.add (local.get $y) (i32.const 1000))))
+    (block $lt
+      (br_if $lt (i32.lt_s (i32.load (i32.add (local.get $b) (i32.shl (local.get $x) (i32.const 2))))
+                           (local.get $y)))
+      (local.set $y (i32.add (local.get $y) (i32.const 7))))
+    (local.set $f (f64.convert_i32_s (local.get $y)))
+    (local.set $f (f64.mul (f64.load (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 3))))
+                           (local.get $f)))
+    (local.set $f (f64.add (f64.load (i32.add (local.get $b) (i32.shl (local.get $i) (i32.const 3))))
+                           (f64.load (i32.add (local.get $b) (i32.shl (local.get $x) (i32.const 3))))))
+    (i32.add (local.get $y) (i32.wrap_i64 (i64.reinterpret_f64 (local.get $f)))))
+  (func (export "joined_block") (param $b i32) (param $i i32) (result i32)
+    (i32.load (i32.add (local.get $b)
+      (block (result i32)
+        (drop (br_if 0 (i32.const 8) (i32.and (local.get $i) (i32.const 1))))
+        (i32.shl (local.get $i) (i32.const 2))))))
+)
+"#;
+
+#[test]
+fn scaled_indices_match_every_tier() {
+    let pairs = [
+        (0, 0),
+        (100, 3),
+        (0, 0x4000_0001), // shifted, wraps to 4 (by 4) or 8 (by 8)
+        (16, -1),         // minus one element
+        (65532, 0),       // ends at the memory's end (loads of 4 bytes)
+        (65528, 1),       // past it for 8-byte accesses
+        (65536 - 16, 2),  // 8-byte access ending exactly at the end
+        (0, 0x3fff),      // index at the end
+        (i32::MIN, i32::MIN),
+    ];
+    let names = [
+        "i32",
+        "i32_swapped",
+        "i32_by_8",
+        "u16",
+        "i64",
+        "f64",
+        "f32",
+        "store",
+        "joined",
+        "joined_block",
+        "pairs",
+    ];
+    let outcomes = |strategy: Strategy| -> Vec<String> {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, SCALED_INDICES).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let mut out = Vec::new();
+        for name in names {
+            let f = instance
+                .get_typed_func::<(i32, i32), i32>(&mut store, name)
+                .unwrap();
+            for (b, i) in pairs {
+                out.push(match f.call(&mut store, (b, i)) {
+                    Ok(v) => format!("{name}({b}, {i}) = {v}"),
+                    Err(e) => format!("{name}({b}, {i}): {}", e.downcast::<Trap>().unwrap()),
+                });
+            }
+        }
+        out
+    };
+    let expected = outcomes(Strategy::Optimizing);
+    assert!(expected.iter().any(|o| o.contains("out of bounds")));
+    assert!(expected.iter().filter(|o| o.contains(" = ")).count() > names.len() * 4);
+    for strategy in [Strategy::Interpreter, Strategy::Baseline, Strategy::Tiered] {
+        assert_eq!(outcomes(strategy), expected, "{strategy:?}");
+    }
+}

@@ -123,10 +123,11 @@ macro_rules! define_instr {
             $( $bint { dst: Slot, a: Slot, b: Slot }, )*
             $( $load { dst: Slot, addr: Slot, offset: u32 }, )*
             $( $store { addr: Slot, value: Slot, offset: u32 }, )*
-            /// Loads whose address is `a + b` (an `i32.add` fused into the load).
-            $( $loadi { dst: Slot, a: Slot, b: Slot, offset: u32 }, )*
-            /// Stores whose address is `a + b`.
-            $( $storei { a: Slot, b: Slot, value: Slot, offset: u32 }, )*
+            /// Loads whose address is `a + b` (an `i32.add` fused into the load), or when
+            /// `scaled`, `a + (b << log2(width))` (an `i32.shl` by the width fused too).
+            $( $loadi { dst: Slot, a: Slot, b: Slot, offset: u32, scaled: bool }, )*
+            /// Stores whose address is `a + b`, or `a + (b << log2(width))` when `scaled`.
+            $( $storei { a: Slot, b: Slot, value: Slot, offset: u32, scaled: bool }, )*
 
             /// Extra operands of the instruction before it; never executed.
             Arg { a: u32, b: u32, c: u32 },

@@ -126,6 +126,8 @@ struct Translator<'m> {
     /// Module byte offset of the operator being translated.
     offset: u32,
     osr_points: Vec<OsrPoint>,
+    /// Where the last label was bound (an instruction index).
+    label_at: usize,
 }
 
 /// Translates defined function `defined` of `module`.
@@ -188,6 +190,7 @@ pub(crate) fn translate(
         last_result: None,
         offset: 0,
         osr_points: Vec::new(),
+        label_at: 0,
     };
     let mut reader = body.get_operators_reader()?;
     while !reader.eof() {
@@ -280,11 +283,11 @@ macro_rules! define_numeric_translation {
                         let dst = self.push_temp();
                         let offset = memarg.offset as u32;
                         let sum = indexed_end_fits(offset, $lw)
-                            .then(|| self.take_address_sum(addr))
+                            .then(|| self.take_address_sum(addr, $lw))
                             .flatten();
                         match sum {
-                            Some((a, b)) => {
-                                self.emit_result(Instr::$loadi { dst, a, b, offset })
+                            Some((a, b, scaled)) => {
+                                self.emit_result(Instr::$loadi { dst, a, b, offset, scaled })
                             }
                             None => self.emit_result(Instr::$load { dst, addr, offset }),
                         }
@@ -294,11 +297,11 @@ macro_rules! define_numeric_translation {
                         let addr = self.pop_slot();
                         let offset = memarg.offset as u32;
                         let sum = indexed_end_fits(offset, $sw)
-                            .then(|| self.take_address_sum(addr))
+                            .then(|| self.take_address_sum(addr, $sw))
                             .flatten();
                         match sum {
-                            Some((a, b)) => {
-                                self.emit(Instr::$storei { a, b, value, offset });
+                            Some((a, b, scaled)) => {
+                                self.emit(Instr::$storei { a, b, value, offset, scaled });
                             }
                             None => {
                                 self.emit(Instr::$store { addr, value, offset });
@@ -446,6 +449,7 @@ impl Translator<'_> {
     /// Binds a label here: instructions before it can no longer be retargeted.
     fn bind_here(&mut self) -> u32 {
         self.last_result = None;
+        self.label_at = self.code.len();
         self.pc()
     }
 
@@ -470,23 +474,65 @@ impl Translator<'_> {
 
     /// When the address `addr` just popped is the temporary the last instruction computed
     /// with `i32.add a b` (and nothing else reads it), removes that instruction and returns
-    /// `(a, b)` for a load or store that adds them itself. The operands of a store's value
-    /// may follow the address on the stack without instructions (locals, constants) only.
-    fn take_address_sum(&mut self, addr: Slot) -> Option<(Slot, Slot)> {
+    /// `(a, b, false)` for a load or store that adds them itself. The operands of a store's
+    /// value may follow the address on the stack without instructions (locals, constants)
+    /// only.
+    ///
+    /// When one addend is in turn the temporary the instruction before computed with
+    /// `i32.shl x k`, `k` the log2 of the access's `width` (an array element's index scaled
+    /// to its offset), and no label lies between the two, removes that instruction too and
+    /// returns `(base, x, true)`: the access scales `x` itself.
+    fn take_address_sum(&mut self, addr: Slot, width: u32) -> Option<(Slot, Slot, bool)> {
         let last = self.code.len().checked_sub(1)?;
         if self.last_result != Some(last) || addr < self.temp_base {
             return None;
         }
-        match self.code[last] {
-            Instr::I32Add { dst, a, b } if dst == addr => {
-                self.code.pop();
-                self.last_result = None;
-                // The indexed access reads both as slots.
-                self.mark_read(b);
-                Some((a, b))
-            }
-            _ => None,
+        let Instr::I32Add { dst, a, b } = self.code[last] else {
+            return None;
+        };
+        if dst != addr {
+            return None;
         }
+        self.code.pop();
+        self.last_result = None;
+        if let Some((base, index)) = self.take_scaled_index(a, b, width) {
+            self.mark_read(base);
+            self.mark_read(index);
+            return Some((base, index, true));
+        }
+        // The indexed access reads both as slots.
+        self.mark_read(b);
+        Some((a, b, false))
+    }
+
+    /// The `(base, x)` of an address sum `a + b` (just removed) one of whose addends is the
+    /// temporary that the instruction now last computed as `x << log2(width)`, removing that
+    /// instruction.
+    fn take_scaled_index(&mut self, a: Slot, b: Slot, width: u32) -> Option<(Slot, Slot)> {
+        let shl = self.code.len().checked_sub(1)?;
+        // A label bound at the sum (now the end of the code) joins other paths into it.
+        if width < 2 || self.label_at == self.code.len() {
+            return None;
+        }
+        let k = self.const_slots.get(&u64::from(width.trailing_zeros()))?;
+        let Instr::I32Shl {
+            dst,
+            a: x,
+            b: count,
+        } = self.code[shl]
+        else {
+            return None;
+        };
+        if count != *k || dst < self.temp_base {
+            return None;
+        }
+        let base = match (a == dst, b == dst) {
+            (false, true) => a,
+            (true, false) => b,
+            _ => return None,
+        };
+        self.code.pop();
+        Some((base, x))
     }
 
     /// Emits a jump (target patched later) taken when `cond` is non-zero (`when`) or zero

@@ -234,13 +234,19 @@ macro_rules! define_numeric {
             $( pub(in super::super) struct $bint; )*
             $( pub(in super::super) struct $load; )*
             $( pub(in super::super) struct $store; )*
-            $( pub(in super::super) struct $loadi; )*
-            $( pub(in super::super) struct $storei; )*
-            /// Binary instructions whose second operand is a constant, in `c` (low half) and
-            /// `d` (high half) of the [`Op`](super::super::Op).
+            /// Indexed accesses; `SCALED` shifts the second addend left by the log2 of the
+            /// access's width.
+            $( pub(in super::super) struct $loadi<const SCALED: bool = false>; )*
+            $( pub(in super::super) struct $storei<const SCALED: bool = false>; )*
+            /// The forms with a constant operand: binary instructions whose second operand is
+            /// a constant, in `c` (low half) and `d` (high half) of the
+            /// [`Op`](super::super::Op), and indexed accesses whose second addend is scaled
+            /// by the constant width (an array element's index).
             pub(in super::super) mod imm {
                 $( pub(in super::super::super) struct $bin; )*
                 $( pub(in super::super::super) struct $bint; )*
+                $( pub(in super::super::super) type $loadi = super::$loadi<true>; )*
+                $( pub(in super::super::super) type $storei = super::$storei<true>; )*
             }
         }
 
@@ -343,6 +349,12 @@ macro_rules! define_numeric {
             $(
                 step_handler!(pub(super) $bint, step::imm::$bint);
             )*
+            $(
+                step_handler!(pub(super) $loadi, step::imm::$loadi);
+            )*
+            $(
+                step_handler!(pub(super) $storei, step::imm::$storei);
+            )*
         }
         $(
             /// `a = memory[b + c]`.
@@ -379,13 +391,15 @@ macro_rules! define_numeric {
             step_handler!($store, step::$store);
         )*
         $(
-            /// `a = memory[b + c + d]`: a load whose address is a sum.
-            impl Step for step::$loadi {
+            /// `a = memory[b + c + d]`: a load whose address is a sum (of `b` and `c` scaled
+            /// by the width when `SCALED`).
+            impl<const SCALED: bool> Step for step::$loadi<SCALED> {
                 #[inline(always)]
                 fn run<const ACC: u8>(op: &Op, regs: Regs, mem: Memory, acc: u64, facc: f64) -> Ran {
                     const OUT: bool = load_gives_f64(stringify!($load));
+                    let shift = if SCALED { ($lw as u32).trailing_zeros() } else { 0 };
                     let addr = operand::<ACC, 1>(regs, op.b, acc)
-                        .wrapping_add(operand::<ACC, 2>(regs, op.c, acc)) as u32 as u64;
+                        .wrapping_add(operand::<ACC, 2>(regs, op.c, acc) << shift) as u32 as u64;
                     // SAFETY: lowering stores the offset plus the width in `d`.
                     let bytes = unsafe { mem.load_ending_at::<$lw>(addr + op.d as u64) }
                         .ok_or(TrapCode::MemoryOutOfBounds)?;
@@ -397,13 +411,15 @@ macro_rules! define_numeric {
             step_handler!($loadi, step::$loadi);
         )*
         $(
-            /// `memory[a + b + d] = c`: a store whose address is a sum.
-            impl Step for step::$storei {
+            /// `memory[a + b + d] = c`: a store whose address is a sum (of `a` and `b` scaled
+            /// by the width when `SCALED`).
+            impl<const SCALED: bool> Step for step::$storei<SCALED> {
                 #[inline(always)]
                 fn run<const ACC: u8>(op: &Op, regs: Regs, mem: Memory, acc: u64, facc: f64) -> Ran {
                     const VALUE: bool = store_takes_f64(stringify!($store));
+                    let shift = if SCALED { ($sw as u32).trailing_zeros() } else { 0 };
                     let addr = operand::<ACC, 1>(regs, op.a, acc)
-                        .wrapping_add(operand::<ACC, 2>(regs, op.b, acc)) as u32 as u64;
+                        .wrapping_add(operand::<ACC, 2>(regs, op.b, acc) << shift) as u32 as u64;
                     let bytes: [u8; $sw] =
                         ($sconv)(typed_operand::<ACC, 4, VALUE>(regs, op.c, acc, facc));
                     // SAFETY: lowering stores the offset plus the width in `d`.
@@ -507,18 +523,26 @@ macro_rules! define_numeric {
                     let end = offset as u64 + $sw;
                     plain(Kind::$store, bits, Op::with_imm(handler, addr, value, end))
                 } )*
-                $( Instr::$loadi { dst, a, b, offset } => {
+                $( Instr::$loadi { dst, a, b, offset, scaled } => {
                     let bits = bit(a, 1) | bit(b, 2);
-                    let op = Op::new(with_acc2!($loadi, bits), dst, a, b)
-                        .with_d(indexed_end(offset, $lw));
-                    plain(Kind::$loadi, bits, op)
+                    let handler = if scaled {
+                        with_acc2!(imm::$loadi, bits)
+                    } else {
+                        with_acc2!($loadi, bits)
+                    };
+                    let op = Op::new(handler, dst, a, b).with_d(indexed_end(offset, $lw));
+                    Lowered { op, kind: Kind::$loadi, imm: scaled, bits }
                 } )*
-                $( Instr::$storei { a, b, value, offset } => {
+                $( Instr::$storei { a, b, value, offset, scaled } => {
                     let f = store_takes_f64(stringify!($store));
                     let bits = bit(a, 1) | bit(b, 2) | typed_bit(value, 4, f);
-                    let op = Op::new(with_acc3!($storei, bits), a, b, value)
-                        .with_d(indexed_end(offset, $sw));
-                    plain(Kind::$storei, bits, op)
+                    let handler = if scaled {
+                        with_acc3!(imm::$storei, bits)
+                    } else {
+                        with_acc3!($storei, bits)
+                    };
+                    let op = Op::new(handler, a, b, value).with_d(indexed_end(offset, $sw));
+                    Lowered { op, kind: Kind::$storei, imm: scaled, bits }
                 } )*
                 _ => return None,
             })
