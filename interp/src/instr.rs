@@ -133,6 +133,9 @@ macro_rules! define_instr {
             Arg { a: u32, b: u32, c: u32 },
             /// `dst = src`.
             Copy { dst: Slot, src: Slot },
+            /// `dst = a + (b << shift)` (`i32`, `shift` from 1 to 3): an `i32.shl` by a
+            /// constant fused into the `i32.add` after it (an array element's address).
+            I32AddShifted { dst: Slot, a: Slot, b: Slot, shift: u8 },
             /// `dst = lo | hi << 32`: a constant that did not get a constant slot.
             Const { dst: Slot, lo: u32, hi: u32 },
             /// Jump to `target` (an instruction index).
@@ -206,6 +209,7 @@ macro_rules! define_instr {
                     | $( Instr::$load { dst, .. } )|*
                     | $( Instr::$loadi { dst, .. } )|*
                     | Instr::Copy { dst, .. }
+                    | Instr::I32AddShifted { dst, .. }
                     | Instr::Select { dst, .. }
                     | Instr::Const { dst, .. }
                     | Instr::GlobalGet { dst, .. }

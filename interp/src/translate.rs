@@ -310,6 +310,9 @@ macro_rules! define_numeric_translation {
                     } )*
                     _ => return false,
                 }
+                if matches!(op, Operator::I32Add) {
+                    self.fuse_shifted_add();
+                }
                 true
             }
         }
@@ -474,65 +477,71 @@ impl Translator<'_> {
 
     /// When the address `addr` just popped is the temporary the last instruction computed
     /// with `i32.add a b` (and nothing else reads it), removes that instruction and returns
-    /// `(a, b, false)` for a load or store that adds them itself. The operands of a store's
-    /// value may follow the address on the stack without instructions (locals, constants)
-    /// only.
-    ///
-    /// When one addend is in turn the temporary the instruction before computed with
-    /// `i32.shl x k`, `k` the log2 of the access's `width` (an array element's index scaled
-    /// to its offset), and no label lies between the two, removes that instruction too and
-    /// returns `(base, x, true)`: the access scales `x` itself.
+    /// `(a, b, false)` for a load or store that adds them itself; when it computed
+    /// `a + (b << log2(width))` (an array element's address, see [`Self::fuse_shifted_add`]),
+    /// returns `(a, b, true)`: the access scales `b` itself. The operands of a store's value
+    /// may follow the address on the stack without instructions (locals, constants) only.
     fn take_address_sum(&mut self, addr: Slot, width: u32) -> Option<(Slot, Slot, bool)> {
         let last = self.code.len().checked_sub(1)?;
         if self.last_result != Some(last) || addr < self.temp_base {
             return None;
         }
-        let Instr::I32Add { dst, a, b } = self.code[last] else {
-            return None;
-        };
-        if dst != addr {
-            return None;
-        }
-        self.code.pop();
-        self.last_result = None;
-        if let Some((base, index)) = self.take_scaled_index(a, b, width) {
-            self.mark_read(base);
-            self.mark_read(index);
-            return Some((base, index, true));
-        }
-        // The indexed access reads both as slots.
-        self.mark_read(b);
-        Some((a, b, false))
-    }
-
-    /// The `(base, x)` of an address sum `a + b` (just removed) one of whose addends is the
-    /// temporary that the instruction now last computed as `x << log2(width)`, removing that
-    /// instruction.
-    fn take_scaled_index(&mut self, a: Slot, b: Slot, width: u32) -> Option<(Slot, Slot)> {
-        let shl = self.code.len().checked_sub(1)?;
-        // A label bound at the sum (now the end of the code) joins other paths into it.
-        if width < 2 || self.label_at == self.code.len() {
-            return None;
-        }
-        let k = self.const_slots.get(&u64::from(width.trailing_zeros()))?;
-        let Instr::I32Shl {
-            dst,
-            a: x,
-            b: count,
-        } = self.code[shl]
-        else {
-            return None;
-        };
-        if count != *k || dst < self.temp_base {
-            return None;
-        }
-        let base = match (a == dst, b == dst) {
-            (false, true) => a,
-            (true, false) => b,
+        let (a, b, scaled) = match self.code[last] {
+            Instr::I32Add { dst, a, b } if dst == addr => (a, b, false),
+            Instr::I32AddShifted { dst, a, b, shift }
+                if dst == addr && u32::from(shift) == width.trailing_zeros() =>
+            {
+                (a, b, true)
+            }
             _ => return None,
         };
         self.code.pop();
-        Some((base, x))
+        self.last_result = None;
+        // The indexed access reads both as slots.
+        self.mark_read(a);
+        self.mark_read(b);
+        Some((a, b, scaled))
+    }
+
+    /// When the `i32.add` just emitted adds to a base the temporary that the instruction
+    /// before computed as `x << k` (`k` from 1 to 3: an index scaled to an element's
+    /// offset), and no label lies between the two, makes them one `I32AddShifted`.
+    fn fuse_shifted_add(&mut self) {
+        let n = self.code.len();
+        if n < 2 || self.last_result != Some(n - 1) || self.label_at == n - 1 {
+            return;
+        }
+        let (
+            Instr::I32Add { dst, a, b },
+            Instr::I32Shl {
+                dst: t,
+                a: x,
+                b: count,
+            },
+        ) = (self.code[n - 1], self.code[n - 2])
+        else {
+            return;
+        };
+        if t < self.temp_base {
+            return;
+        }
+        let base = match (a == t, b == t) {
+            (false, true) => a,
+            (true, false) => b,
+            _ => return,
+        };
+        let Some(shift) = (1..=3u8).find(|&k| self.const_slots.get(&u64::from(k)) == Some(&count))
+        else {
+            return;
+        };
+        self.code.truncate(n - 2);
+        self.mark_read(base);
+        self.emit_result(Instr::I32AddShifted {
+            dst,
+            a: base,
+            b: x,
+            shift,
+        });
     }
 
     /// Emits a jump (target patched later) taken when `cond` is non-zero (`when`) or zero

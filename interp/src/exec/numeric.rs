@@ -214,6 +214,23 @@ pub(super) struct Lowered {
     pub(super) bits: u8,
 }
 
+/// `a = b + (c << SHIFT)` (`i32`): an index scaled to an element's offset, added to a base.
+pub(super) struct I32AddShifted<const SHIFT: u32>;
+
+impl<const SHIFT: u32> Step for I32AddShifted<SHIFT> {
+    #[inline(always)]
+    fn run<const ACC: u8>(op: &Op, regs: Regs, _: Memory, acc: u64, facc: f64) -> Ran {
+        let index = operand::<ACC, 2>(regs, op.c, acc) as u32;
+        let v = (operand::<ACC, 1>(regs, op.b, acc) as u32).wrapping_add(index << SHIFT) as u64;
+        regs.set(op.a, v);
+        Ok((v, facc))
+    }
+}
+
+step_handler!(i32_add_shifted_1, I32AddShifted<1>);
+step_handler!(i32_add_shifted_2, I32AddShifted<2>);
+step_handler!(i32_add_shifted_3, I32AddShifted<3>);
+
 macro_rules! define_numeric {
     (
         unary { $($un:ident $unf:ident,)* }
@@ -254,6 +271,7 @@ macro_rules! define_numeric {
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub(super) enum Kind {
             Copy,
+            I32AddShifted,
             $( $un, )* $( $unt, )* $( $bin, )* $( $bint, )*
             $( $load, )* $( $store, )* $( $loadi, )* $( $storei, )*
         }
@@ -437,6 +455,7 @@ macro_rules! define_numeric {
         pub(super) fn result(instr: Instr) -> Option<(Slot, bool)> {
             match instr {
                 Instr::Copy { dst, .. } => Some((dst, false)),
+                Instr::I32AddShifted { dst, .. } => Some((dst, false)),
                 $( Instr::$un { dst, .. } => Some((dst, gives_f64(stringify!($unf)))), )*
                 $( Instr::$unt { dst, .. } => Some((dst, false)), )*
                 $( Instr::$bin { dst, .. } => Some((dst, gives_f64(stringify!($binf)))), )*
@@ -465,6 +484,15 @@ macro_rules! define_numeric {
             let bit = |slot: Slot, bit: u8| typed_bit(slot, bit, false);
             let plain = |kind, bits, op| Lowered { op, kind, imm: false, bits };
             Some(match instr {
+                Instr::I32AddShifted { dst, a, b, shift } => {
+                    let bits = bit(a, 1) | bit(b, 2);
+                    let handler = match shift {
+                        1 => with_acc2!(i32_add_shifted_1, bits),
+                        2 => with_acc2!(i32_add_shifted_2, bits),
+                        _ => with_acc2!(i32_add_shifted_3, bits),
+                    };
+                    plain(Kind::I32AddShifted, bits, Op::new(handler, dst, a, b))
+                }
                 Instr::Copy { dst, src } => {
                     let bits = bit(src, 1);
                     plain(Kind::Copy, bits, Op::new(with_acc1!(copy, bits), dst, src, 0))
