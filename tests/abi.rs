@@ -409,3 +409,60 @@ fn tee_results_keep_their_values() {
         assert_eq!(run(strategy), expected, "{strategy:?}");
     }
 }
+
+/// `f64` operands that the baseline holds in general registers (integers converted to
+/// `f64`) feeding float arithmetic computed in place (binary and unary), twice as many
+/// times as the general register pool has registers: each operation must give its
+/// operands' general registers back (keeping them failed `medium.wasm`'s compilation once
+/// the pool ran out).
+fn floats_from_general_registers() -> String {
+    let mut body = String::new();
+    for k in 0..16 {
+        let (op, convert) = match k % 4 {
+            0 => ("f64.mul", "f64.convert_i32_u"),
+            1 => ("f64.add", "f64.convert_i32_s"),
+            2 => ("f64.sub", "f64.convert_i64_u"),
+            _ => ("f64.div", "f64.convert_i64_s"),
+        };
+        let operand = if k % 4 < 2 {
+            format!("(i32.and (local.get $c) (i32.const {}))", 0xfffff >> k)
+        } else {
+            format!("(i64.extend_i32_u (i32.add (local.get $c) (i32.const {k})))")
+        };
+        body += &format!(
+            "(local.set $f (f64.add (local.get $f) ({op} ({convert} {operand}) (f64.const {k}.5))))\n\
+             (local.set $f (f64.add (local.get $f) (f64.abs ({convert} {operand}))))\n"
+        );
+    }
+    format!(
+        "(module (func (export \"sum\") (param $c i32) (result f64) (local $f f64)\n\
+         {body} (local.get $f)))"
+    )
+}
+
+#[test]
+fn float_operands_in_general_registers_are_freed() {
+    let run = |strategy: Strategy| -> Vec<u64> {
+        let mut config = Config::new();
+        config.strategy(strategy);
+        let engine = Engine::new(&config).unwrap();
+        let module = Module::new(&engine, floats_from_general_registers()).unwrap();
+        if strategy == Strategy::Baseline {
+            // A function the baseline cannot compile would silently stay interpreted.
+            module.compile_baseline_eagerly().unwrap();
+        }
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let sum = instance
+            .get_typed_func::<i32, f64>(&mut store, "sum")
+            .unwrap();
+        [0, 1, 12345, -7]
+            .into_iter()
+            .map(|p| sum.call(&mut store, p).unwrap().to_bits())
+            .collect()
+    };
+    let expected = run(Strategy::Interpreter);
+    for strategy in [Strategy::Baseline, Strategy::Optimizing, Strategy::Tiered] {
+        assert_eq!(run(strategy), expected, "{strategy:?}");
+    }
+}

@@ -1299,6 +1299,9 @@ impl Compiler<'_> {
                 r
             }
         };
+        // An operand in a float register is in a general one now.
+        self.free_xmm_of(a);
+        self.free_xmm_of(b);
         (dst, src)
     }
 
@@ -1392,7 +1395,25 @@ impl Compiler<'_> {
             }
         };
         let dst = self.xmm_for(a, apos);
+        // An operand in a general register (an `f64` a reinterpretation or a `select` left
+        // there) is in its float register now: its general one is free again.
+        self.free_gpr_of(a);
+        self.free_gpr_of(b);
         (dst, src)
+    }
+
+    /// Frees the general pool register of popped (not freed) entry `op`, if it has one.
+    fn free_gpr_of(&mut self, op: Operand) {
+        if let Operand::Reg(r) = op {
+            self.free_regs |= 1 << r;
+        }
+    }
+
+    /// Frees the float pool register of popped (not freed) entry `op`, if it has one.
+    fn free_xmm_of(&mut self, op: Operand) {
+        if let Operand::Xmm(x) = op {
+            self.free_xmm |= 1 << x;
+        }
     }
 
     /// Pops one float operand for an SSE operation computed in place: the float pool
@@ -1400,7 +1421,9 @@ impl Compiler<'_> {
     pub(crate) fn pop_for_sse(&mut self) -> u8 {
         let pos = self.stack.len() as u32 - 1;
         let a = self.stack.pop().expect("validated stack");
-        self.xmm_for(a, pos)
+        let x = self.xmm_for(a, pos);
+        self.free_gpr_of(a);
+        x
     }
 
     /// The float pool register of popped (not freed) entry `op` at `pos`: its own, or a new

@@ -219,6 +219,7 @@ fn export_global(wasm: &[u8], index: u32, name: &str) -> Vec<u8> {
 /// One configuration under comparison.
 pub struct Tier {
     pub name: &'static str,
+    pub strategy: Strategy,
     pub engine: Engine,
 }
 
@@ -241,6 +242,7 @@ pub fn tiers() -> Vec<Tier> {
         tune(&mut config);
         Tier {
             name,
+            strategy,
             engine: Engine::new(&config).expect("every tier is available on x86-64 Linux"),
         }
     };
@@ -664,6 +666,14 @@ pub fn compare(tiers: &[Tier], wasm: &[u8], stats: &mut Stats) -> Result<(), Str
     for tier in tiers {
         let module = Module::from_binary(&tier.engine, wasm)
             .map_err(|e| format!("{}: the module does not compile: {e:#}", tier.name))?;
+        // A function a forced JIT tier cannot compile would stay interpreted, and compare
+        // equal: every one must compile.
+        let eager = match tier.strategy {
+            Strategy::Baseline => module.compile_baseline_eagerly(),
+            Strategy::Optimizing => module.compile_optimizing_eagerly(),
+            _ => Ok(()),
+        };
+        eager.map_err(|e| format!("{}: a function does not compile: {e:#}", tier.name))?;
         modules.push(module.clone());
         let limits = StoreLimitsBuilder::new()
             .memory_size(MEMORY_LIMIT)
