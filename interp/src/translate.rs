@@ -282,10 +282,7 @@ macro_rules! define_numeric_translation {
                         let addr = self.pop_slot();
                         let dst = self.push_temp();
                         let offset = memarg.offset as u32;
-                        let sum = indexed_end_fits(offset, $lw)
-                            .then(|| self.take_address_sum(addr, $lw))
-                            .flatten();
-                        match sum {
+                        match self.take_address_sum(addr, offset, $lw) {
                             Some((a, b, scaled)) => {
                                 self.emit_result(Instr::$loadi { dst, a, b, offset, scaled })
                             }
@@ -296,10 +293,7 @@ macro_rules! define_numeric_translation {
                         let value = self.pop_slot();
                         let addr = self.pop_slot();
                         let offset = memarg.offset as u32;
-                        let sum = indexed_end_fits(offset, $sw)
-                            .then(|| self.take_address_sum(addr, $sw))
-                            .flatten();
-                        match sum {
+                        match self.take_address_sum(addr, offset, $sw) {
                             Some((a, b, scaled)) => {
                                 self.emit(Instr::$storei { a, b, value, offset, scaled });
                             }
@@ -481,9 +475,19 @@ impl Translator<'_> {
     /// `a + (b << log2(width))` (an array element's address, see [`Self::fuse_shifted_add`]),
     /// returns `(a, b, true)`: the access scales `b` itself. The operands of a store's value
     /// may follow the address on the stack without instructions (locals, constants) only.
-    fn take_address_sum(&mut self, addr: Slot, width: u32) -> Option<(Slot, Slot, bool)> {
+    /// An access at `offset` of `width` bytes whose end does not fit 32 bits takes no sum
+    /// (the indexed forms keep the end, see `exec::indexed_end_fits`).
+    fn take_address_sum(
+        &mut self,
+        addr: Slot,
+        offset: u32,
+        width: u32,
+    ) -> Option<(Slot, Slot, bool)> {
         let last = self.code.len().checked_sub(1)?;
         if self.last_result != Some(last) || addr < self.temp_base {
+            return None;
+        }
+        if !indexed_end_fits(offset, width) {
             return None;
         }
         let (a, b, scaled) = match self.code[last] {
