@@ -522,7 +522,22 @@ const CONSTANT_USES: &str = r#"
     (if (i32.eqz (local.get $x)) (then (return (i32.const 5000))))
     ;; The last constant of the function, read only by an address sum.
     (i32.store offset=2024 (local.get $x) (i32.mul (local.get $s) (i32.const 3)))
-    (i32.add (local.get $s) (i32.load (i32.add (local.get $x) (i32.const 2024))))))
+    (i32.add (local.get $s) (i32.load (i32.add (local.get $x) (i32.const 2024)))))
+  ;; No parameters or locals: the constants' slots start at 0, where results go. The
+  ;; returned 7 is the first constant; only the 5 is read by an instruction.
+  (global $g (mut i32) (i32.const 100))
+  (func (export "returned_first") (result i32)
+    (i32.const 7)
+    (global.set $g (i32.sub (i32.const 5) (global.get $g))))
+  ;; The 3 is only an immediate, so it leaves slot 0, where the 7 is written.
+  (func (export "returned_last") (result i32)
+    (drop (i32.add (global.get $g) (i32.const 3)))
+    (global.set $g (i32.sub (i32.const 5) (global.get $g)))
+    (i32.const 7))
+  (func (export "results") (result i32 i32 i32)
+    (i32.const 7)
+    (i32.sub (i32.const 5) (global.get $g))
+    (i32.add (global.get $g) (i32.const 9))))
 "#;
 
 #[test]
@@ -535,13 +550,26 @@ fn constants_read_as_slots_are_in_the_frame() {
         let f = instance
             .get_typed_func::<i32, i32>(&mut store, "uses")
             .unwrap();
-        [0, 1, 2, 3, 100]
+        let returned = |store: &mut Store<()>, name| {
+            let f = instance.get_typed_func::<(), i32>(&mut *store, name);
+            f.unwrap().call(store, ()).unwrap()
+        };
+        let results = instance
+            .get_typed_func::<(), (i32, i32, i32)>(&mut store, "results")
+            .unwrap();
+        let mut outcomes: Vec<i32> = [0, 1, 2, 3, 100]
             .into_iter()
             .map(|x| f.call(&mut store, x).unwrap())
-            .collect()
+            .collect();
+        outcomes.push(returned(&mut store, "returned_first"));
+        outcomes.push(returned(&mut store, "returned_last"));
+        let (a, b, c) = results.call(&mut store, ()).unwrap();
+        outcomes.extend([a, b, c]);
+        outcomes
     };
     let expected = outcomes(Strategy::Optimizing);
     assert_eq!(expected[0], 5000);
+    assert_eq!(expected[5..], [7, 7, 7, -95, 109]);
     assert_eq!(outcomes(Strategy::Interpreter), expected);
 }
 

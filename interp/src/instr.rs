@@ -13,6 +13,19 @@
 /// Index of a value slot in the current frame.
 pub(crate) type Slot = u32;
 
+/// How an instruction uses a slot it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SlotUse {
+    /// Written: a local, a temporary or, before a return, a result's slot (which may lie
+    /// among the constants' slots when results outnumber parameters and locals).
+    Write,
+    /// Read from the frame.
+    Read,
+    /// The second operand of a binary operator or of a compare-and-branch: the threaded
+    /// code takes a constant there as an immediate (`exec::lower`), reading no slot.
+    ImmediateIfConstant,
+}
+
 /// Calls `$m!` with every numeric instruction, by family. Names are wasmparser's operator
 /// names; each is paired with its function in `crate::semantics` (loads and stores with
 /// their access width and conversion instead).
@@ -218,6 +231,122 @@ macro_rules! define_instr {
                     | Instr::TableGet { dst, .. }
                     | Instr::TableSize { dst, .. } => Some(dst),
                     _ => None,
+                }
+            }
+
+            /// Calls `f` with every slot the instruction names and how it uses it. An
+            /// `Arg` names a slot only after a `Select` (its condition) or a
+            /// `CallIndirect` (the arguments' base); the others hold indices, so `prev` is
+            /// the instruction before this one.
+            pub(crate) fn for_each_slot(
+                &mut self,
+                prev: Option<Instr>,
+                mut f: impl FnMut(&mut Slot, SlotUse),
+            ) {
+                use SlotUse::{ImmediateIfConstant as Imm, Read, Write};
+                // Exhaustive, so that a new instruction must say how it uses its slots.
+                match self {
+                    $( Instr::$un { dst, src } )|*
+                    | $( Instr::$unt { dst, src } )|*
+                    | Instr::Copy { dst, src } => {
+                        f(src, Read);
+                        f(dst, Write);
+                    }
+                    $( Instr::$bin { dst, a, b } )|*
+                    | $( Instr::$bint { dst, a, b } )|* => {
+                        f(a, Read);
+                        f(b, Imm);
+                        f(dst, Write);
+                    }
+                    $( Instr::$load { dst, addr, .. } )|* => {
+                        f(addr, Read);
+                        f(dst, Write);
+                    }
+                    $( Instr::$store { addr, value, .. } )|* => {
+                        f(addr, Read);
+                        f(value, Read);
+                    }
+                    $( Instr::$loadi { dst, a, b, .. } )|*
+                    | Instr::I32AddShifted { dst, a, b, .. }
+                    | Instr::Select { dst, a, b } => {
+                        f(a, Read);
+                        f(b, Read);
+                        f(dst, Write);
+                    }
+                    $( Instr::$storei { a, b, value, .. } )|* => {
+                        f(a, Read);
+                        f(b, Read);
+                        f(value, Read);
+                    }
+                    Instr::Arg { a, .. } => {
+                        if matches!(
+                            prev,
+                            Some(Instr::Select { .. } | Instr::CallIndirect { .. })
+                        ) {
+                            f(a, Read);
+                        }
+                    }
+                    Instr::Const { dst, .. }
+                    | Instr::GlobalGet { dst, .. }
+                    | Instr::RefFunc { dst, .. }
+                    | Instr::MemorySize { dst }
+                    | Instr::TableSize { dst, .. } => f(dst, Write),
+                    Instr::BrIfZero { cond, .. } | Instr::BrIfNonZero { cond, .. } => {
+                        f(cond, Read)
+                    }
+                    Instr::BrI32Eq { a, b, .. }
+                    | Instr::BrI32Ne { a, b, .. }
+                    | Instr::BrI32LtS { a, b, .. }
+                    | Instr::BrI32LtU { a, b, .. }
+                    | Instr::BrI32GtS { a, b, .. }
+                    | Instr::BrI32GtU { a, b, .. }
+                    | Instr::BrI32LeS { a, b, .. }
+                    | Instr::BrI32LeU { a, b, .. }
+                    | Instr::BrI32GeS { a, b, .. }
+                    | Instr::BrI32GeU { a, b, .. } => {
+                        f(a, Read);
+                        f(b, Imm);
+                    }
+                    Instr::BrTable { index: slot, .. }
+                    | Instr::CallIndirect { index: slot, .. }
+                    | Instr::GlobalSet { src: slot, .. } => f(slot, Read),
+                    // The arguments are read from, and the results written to, the slots
+                    // from `base` (temporaries).
+                    Instr::Call { base, .. } | Instr::CallRef { base, .. } => f(base, Read),
+                    Instr::MemoryGrow { dst, delta } => {
+                        f(delta, Read);
+                        f(dst, Write);
+                    }
+                    Instr::TableGet { dst, index, .. } => {
+                        f(index, Read);
+                        f(dst, Write);
+                    }
+                    Instr::TableSet { index, value, .. } => {
+                        f(index, Read);
+                        f(value, Read);
+                    }
+                    Instr::TableGrow { dst, init, delta } => {
+                        f(init, Read);
+                        f(delta, Read);
+                        f(dst, Write);
+                    }
+                    // `dst` is a destination address here, read like the others.
+                    Instr::MemoryFill { dst, value: b, len }
+                    | Instr::MemoryCopy { dst, src: b, len }
+                    | Instr::MemoryInit { dst, src: b, len }
+                    | Instr::TableFill { dst, value: b, len }
+                    | Instr::TableCopy { dst, src: b, len }
+                    | Instr::TableInit { dst, src: b, len } => {
+                        f(dst, Read);
+                        f(b, Read);
+                        f(len, Read);
+                    }
+                    Instr::Br { .. }
+                    | Instr::LoopBudget { .. }
+                    | Instr::Return
+                    | Instr::Unreachable
+                    | Instr::DataDrop { .. }
+                    | Instr::ElemDrop { .. } => {}
                 }
             }
         }

@@ -17,9 +17,8 @@
 //!   does returning a single result, to slot 0.
 
 use crate::exec::{indexed_end_fits, Op};
-use crate::instr::{for_each_numeric_op, Instr, Slot};
+use crate::instr::{for_each_numeric_op, Instr, Slot, SlotUse};
 use anyhow::{bail, Result};
-use std::cell::Cell;
 use std::collections::HashMap;
 use strata_environ::{ModuleInfo, VMOffsets};
 use wasmparser::{BlockType, Operator};
@@ -41,9 +40,11 @@ pub(crate) struct CompiledFunc {
     /// Declared locals after the parameters (zeroed on entry).
     pub(crate) num_locals: u32,
     /// The slots after the parameters on entry: zero for each declared local, then the
-    /// values of the constant slots, which follow the locals.
+    /// values of the constant slots read from the frame (the first ones, see
+    /// [`read_constants_first`]), then a zero if that made an odd count.
     pub(crate) entry_values: Box<[u64]>,
-    /// Bytes of the slots the frame needs (at least max(params, results) slots).
+    /// Bytes of the slots the frame needs (at least max(params, results) slots, and the
+    /// parameters and entry values).
     pub(crate) frame_bytes: usize,
     /// The loop headers where the activation may move to native code (on-stack
     /// replacement), indexed by their `LoopBudget` instructions.
@@ -111,11 +112,6 @@ struct Translator<'m> {
     stack: Vec<Operand>,
     control: Vec<Control>,
     const_slots: HashMap<u64, Slot>,
-    /// The first constant slot.
-    first_const: Slot,
-    /// Per constant slot, whether an instruction reads it as a slot: those that lowering
-    /// turns into immediates everywhere need no value in the frame (see `pop_imm_operand`).
-    const_read: Vec<Cell<bool>>,
     temp_base: u32,
     max_height: u32,
     reachable: bool,
@@ -181,8 +177,6 @@ pub(crate) fn translate(
             branched: false,
         }],
         const_slots,
-        first_const,
-        const_read: consts.iter().map(|_| Cell::new(false)).collect(),
         temp_base: first_const + consts.len() as u32,
         max_height: 0,
         reachable: true,
@@ -201,13 +195,19 @@ pub(crate) fn translate(
     if !t.control.is_empty() {
         bail!("function body ends inside a block");
     }
-    let read_consts = t
-        .const_read
-        .iter()
-        .rposition(Cell::get)
-        .map_or(0, |k| k + 1);
+    let read_consts =
+        read_constants_first(&mut t.code, &mut t.osr_points, first_const, &mut consts);
+    // Frames take the constants read as slots; the others are only ever immediates. An odd
+    // count gets a zero after it: frames copy their entry values in pairs.
+    let entry_values: Box<[u64]> = std::iter::repeat_n(0, num_locals as usize)
+        .chain(consts.iter().copied().take(read_consts))
+        .chain(std::iter::repeat_n(
+            0,
+            (num_locals as usize + read_consts) % 2,
+        ))
+        .collect();
     let frame_size = (t.temp_base + t.max_height)
-        .max(num_params)
+        .max(num_params + entry_values.len() as u32)
         .max(num_results);
     Ok(CompiledFunc {
         code: crate::exec::lower(
@@ -221,14 +221,76 @@ pub(crate) fn translate(
         defined,
         num_params,
         num_locals,
-        // Frames take the constants up to the last one read as a slot; the others are only
-        // ever immediates.
-        entry_values: std::iter::repeat_n(0, num_locals as usize)
-            .chain(consts.iter().copied().take(read_consts))
-            .collect(),
+        entry_values,
         frame_bytes: frame_size as usize * std::mem::size_of::<u64>(),
         osr_points: t.osr_points.into(),
     })
+}
+
+/// Renumbers the constant slots (`values`, from slot `first`) so that those some
+/// instruction reads from the frame come first, and returns how many these are: a frame
+/// copies in only them on every call, while constants the threaded code only ever takes as
+/// immediates need no value there. Translation numbers constants by first appearance, so
+/// without this one float constant or table address late in a function would make every
+/// call copy all of them.
+fn read_constants_first(
+    code: &mut [Instr],
+    osr_points: &mut [OsrPoint],
+    first: Slot,
+    values: &mut Vec<u64>,
+) -> usize {
+    let index = |slot: Slot| {
+        slot.checked_sub(first)
+            .map(|k| k as usize)
+            .filter(|&k| k < values.len())
+    };
+    let mut read = vec![false; values.len()];
+    let mut prev = None;
+    for instr in code.iter_mut() {
+        instr.for_each_slot(prev, |slot, how| {
+            if let (Some(k), SlotUse::Read) = (index(*slot), how) {
+                read[k] = true;
+            }
+        });
+        prev = Some(*instr);
+    }
+    // On-stack replacement reads every stack entry of a loop header from the frame.
+    for point in osr_points.iter() {
+        for &slot in point.stack.iter() {
+            if let Some(k) = index(slot) {
+                read[k] = true;
+            }
+        }
+    }
+    // The new position of each constant: the read ones in order, then the others.
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by_key(|&k| !read[k]);
+    let mut new_index = vec![0; values.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_index[old] = new as u32;
+    }
+    let renumber = |slot: &mut Slot| {
+        if let Some(k) = index(*slot) {
+            *slot = first + new_index[k];
+        }
+    };
+    let mut prev = None;
+    for instr in code.iter_mut() {
+        let before = *instr;
+        instr.for_each_slot(prev, |slot, how| {
+            // A written slot among the constants' is a result's (slots `0..n` on return),
+            // which names no constant.
+            if how != SlotUse::Write {
+                renumber(slot);
+            }
+        });
+        prev = Some(before);
+    }
+    for point in osr_points.iter_mut() {
+        point.stack.iter_mut().for_each(renumber);
+    }
+    *values = order.iter().map(|&k| values[k]).collect();
+    read.iter().filter(|&&r| r).count()
 }
 
 /// The raw value of a constant operator.
@@ -267,13 +329,13 @@ macro_rules! define_numeric_translation {
                         self.emit_result(Instr::$unt { dst, src });
                     } )*
                     $( Operator::$bin => {
-                        let b = self.pop_imm_operand();
+                        let b = self.pop_slot();
                         let a = self.pop_slot();
                         let dst = self.push_temp();
                         self.emit_result(Instr::$bin { dst, a, b });
                     } )*
                     $( Operator::$bint => {
-                        let b = self.pop_imm_operand();
+                        let b = self.pop_slot();
                         let a = self.pop_slot();
                         let dst = self.push_temp();
                         self.emit_result(Instr::$bint { dst, a, b });
@@ -317,16 +379,8 @@ for_each_numeric_op!(define_numeric_translation);
 impl Translator<'_> {
     // ---- operand stack ----
 
-    /// The slot of the entry at `pos`, which an instruction reads (a constant's then needs
-    /// its value in the frame).
-    fn slot_at(&self, pos: usize) -> Slot {
-        let slot = self.operand_slot(pos);
-        self.mark_read(slot);
-        slot
-    }
-
     /// The slot of the entry at `pos`.
-    fn operand_slot(&self, pos: usize) -> Slot {
+    fn slot_at(&self, pos: usize) -> Slot {
         match self.stack[pos] {
             Operand::Local(i) => i,
             Operand::Const(s) => s,
@@ -334,30 +388,9 @@ impl Translator<'_> {
         }
     }
 
-    /// Notes that an instruction reads `slot`: a constant slot's value must be in the frame.
-    fn mark_read(&self, slot: Slot) {
-        if let Some(read) = slot
-            .checked_sub(self.first_const)
-            .and_then(|k| self.const_read.get(k as usize))
-        {
-            read.set(true);
-        }
-    }
-
     fn pop_slot(&mut self) -> Slot {
         let pos = self.stack.len() - 1;
         let slot = self.slot_at(pos);
-        self.stack.pop();
-        slot
-    }
-
-    /// Pops the second operand of a binary instruction. Lowering makes a constant there an
-    /// immediate of the instruction (`exec::numeric`, `exec::compare`), so it reads no slot;
-    /// whatever rewrites the instruction into one that reads it as a slot marks it read
-    /// ([`Self::take_address_sum`]).
-    fn pop_imm_operand(&mut self) -> Slot {
-        let pos = self.stack.len() - 1;
-        let slot = self.operand_slot(pos);
         self.stack.pop();
         slot
     }
@@ -501,9 +534,6 @@ impl Translator<'_> {
         };
         self.code.pop();
         self.last_result = None;
-        // The indexed access reads both as slots.
-        self.mark_read(a);
-        self.mark_read(b);
         Some((a, b, scaled))
     }
 
@@ -539,7 +569,6 @@ impl Translator<'_> {
             return;
         };
         self.code.truncate(n - 2);
-        self.mark_read(base);
         self.emit_result(Instr::I32AddShifted {
             dst,
             a: base,
@@ -653,8 +682,12 @@ impl Translator<'_> {
     fn emit_return(&mut self) {
         let n = self.control[0].results;
         if n == 1 {
-            let src = self.slot_at(self.stack.len() - 1);
-            if src != 0 {
+            let top = self.stack.len() - 1;
+            let src = self.slot_at(top);
+            // `Return` reads slot 0 without naming it: a constant there is copied even into
+            // its own slot, which is then no longer the constant's once constants are
+            // renumbered (see `read_constants_first`).
+            if src != 0 || matches!(self.stack[top], Operand::Const(_)) {
                 self.emit(Instr::Copy { dst: 0, src });
             }
         } else if n > 1 {
@@ -1120,4 +1153,31 @@ fn fuse_compare_branch(compare: Instr, cond: Slot, when: bool) -> Option<Instr> 
         _ => return None,
     };
     (dst == cond).then(|| if when { taken } else { not_taken }(a, b, target))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn translated(wat: &str) -> CompiledFunc {
+        let module = strata_environ::translate_module(&wat::parse_str(wat).unwrap()).unwrap();
+        translate(&module, VMOffsets::new(&module), 0, false).unwrap()
+    }
+
+    /// Only constants some instruction reads from the frame are copied in on a call: here
+    /// the `f64` one, which appears after eight constants that are immediates everywhere.
+    #[test]
+    fn frames_copy_only_constants_read_as_slots() {
+        let func = translated(
+            r#"(module (func (param i32) (result f64)
+                (local i32 i64)
+                local.get 0 i32.const 11 i32.add i32.const 12 i32.mul
+                i32.const 13 i32.xor i32.const 14 i32.sub i32.const 15 i32.and
+                i32.const 16 i32.or i32.const 17 i32.shl i32.const 18 i32.rotl
+                local.set 1
+                f64.const 2.5))"#,
+        );
+        // The locals' zeros, the float's bits, and a zero that makes the count even.
+        assert_eq!(*func.entry_values, [0, 0, 2.5f64.to_bits(), 0]);
+    }
 }
