@@ -206,15 +206,21 @@ pub(crate) fn i64_trunc_sat_f64_u(a: u64) -> u64 {
 
 /// Checks a float-to-int truncation: NaN is an invalid conversion; a value whose truncation
 /// lies outside `(lower, upper)` (both exclusive) overflows.
+///
+/// `lower` is an integer at most -1 and `upper` a positive one, so the truncation lies
+/// outside exactly when `x` itself does (`x` in `(lower, lower + 1)` truncates to
+/// `lower + 1`): no `trunc`, which is a library call without SSE4.1.
+#[inline(always)]
 fn check_trunc(x: f64, lower: f64, upper: f64) -> Result<(), TrapCode> {
-    if x.is_nan() {
-        return Err(TrapCode::BadConversionToInteger);
+    debug_assert!(lower <= -1.0 && lower.fract() == 0.0 && upper > 0.0 && upper.fract() == 0.0);
+    if x > lower && x < upper {
+        return Ok(());
     }
-    let t = x.trunc();
-    if t <= lower || t >= upper {
-        return Err(TrapCode::IntegerOverflow);
-    }
-    Ok(())
+    Err(if x.is_nan() {
+        TrapCode::BadConversionToInteger
+    } else {
+        TrapCode::IntegerOverflow
+    })
 }
 
 const I32_LOWER: f64 = -2147483649.0;
@@ -582,6 +588,19 @@ mod tests {
         assert_eq!(
             i64_trunc_f64_u(d(18446744073709549568.0)),
             Ok(u64::MAX - 2047)
+        );
+        // Just inside and just outside each bound, infinities and NaN.
+        assert_eq!(i32_trunc_f64_s(d(2147483647.9)), Ok(0x7fff_ffff));
+        assert_eq!(i32_trunc_f64_u(d(4294967295.9)), Ok(0xffff_ffff));
+        assert_eq!(i32_trunc_f64_u(d(-0.9)), Ok(0));
+        for x in [-1.0, 4294967296.0, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(i32_trunc_f64_u(d(x)), Err(TrapCode::IntegerOverflow));
+        }
+        assert_eq!(i64_trunc_f64_s(d(-0.5)), Ok(0));
+        assert_eq!(i64_trunc_f64_u(d(-1.0)), Err(TrapCode::IntegerOverflow));
+        assert_eq!(
+            i32_trunc_f64_s(d(f64::NAN)),
+            Err(TrapCode::BadConversionToInteger)
         );
     }
 
