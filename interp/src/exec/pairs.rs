@@ -337,6 +337,8 @@ pair_table! {
     [I32Add] [imm I32StoreIndexed],
     [I32Sub] [imm I32StoreIndexed],
     [imm I32ShrU] [I32Store8],
+    [imm I32Add] [I32Store],
+    [imm I32Sub] [I32Store],
     [I32Store8] [imm I32Add],
     // Loads feeding branches, results copied or returned, comparisons feeding `select`,
     // counting down to a branch or a call.
