@@ -409,7 +409,24 @@ const JOINS: &str = r#"
       (local.set $i (i32.xor (local.get $i) (i32.const 0)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $l (i32.lt_u (local.get $i) (i32.const 12))))
-    (i32.add (i32.mul (local.get $i) (i32.const 100)) (local.get $s))))
+    (i32.add (i32.mul (local.get $i) (i32.const 100)) (local.get $s)))
+  ;; A select's result read right after it (as a second operand), across the `Arg` word
+  ;; that follows a select, and at a loop header whose entry and back edge both come from a
+  ;; select of the same local; an `f64` select into `f64` arithmetic (the value is not in
+  ;; the float accumulator).
+  (func (export "selects") (param $x i32) (param $c i32) (result i32)
+    (local $t i32) (local $n i32) (local $f f64)
+    (local.set $t (select (local.get $x) (i32.const 9) (local.get $c)))
+    (local.set $n (i32.sub (i32.const 100) (local.get $t)))
+    (local.set $t (select (local.get $n) (local.get $x) (i32.and (local.get $c) (i32.const 2))))
+    (loop $l
+      (local.set $n (i32.add (local.get $t) (local.get $n)))
+      (local.set $t (select (i32.sub (local.get $t) (i32.const 3)) (i32.const 0)
+                            (i32.gt_s (local.get $t) (i32.const 3))))
+      (br_if $l (local.get $t)))
+    (local.set $f (select (f64.convert_i32_s (local.get $x)) (f64.const 2.5) (local.get $c)))
+    (local.set $f (f64.add (local.get $f) (f64.const 0.25)))
+    (i32.add (local.get $n) (i32.trunc_f64_s (f64.mul (local.get $f) (f64.const 4))))))
 "#;
 
 #[test]
@@ -427,6 +444,7 @@ fn accumulated_operands_respect_joins() {
             "chase",
             "counter",
             "passing",
+            "selects",
         ] {
             let f = instance
                 .get_typed_func::<(i32, i32), i32>(&mut store, name)

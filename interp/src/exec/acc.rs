@@ -223,6 +223,12 @@ pub(super) fn arrivals(
     // add arrived with, unless that is the counter; a branch also reached by a jump leaves
     // nothing known.
     let leaves = |at: usize, straight: &[Option<(Slot, bool)>], passes_on: &[bool]| {
+        // An `Arg` word is never run: what follows it is reached from the instruction it
+        // belongs to.
+        let at = match code[at] {
+            Instr::Arg { .. } if at > 0 => at - 1,
+            _ => at,
+        };
         if passes_on[at] {
             return straight[at];
         }

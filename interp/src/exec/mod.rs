@@ -362,7 +362,9 @@ fn trampoline(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) {
 /// it in the float accumulator too (see [`acc`]).
 fn result(instr: Instr) -> Option<(Slot, bool)> {
     match instr {
-        Instr::Const { dst, .. } | Instr::GlobalGet { dst, .. } => Some((dst, false)),
+        Instr::Const { dst, .. } | Instr::GlobalGet { dst, .. } | Instr::Select { dst, .. } => {
+            Some((dst, false))
+        }
         other => numeric::result(other),
     }
 }
@@ -617,7 +619,8 @@ fn select<const ACC: u8>(
         operand::<ACC, 2>(regs, op.c, acc)
     };
     regs.set(op.a, v);
-    next!(ip.skip(2), regs, ex, acc, mem, facc)
+    // The result is the accumulator from here on (see `result`).
+    next!(ip.skip(2), regs, ex, v, mem, facc)
 }
 
 // Calls.
