@@ -460,6 +460,74 @@ fn accumulated_operands_respect_joins() {
     assert_eq!(outcomes(Strategy::Interpreter), expected);
 }
 
+/// A call's first result is the accumulator when the caller continues, whichever way the
+/// call went: an interpreted callee whose result was in the accumulator or was not, a
+/// host function, `call_indirect`, a callee already compiled (tiered, with low
+/// thresholds), `f64` and multiple results, and calls without results.
+const CALL_RESULTS: &str = r#"
+(module
+  (import "host" "triple" (func $triple (param i32) (result i32)))
+  (table 3 funcref)
+  (elem (i32.const 0) $sum $load $triple)
+  (memory 1)
+  (func $sum (param $a i32) (param $b i32) (result i32)
+    (i32.add (local.get $a) (local.get $b)))
+  ;; Its result was stored, not in the accumulator, when it returns.
+  (func $load (param $a i32) (param $b i32) (result i32)
+    (i32.store (i32.const 16) (i32.xor (local.get $a) (local.get $b)))
+    (drop (i32.load (i32.const 20)))
+    (i32.load (i32.const 16)))
+  (func $half (param $x f64) (result f64) (f64.mul (local.get $x) (f64.const 0.5)))
+  (func $pair (param $x i32) (result i32 i32)
+    (i32.add (local.get $x) (i32.const 1)) (i32.sub (local.get $x) (i32.const 1)))
+  (func $nothing (param $x i32) (i32.store (i32.const 32) (local.get $x)))
+  (func (export "calls") (param $x i32) (param $y i32) (result i32)
+    (local $s i32) (local $f f64) (local $k i32)
+    (loop $l
+      (local.set $s (i32.sub (local.get $s) (call $sum (local.get $x) (local.get $k))))
+      (local.set $s (i32.sub (call $load (local.get $y) (local.get $k)) (local.get $s)))
+      (local.set $s (i32.add (local.get $s) (call $triple (local.get $k))))
+      (local.set $s (i32.sub (local.get $s)
+        (call_indirect (param i32) (result i32) (local.get $s) (i32.const 2))))
+      (local.set $s (i32.add (local.get $s)
+        (call_indirect (param i32 i32) (result i32) (local.get $x) (local.get $s)
+          (i32.and (local.get $k) (i32.const 1)))))
+      (local.set $f (f64.add (call $half (f64.convert_i32_s (local.get $s))) (f64.const 1.5)))
+      (local.set $s (i32.add (local.get $s) (i32.trunc_f64_s (local.get $f))))
+      (local.set $s (i32.sub (local.get $s) (i32.mul (call $pair (local.get $k)))))
+      (call $nothing (local.get $s))
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.const 32))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $k) (i32.const 40))))
+    (local.get $s)))
+"#;
+
+#[test]
+fn call_results_arrive_in_the_accumulator() {
+    let outcomes = |engine: Engine| -> Vec<i32> {
+        let module = Module::new(&engine, CALL_RESULTS).unwrap();
+        let mut store = Store::new(&engine, ());
+        let triple = Func::wrap(&mut store, |x: i32| x.wrapping_mul(3));
+        let instance = Instance::new(&mut store, &module, &[triple.into()]).unwrap();
+        let f = instance
+            .get_typed_func::<(i32, i32), i32>(&mut store, "calls")
+            .unwrap();
+        [(0, 0), (3, 5), (-7, 11), (i32::MAX, i32::MIN)]
+            .into_iter()
+            .map(|args| f.call(&mut store, args).unwrap())
+            .collect()
+    };
+    let expected = outcomes(engine(Strategy::Optimizing));
+    assert_eq!(outcomes(engine(Strategy::Interpreter)), expected);
+    // Callees compiled after a few calls, the loop's function after a few iterations.
+    let mut config = Config::new();
+    config
+        .strategy(Strategy::Tiered)
+        .baseline_call_threshold(3)
+        .baseline_loop_threshold(1 << 30);
+    assert_eq!(outcomes(Engine::new(&config).unwrap()), expected);
+}
+
 /// An `f64` operand computed by the instruction before it arrives in the interpreter's
 /// float accumulator only when that instruction computed an `f64`; one that reinterprets
 /// an integer's bits, or a copy, leaves it stale. Every function here feeds an `f64`

@@ -208,7 +208,9 @@ pub(crate) fn translate(
         .collect();
     let frame_size = (t.temp_base + t.max_height)
         .max(num_params + entry_values.len() as u32)
-        .max(num_results);
+        .max(num_results)
+        // Slot 0 is read on return (see `exec::ret`), results or not.
+        .max(1);
     Ok(CompiledFunc {
         code: crate::exec::lower(
             &t.code,
@@ -1089,6 +1091,9 @@ impl Translator<'_> {
         let first = self.stack.len() as u32 - params;
         self.stack.truncate(first as usize);
         self.last_result = None;
+        // The first result's slot is in the frame even without results or arguments: the
+        // executor reads it on the way back (see `exec::ret`).
+        self.max_height = self.max_height.max(first + 1);
         self.temp_base + first
     }
 

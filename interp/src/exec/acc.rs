@@ -2,7 +2,8 @@
 //!
 //! Every instruction that computes a value writes it to its result slot and passes it to the
 //! next handler as the accumulator argument, and branches pass on the accumulator they
-//! arrived with. An instruction whose operand is that slot on every way in (it falls
+//! arrived with. A call continues with its first result there, whichever way it went (an
+//! interpreted callee's return, native code, the array convention). An instruction whose operand is that slot on every way in (it falls
 //! through from the instruction that wrote it and is no branch target, or every branch to
 //! it and the fall-through agree) reads the operand from the accumulator instead: the
 //! dependency no longer waits for the store to the slot to forward to the load from it,
@@ -202,7 +203,7 @@ fn falls_through(instr: &Instr) -> bool {
 /// value ([`Arrivals::passes_on`]), and lowering gives it the handler that does.
 pub(super) fn arrivals(
     code: &[Instr],
-    result: impl Fn(Instr) -> Option<(Slot, bool)>,
+    result: impl Fn(usize) -> Option<(Slot, bool)>,
     back_edge: impl Fn(usize) -> Option<Slot>,
     passing: impl Fn(usize) -> Option<Slot>,
 ) -> Arrivals {
@@ -233,7 +234,7 @@ pub(super) fn arrivals(
             return straight[at];
         }
         if !is_conditional_branch(&code[at]) {
-            return result(code[at]);
+            return result(at);
         }
         match back_edge(at) {
             Some(_) if targeted(at) => None,

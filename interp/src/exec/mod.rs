@@ -369,6 +369,16 @@ fn result(instr: Instr) -> Option<(Slot, bool)> {
     }
 }
 
+/// The result slot of a call at `at`, which every way back from a call leaves in the
+/// accumulator (see [`ret`]; an `f64` result not in the float accumulator).
+fn call_result(code: &[Instr], at: usize) -> Option<(Slot, bool)> {
+    match code[at] {
+        Instr::Call { base, .. } | Instr::CallRef { base, .. } => Some((base, false)),
+        Instr::CallIndirect { .. } => Some((arg_of(code, at).0, false)),
+        _ => None,
+    }
+}
+
 /// Lowers translated code to threaded code, one [`Op`] per instruction (so positions, and
 /// the `Arg` words that follow some instructions, stay where they were); an instruction
 /// that fuses with the next one ([`fused`], [`pairs`]) becomes the superinstruction of
@@ -379,7 +389,7 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
         passes_on,
     } = acc::arrivals(
         code,
-        result,
+        |at| call_result(code, at).or_else(|| result(code[at])),
         |at| {
             let first = *code.get(at.checked_sub(1)?)?;
             fused::back_edge_slot(first, code[at])
@@ -438,7 +448,7 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
                     Op::new(with_acc1!(br_table, bit(index, 1)), index, len, 0)
                 }
                 Instr::LoopBudget { point } => Op::new(loop_budget, point, 0, 0),
-                Instr::Return => Op::new(ret, 0, 0, 0),
+                Instr::Return => Op::new(with_acc1!(ret, bit(0, 1)), 0, 0, 0),
                 Instr::Unreachable => Op::new(unreachable, 0, 0, 0),
                 Instr::Select { dst, a, b } => {
                     let (cond, _, _) = arg_of(code, at);
@@ -581,7 +591,7 @@ fn loop_budget(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory,
         // Compiled just now: continue this very call in the native code.
         match ex.osr(ip.op().a, regs) {
             Ok(false) => {}
-            Ok(true) => return ret(ip, regs, ex, acc, mem, facc),
+            Ok(true) => return ret::<0>(ip, regs, ex, acc, mem, facc),
             Err(exit) => return ex.stop(exit),
         }
     }
@@ -589,12 +599,23 @@ fn loop_budget(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory,
 }
 
 /// Leaves the current frame (its results in slots `0..n`) for its caller's, or finishes.
-fn ret(_: Ip, _: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, facc: f64) -> Ip {
+/// The caller continues with the first result (slot 0, the call's result slot in the
+/// caller's frame, which every frame has) as the accumulator: from the accumulator when
+/// it arrived there (`ACC` bit 1), else read.
+fn ret<const ACC: u8>(
+    _: Ip,
+    regs: Regs,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    mem: Memory,
+    facc: f64,
+) -> Ip {
     match ex.frames.pop() {
         None => Ip::stop(),
         Some(caller) => {
             ex.func = caller.func;
-            next!(caller.ret, caller.regs, ex, acc, mem, facc)
+            let first = operand::<ACC, 1>(regs, 0, acc);
+            next!(caller.ret, caller.regs, ex, first, mem, facc)
         }
     }
 }
@@ -675,7 +696,9 @@ fn call_defined_slow(
         if let Err(exit) = ex.call_native(defined, regs, base) {
             return ex.stop(exit);
         }
-        next!(after, regs, ex, acc, vmctx.memory(), facc)
+        // The first result is the accumulator after a call (see `ret`).
+        let _ = acc;
+        next!(after, regs, ex, regs.get(base), vmctx.memory(), facc)
     }
     let Some(callee) = ex.module.compiled(defined) else {
         ex.invalid_callee = Some(ex.module.info.func_index(defined));
@@ -694,8 +717,9 @@ fn call_defined_slow(
 /// `call` of defined function `a` with the arguments at `b`.
 fn call(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, facc: f64) -> Ip {
     let op = ip.op();
-    // Neither the callee's first instruction nor the one after the call reads the
-    // accumulator (see `acc::arrivals`): it is not passed on, which frees its register here.
+    // The callee's first instruction does not read the accumulator (see `acc::arrivals`),
+    // and the one after the call finds the call's first result there (see `ret`): it is not
+    // passed on, which frees its register here.
     let _ = acc;
     match enter_interpreted(ex, regs, op.a, op.b, ip.skip(1)) {
         Some((start, callee_regs)) => next!(start, callee_regs, ex, 0, mem, facc),
@@ -728,7 +752,9 @@ fn call_ref(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, _: Memory, facc
         return ex.stop(exit);
     }
     let mem = ex.vmctx.memory();
-    next!(ip.skip(1), regs, ex, acc, mem, facc)
+    // The first result is the accumulator after a call (see `ret`).
+    let _ = acc;
+    next!(ip.skip(1), regs, ex, regs.get(op.b), mem, facc)
 }
 
 /// The target of `call_indirect` through table `c` at index `a`, type `b`: the callee and
@@ -806,7 +832,15 @@ fn call_indirect_slow(
             if let Err(exit) = ex.call_array(callee, op.b, regs, op.d) {
                 return ex.stop(exit);
             }
-            next!(ip.skip(2), regs, ex, acc, ex.vmctx.memory(), facc)
+            // The first result is the accumulator after a call (see `ret`).
+            next!(
+                ip.skip(2),
+                regs,
+                ex,
+                regs.get(op.d),
+                ex.vmctx.memory(),
+                facc
+            )
         }
     }
 }

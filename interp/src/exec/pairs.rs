@@ -79,7 +79,7 @@ then_types! {
     // Compare-and-branches for any comparison, read from the `Op`.
     Branch<ACC> => branch::<AnyCond, ACC, false>,
     BranchImm<ACC> => branch::<AnyCond, ACC, true>,
-    Ret => super::ret,
+    Ret<ACC> => super::ret::<ACC>,
     Call => super::call,
     CallIndirect => super::call_indirect,
 }
@@ -104,7 +104,7 @@ enum Second {
     BrTable(u8),
     Branch(u8),
     BranchImm(u8),
-    Ret,
+    Ret(u8),
     Call,
     CallIndirect,
 }
@@ -138,7 +138,7 @@ fn second(
             }
             _ => return None,
         },
-        Instr::Return => Second::Ret,
+        Instr::Return => Second::Ret(bit(0, 1)),
         Instr::Call { .. } => Second::Call,
         Instr::CallIndirect { .. } => Second::CallIndirect,
         _ => {
@@ -209,7 +209,7 @@ macro_rules! second_pattern {
         Second::BranchImm($ab)
     };
     ($ab:ident; ret) => {
-        Second::Ret
+        Second::Ret($ab)
     };
     ($ab:ident; call) => {
         Second::Call
@@ -255,7 +255,7 @@ macro_rules! pair_handler {
             _ => pair::<$a, $aa, Select<7>>,
         }
     };
-    ($a:ty, $aa:literal, $ab:ident; ret) => { pair::<$a, $aa, Ret> as Handler };
+    ($a:ty, $aa:literal, $ab:ident; ret) => { pair_handler!(@2 $a, $aa, $ab, Ret) };
     ($a:ty, $aa:literal, $ab:ident; call) => { pair::<$a, $aa, Call> as Handler };
     ($a:ty, $aa:literal, $ab:ident; call_indirect) => { pair::<$a, $aa, CallIndirect> as Handler };
     ($a:ty, $aa:literal, $ab:ident; imm $x:ident) => {
