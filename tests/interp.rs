@@ -193,6 +193,16 @@ const ADDRESS_SUMS: &str = r#"
   (func (export "far") (param $a i32) (param $b i32) (result i32)
     (i64.store offset=4294967290 (i32.add (local.get $a) (local.get $b)) (i64.const 1))
     (i32.load offset=4294967294 (i32.add (local.get $a) (local.get $b))))
+  ;; Constant addends (an immediate in the interpreter), first or second, in stores and
+  ;; f64 accesses.
+  (func (export "const_first") (param $a i32) (param $b i32) (result i32)
+    (i32.store8 (i32.add (local.get $a) (i32.const 40)) (local.get $b))
+    (i32.load16_u (i32.add (i32.const 40) (local.get $a))))
+  (func (export "const_f64") (param $a i32) (param $b i32) (result i32)
+    (local $f f64)
+    (local.set $f (f64.convert_i32_s (local.get $b)))
+    (f64.store offset=8 (i32.add (i32.const 65000) (local.get $a)) (local.get $f))
+    (i32.trunc_f64_s (f64.load offset=8 (i32.add (local.get $a) (i32.const 65000)))))
   ;; An address that is no sum.
   (func (export "plain") (param $a i32) (param $b i32) (result i32)
     (i32.store16 offset=2 (local.get $a) (local.get $b))
@@ -218,6 +228,15 @@ fn fused_address_sums_wrap_like_i32_add() {
         ("plain", 65530, 0x1234), // ends at the memory's end
         ("plain", 65531, 0x1234), // one byte past it
         ("plain", -2, 0x1234),    // no wrap: far past it
+        ("const_first", 0, 0x1234),
+        ("const_first", -40, 0x77),   // wraps to 0
+        ("const_first", -41, 1),      // wraps to 2^32 - 1: out of bounds
+        ("const_first", 65494, 0x55), // the load ends at the memory's end
+        ("const_first", 65495, 0x55), // the store fits, the load does not
+        ("const_f64", 0, 9),
+        ("const_f64", 520, -3),    // ends at the memory's end
+        ("const_f64", 521, 3),     // one byte past it
+        ("const_f64", -65000, 11), // wraps to 0
     ];
     let outcomes = |strategy: Strategy| -> Vec<String> {
         let engine = engine(strategy);
@@ -748,6 +767,11 @@ const PAIRS: &str = r#"
       (local.set $y (i32.xor (local.get $y)
         (i32.wrap_i64 (i64.xor (i64.reinterpret_f64 (local.get $f))
                                (i64.rotl (i64.reinterpret_f64 (local.get $g)) (i64.const 29))))))
+      ;; Loads at a constant distance from a computed address, into a select and a sum.
+      (local.set $y (select (local.get $y) (local.get $x)
+        (i32.load8_u (i32.add (local.get $i) (i32.const 200)))))
+      (local.set $y (i32.add (local.get $y)
+        (i32.load (i32.add (i32.and (local.get $x) (i32.const 60)) (i32.const 64)))))
       ;; Sums stored: as the value, and as the address.
       (i32.store offset=512 (i32.and (local.get $i) (i32.const 60))
         (i32.add (local.get $x) (i32.const 0x1234)))

@@ -21,8 +21,9 @@ pub(crate) enum SlotUse {
     Write,
     /// Read from the frame.
     Read,
-    /// The second operand of a binary operator or of a compare-and-branch: the threaded
-    /// code takes a constant there as an immediate (`exec::lower`), reading no slot.
+    /// The second operand of a binary operator or of a compare-and-branch, or the second
+    /// addend of an unscaled indexed access: the threaded code takes a constant there as
+    /// an immediate (`exec::lower`), reading no slot.
     ImmediateIfConstant,
 }
 
@@ -266,16 +267,21 @@ macro_rules! define_instr {
                         f(addr, Read);
                         f(value, Read);
                     }
-                    $( Instr::$loadi { dst, a, b, .. } )|*
-                    | Instr::I32AddShifted { dst, a, b, .. }
-                    | Instr::Select { dst, a, b } => {
+                    // An unscaled indexed access takes a constant second addend as an
+                    // immediate (`exec::numeric::constant_addend`).
+                    $( Instr::$loadi { dst, a, b, scaled, .. } )|* => {
+                        f(a, Read);
+                        f(b, if *scaled { Read } else { Imm });
+                        f(dst, Write);
+                    }
+                    Instr::I32AddShifted { dst, a, b, .. } | Instr::Select { dst, a, b } => {
                         f(a, Read);
                         f(b, Read);
                         f(dst, Write);
                     }
-                    $( Instr::$storei { a, b, value, .. } )|* => {
+                    $( Instr::$storei { a, b, value, scaled, .. } )|* => {
                         f(a, Read);
-                        f(b, Read);
+                        f(b, if *scaled { Read } else { Imm });
                         f(value, Read);
                     }
                     Instr::Arg { a, .. } => {

@@ -1170,12 +1170,14 @@ mod tests {
     }
 
     /// Only constants some instruction reads from the frame are copied in on a call: here
-    /// the `f64` one, which appears after eight constants that are immediates everywhere.
+    /// the `f64` one, which appears after nine constants that are immediates everywhere
+    /// (the last one the addend of a load's address).
     #[test]
     fn frames_copy_only_constants_read_as_slots() {
         let func = translated(
-            r#"(module (func (param i32) (result f64)
+            r#"(module (memory 1) (func (param i32) (result f64)
                 (local i32 i64)
+                local.get 0 i32.const 1024 i32.add i32.load drop
                 local.get 0 i32.const 11 i32.add i32.const 12 i32.mul
                 i32.const 13 i32.xor i32.const 14 i32.sub i32.const 15 i32.and
                 i32.const 16 i32.or i32.const 17 i32.shl i32.const 18 i32.rotl

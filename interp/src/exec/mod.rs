@@ -430,6 +430,7 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>) -> Box<[Op]> {
                 steps[at] = Some(pairs::First {
                     kind: lowered.kind,
                     imm: lowered.imm,
+                    constant: lowered.constant,
                     bits: lowered.bits,
                 });
                 return lowered.op;

@@ -212,6 +212,9 @@ pub(super) struct Lowered {
     pub(super) imm: bool,
     /// Its accumulator bits.
     pub(super) bits: u8,
+    /// Whether it is the form of an indexed access with a constant second addend (see
+    /// [`step`]).
+    pub(super) constant: bool,
 }
 
 /// `a = b + (c << SHIFT)` (`i32`): an index scaled to an element's offset, added to a base.
@@ -252,9 +255,10 @@ macro_rules! define_numeric {
             $( pub(in super::super) struct $load; )*
             $( pub(in super::super) struct $store; )*
             /// Indexed accesses; `SCALED` shifts the second addend left by the log2 of the
-            /// access's width.
-            $( pub(in super::super) struct $loadi<const SCALED: bool = false>; )*
-            $( pub(in super::super) struct $storei<const SCALED: bool = false>; )*
+            /// access's width, and with `CONSTANT` the second addend is a constant in the
+            /// `Op` instead of a slot (`in[i + 1]`, a table's base).
+            $( pub(in super::super) struct $loadi<const SCALED: bool = false, const CONSTANT: bool = false>; )*
+            $( pub(in super::super) struct $storei<const SCALED: bool = false, const CONSTANT: bool = false>; )*
             /// The forms with a constant operand: binary instructions whose second operand is
             /// a constant, in `c` (low half) and `d` (high half) of the
             /// [`Op`](super::super::Op), and indexed accesses whose second addend is scaled
@@ -374,6 +378,16 @@ macro_rules! define_numeric {
                 step_handler!(pub(super) $storei, step::imm::$storei);
             )*
         }
+        /// The handlers of the indexed accesses with a constant second addend.
+        mod constant_addend {
+            use super::*;
+            $(
+                step_handler!(pub(super) $loadi, step::$loadi<false, true>);
+            )*
+            $(
+                step_handler!(pub(super) $storei, step::$storei<false, true>);
+            )*
+        }
         $(
             /// `a = memory[b + c]`.
             impl Step for step::$load {
@@ -410,14 +424,18 @@ macro_rules! define_numeric {
         )*
         $(
             /// `a = memory[b + c + d]`: a load whose address is a sum (of `b` and `c` scaled
-            /// by the width when `SCALED`).
-            impl<const SCALED: bool> Step for step::$loadi<SCALED> {
+            /// by the width when `SCALED`; `c` itself when `CONSTANT`).
+            impl<const SCALED: bool, const CONSTANT: bool> Step for step::$loadi<SCALED, CONSTANT> {
                 #[inline(always)]
                 fn run<const ACC: u8>(op: &Op, regs: Regs, mem: Memory, acc: u64, facc: f64) -> Ran {
                     const OUT: bool = load_gives_f64(stringify!($load));
                     let shift = if SCALED { ($lw as u32).trailing_zeros() } else { 0 };
-                    let addr = operand::<ACC, 1>(regs, op.b, acc)
-                        .wrapping_add(operand::<ACC, 2>(regs, op.c, acc) << shift) as u32 as u64;
+                    let second = if CONSTANT {
+                        op.c as u64
+                    } else {
+                        operand::<ACC, 2>(regs, op.c, acc) << shift
+                    };
+                    let addr = operand::<ACC, 1>(regs, op.b, acc).wrapping_add(second) as u32 as u64;
                     // SAFETY: lowering stores the offset plus the width in `d`.
                     let bytes = unsafe { mem.load_ending_at::<$lw>(addr + op.d as u64) }
                         .ok_or(TrapCode::MemoryOutOfBounds)?;
@@ -430,14 +448,18 @@ macro_rules! define_numeric {
         )*
         $(
             /// `memory[a + b + d] = c`: a store whose address is a sum (of `a` and `b` scaled
-            /// by the width when `SCALED`).
-            impl<const SCALED: bool> Step for step::$storei<SCALED> {
+            /// by the width when `SCALED`; `b` itself when `CONSTANT`).
+            impl<const SCALED: bool, const CONSTANT: bool> Step for step::$storei<SCALED, CONSTANT> {
                 #[inline(always)]
                 fn run<const ACC: u8>(op: &Op, regs: Regs, mem: Memory, acc: u64, facc: f64) -> Ran {
                     const VALUE: bool = store_takes_f64(stringify!($store));
                     let shift = if SCALED { ($sw as u32).trailing_zeros() } else { 0 };
-                    let addr = operand::<ACC, 1>(regs, op.a, acc)
-                        .wrapping_add(operand::<ACC, 2>(regs, op.b, acc) << shift) as u32 as u64;
+                    let second = if CONSTANT {
+                        op.b as u64
+                    } else {
+                        operand::<ACC, 2>(regs, op.b, acc) << shift
+                    };
+                    let addr = operand::<ACC, 1>(regs, op.a, acc).wrapping_add(second) as u32 as u64;
                     let bytes: [u8; $sw] =
                         ($sconv)(typed_operand::<ACC, 4, VALUE>(regs, op.c, acc, facc));
                     // SAFETY: lowering stores the offset plus the width in `d`.
@@ -482,7 +504,7 @@ macro_rules! define_numeric {
                 _ => 0,
             };
             let bit = |slot: Slot, bit: u8| typed_bit(slot, bit, false);
-            let plain = |kind, bits, op| Lowered { op, kind, imm: false, bits };
+            let plain = |kind, bits, op| Lowered { op, kind, imm: false, bits, constant: false };
             Some(match instr {
                 Instr::I32AddShifted { dst, a, b, shift } => {
                     let bits = bit(a, 1) | bit(b, 2);
@@ -516,6 +538,7 @@ macro_rules! define_numeric {
                                 kind: Kind::$bin,
                                 imm: true,
                                 bits,
+                                constant: false,
                             }
                         }
                         None => {
@@ -532,6 +555,7 @@ macro_rules! define_numeric {
                             kind: Kind::$bint,
                             imm: true,
                             bits,
+                            constant: false,
                         }
                     }
                     None => {
@@ -552,6 +576,12 @@ macro_rules! define_numeric {
                     plain(Kind::$store, bits, Op::with_imm(handler, addr, value, end))
                 } )*
                 $( Instr::$loadi { dst, a, b, offset, scaled } => {
+                    if let Some((base, c)) = constant_addend(consts, a, b, scaled) {
+                        let bits = bit(base, 1);
+                        let handler = with_acc1!(constant_addend::$loadi, bits);
+                        let op = Op::new(handler, dst, base, c).with_d(indexed_end(offset, $lw));
+                        return Some(Lowered { op, kind: Kind::$loadi, imm: false, bits, constant: true });
+                    }
                     let bits = bit(a, 1) | bit(b, 2);
                     let handler = if scaled {
                         with_acc2!(imm::$loadi, bits)
@@ -559,10 +589,16 @@ macro_rules! define_numeric {
                         with_acc2!($loadi, bits)
                     };
                     let op = Op::new(handler, dst, a, b).with_d(indexed_end(offset, $lw));
-                    Lowered { op, kind: Kind::$loadi, imm: scaled, bits }
+                    Lowered { op, kind: Kind::$loadi, imm: scaled, bits, constant: false }
                 } )*
                 $( Instr::$storei { a, b, value, offset, scaled } => {
                     let f = store_takes_f64(stringify!($store));
+                    if let Some((base, c)) = constant_addend(consts, a, b, scaled) {
+                        let bits = bit(base, 1) | typed_bit(value, 4, f);
+                        let handler = with_acc3!(constant_addend::$storei, bits);
+                        let op = Op::new(handler, base, c, value).with_d(indexed_end(offset, $sw));
+                        return Some(Lowered { op, kind: Kind::$storei, imm: false, bits, constant: true });
+                    }
                     let bits = bit(a, 1) | bit(b, 2) | typed_bit(value, 4, f);
                     let handler = if scaled {
                         with_acc3!(imm::$storei, bits)
@@ -570,7 +606,7 @@ macro_rules! define_numeric {
                         with_acc3!($storei, bits)
                     };
                     let op = Op::new(handler, a, b, value).with_d(indexed_end(offset, $sw));
-                    Lowered { op, kind: Kind::$storei, imm: scaled, bits }
+                    Lowered { op, kind: Kind::$storei, imm: scaled, bits, constant: false }
                 } )*
                 _ => return None,
             })
@@ -578,6 +614,19 @@ macro_rules! define_numeric {
     };
 }
 for_each_numeric_op!(define_numeric);
+
+/// The slot and the constant of an unscaled indexed access's address `a + b` when one
+/// addend is a constant (the second, or else the first: the sum is the same).
+fn constant_addend(consts: &Consts<'_>, a: Slot, b: Slot, scaled: bool) -> Option<(Slot, u32)> {
+    if scaled {
+        return None;
+    }
+    match (consts.value(a), consts.value(b)) {
+        (_, Some(c)) => Some((a, c as u32)),
+        (Some(c), None) => Some((b, c as u32)),
+        (None, None) => None,
+    }
+}
 
 /// `a = b`: the value passes on in the accumulator, and the float accumulator keeps what it
 /// held (a copy does not know its value's type).

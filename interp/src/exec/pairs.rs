@@ -90,6 +90,8 @@ pub(super) struct First {
     pub(super) kind: Kind,
     /// Whether it is the form of [`step::imm`].
     pub(super) imm: bool,
+    /// Whether it is an indexed access with a constant second addend.
+    pub(super) constant: bool,
     pub(super) bits: u8,
 }
 
@@ -97,7 +99,12 @@ pub(super) struct First {
 /// bits name the first's result.
 #[derive(Clone, Copy, Debug)]
 enum Second {
-    Numeric { kind: Kind, imm: bool, bits: u8 },
+    Numeric {
+        kind: Kind,
+        imm: bool,
+        constant: bool,
+        bits: u8,
+    },
     BrIfZero(u8),
     BrIfNonZero(u8),
     Select(u8),
@@ -146,6 +153,7 @@ fn second(
             Second::Numeric {
                 kind: lowered.kind,
                 imm: lowered.imm,
+                constant: lowered.constant,
                 bits: lowered.bits,
             }
         }
@@ -173,18 +181,24 @@ macro_rules! step_type {
     (imm $x:ident) => {
         step::imm::$x
     };
+    (const $x:ident) => {
+        step::$x<false, true>
+    };
     ($x:ident) => {
         step::$x
     };
 }
 
-/// The `(kind, imm)` of a table entry's first instruction.
+/// The `(kind, imm, constant)` of a table entry's first instruction.
 macro_rules! first_key {
     (imm $x:ident) => {
-        (Kind::$x, true)
+        (Kind::$x, true, false)
+    };
+    (const $x:ident) => {
+        (Kind::$x, false, true)
     };
     ($x:ident) => {
-        (Kind::$x, false)
+        (Kind::$x, false, false)
     };
 }
 
@@ -221,6 +235,15 @@ macro_rules! second_pattern {
         Second::Numeric {
             kind: Kind::$x,
             imm: true,
+            constant: false,
+            bits: $ab,
+        }
+    };
+    ($ab:ident; const $x:ident) => {
+        Second::Numeric {
+            kind: Kind::$x,
+            imm: false,
+            constant: true,
             bits: $ab,
         }
     };
@@ -228,6 +251,7 @@ macro_rules! second_pattern {
         Second::Numeric {
             kind: Kind::$x,
             imm: false,
+            constant: false,
             bits: $ab,
         }
     };
@@ -260,6 +284,9 @@ macro_rules! pair_handler {
     ($a:ty, $aa:literal, $ab:ident; call_indirect) => { pair::<$a, $aa, CallIndirect> as Handler };
     ($a:ty, $aa:literal, $ab:ident; imm $x:ident) => {
         pair_handler!(@numeric $a, $aa, $ab, step::imm::$x)
+    };
+    ($a:ty, $aa:literal, $ab:ident; const $x:ident) => {
+        pair_handler!(@numeric $a, $aa, $ab, step::$x<false, true>)
     };
     ($a:ty, $aa:literal, $ab:ident; $x:ident) => {
         pair_handler!(@numeric $a, $aa, $ab, step::$x)
@@ -294,7 +321,7 @@ macro_rules! pair_table {
     ($( [$($a:tt)+] [$($b:tt)+], )*) => {
         fn table(first: First, second: Second) -> Option<Handler> {
             let aa = first.bits;
-            Some(match ((first.kind, first.imm), second) {
+            Some(match ((first.kind, first.imm, first.constant), second) {
                 $(
                     (first_key!($($a)+), second_pattern!(ab; $($b)+)) => match aa {
                         0 => pair_handler!(step_type!($($a)+), 0, ab; $($b)+),
@@ -355,6 +382,8 @@ pair_table! {
     [Copy] [ret],
     [I32LtU] [select],
     [I32Load8UIndexed] [select],
+    [const I32Load8UIndexed] [select],
+    [const I32LoadIndexed] [I32Add],
     [imm I32Sub] [branch_imm],
     [imm I32Sub] [call],
     // A switch's index computed into its br_table.
