@@ -429,13 +429,7 @@ macro_rules! define_numeric {
                 #[inline(always)]
                 fn run<const ACC: u8>(op: &Op, regs: Regs, mem: Memory, acc: u64, facc: f64) -> Ran {
                     const OUT: bool = load_gives_f64(stringify!($load));
-                    let shift = if SCALED { ($lw as u32).trailing_zeros() } else { 0 };
-                    let second = if CONSTANT {
-                        op.c as u64
-                    } else {
-                        operand::<ACC, 2>(regs, op.c, acc) << shift
-                    };
-                    let addr = operand::<ACC, 1>(regs, op.b, acc).wrapping_add(second) as u32 as u64;
+                    let addr = indexed_address::<ACC, SCALED, CONSTANT, $lw>(regs, acc, op.b, op.c);
                     // SAFETY: lowering stores the offset plus the width in `d`.
                     let bytes = unsafe { mem.load_ending_at::<$lw>(addr + op.d as u64) }
                         .ok_or(TrapCode::MemoryOutOfBounds)?;
@@ -453,13 +447,7 @@ macro_rules! define_numeric {
                 #[inline(always)]
                 fn run<const ACC: u8>(op: &Op, regs: Regs, mem: Memory, acc: u64, facc: f64) -> Ran {
                     const VALUE: bool = store_takes_f64(stringify!($store));
-                    let shift = if SCALED { ($sw as u32).trailing_zeros() } else { 0 };
-                    let second = if CONSTANT {
-                        op.b as u64
-                    } else {
-                        operand::<ACC, 2>(regs, op.b, acc) << shift
-                    };
-                    let addr = operand::<ACC, 1>(regs, op.a, acc).wrapping_add(second) as u32 as u64;
+                    let addr = indexed_address::<ACC, SCALED, CONSTANT, $sw>(regs, acc, op.a, op.b);
                     let bytes: [u8; $sw] =
                         ($sconv)(typed_operand::<ACC, 4, VALUE>(regs, op.c, acc, facc));
                     // SAFETY: lowering stores the offset plus the width in `d`.
@@ -614,6 +602,27 @@ macro_rules! define_numeric {
     };
 }
 for_each_numeric_op!(define_numeric);
+
+/// The address (before the offset) of an indexed access of `WIDTH` bytes: the `i32` sum of
+/// the value in slot `base` (operand 1) and the second addend `second`, which is a slot
+/// (operand 2) shifted left by the log2 of the width when `SCALED`, or the constant itself
+/// when `CONSTANT`.
+#[inline(always)]
+fn indexed_address<const ACC: u8, const SCALED: bool, const CONSTANT: bool, const WIDTH: u32>(
+    regs: Regs,
+    acc: u64,
+    base: Slot,
+    second: u32,
+) -> u64 {
+    let second = if CONSTANT {
+        u64::from(second)
+    } else if SCALED {
+        operand::<ACC, 2>(regs, second, acc) << WIDTH.trailing_zeros()
+    } else {
+        operand::<ACC, 2>(regs, second, acc)
+    };
+    operand::<ACC, 1>(regs, base, acc).wrapping_add(second) as u32 as u64
+}
 
 /// The slot and the constant of an unscaled indexed access's address `a + b` when one
 /// addend is a constant (the second, or else the first: the sum is the same).
