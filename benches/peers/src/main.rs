@@ -1,9 +1,10 @@
-//! The project's workloads on every Strata tier and on peer runtimes, in one process, one
-//! after the other: wasmtime (Cranelift and Winch), wasmi (eager and lazy translation) and,
-//! when `node` is installed, V8.
+//! The project's workloads on every Strata tier and on peer runtimes, one after the other:
+//! wasmtime (Cranelift and Winch) in this process, wasmi (eager and lazy translation) in a
+//! child process of its own binary (`src/bin/wasmi-runner.rs`, so that its code's placement
+//! does not move with Strata's) and, when `node` is installed, V8.
 //!
 //! ```text
-//! cargo run --release -- [--runs N] [PROGRAM...]
+//! cargo build --release && target/release/strata-peers [--runs N] [PROGRAM...]
 //! ```
 //!
 //! For each program (default: all of `../programs`) and runtime: the time from bytes to the
@@ -14,17 +15,13 @@
 //! fastest, and checks every runtime returned the program's checksum from
 //! `../programs/checksums.txt`.
 
+mod measure;
+
 use anyhow::{Context, Result, bail};
+use measure::{Caller, Runtime};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-/// One runtime under test: compile, instantiate and call `run(n)` repeatedly.
-trait Runtime {
-    fn name(&self) -> String;
-    /// Compiles and instantiates `bytes`, calls `run(n)` once; returns a caller for more.
-    fn start(&self, bytes: &[u8], n: i32) -> Result<(i32, Box<dyn FnMut(i32) -> Result<i32>>)>;
-}
+use std::time::Duration;
 
 struct Strata {
     strategy: strata::Strategy,
@@ -37,7 +34,7 @@ impl Runtime for Strata {
         let lazy = if self.lazy { "-lazy" } else { "" };
         format!("strata-{}{lazy}", self.strategy.name())
     }
-    fn start(&self, bytes: &[u8], n: i32) -> Result<(i32, Box<dyn FnMut(i32) -> Result<i32>>)> {
+    fn start(&self, bytes: &[u8], n: i32) -> Result<(i32, Caller)> {
         let mut config = strata::Config::new();
         config.strategy(self.strategy).lazy_validation(self.lazy);
         let engine = strata::Engine::new(&config)?;
@@ -63,7 +60,7 @@ impl Runtime for Wasmtime {
         }
         .to_string()
     }
-    fn start(&self, bytes: &[u8], n: i32) -> Result<(i32, Box<dyn FnMut(i32) -> Result<i32>>)> {
+    fn start(&self, bytes: &[u8], n: i32) -> Result<(i32, Caller)> {
         let mut config = wasmtime::Config::new();
         config.strategy(if self.winch {
             wasmtime::Strategy::Winch
@@ -83,37 +80,6 @@ impl Runtime for Wasmtime {
 /// wasmtime's own error type, as an `anyhow::Error`.
 fn wt<T>(result: wasmtime::Result<T>) -> Result<T> {
     result.map_err(|e| anyhow::anyhow!("{e:?}"))
-}
-
-struct Wasmi {
-    lazy: bool,
-}
-
-impl Runtime for Wasmi {
-    fn name(&self) -> String {
-        if self.lazy {
-            "wasmi-lazy"
-        } else {
-            "wasmi-eager"
-        }
-        .to_string()
-    }
-    fn start(&self, bytes: &[u8], n: i32) -> Result<(i32, Box<dyn FnMut(i32) -> Result<i32>>)> {
-        let mut config = wasmi::Config::default();
-        config.compilation_mode(if self.lazy {
-            wasmi::CompilationMode::Lazy
-        } else {
-            wasmi::CompilationMode::Eager
-        });
-        let engine = wasmi::Engine::new(&config);
-        let module = wasmi::Module::new(&engine, bytes)?;
-        let mut store = wasmi::Store::new(&engine, ());
-        let instance =
-            wasmi::Linker::<()>::new(&engine).instantiate_and_start(&mut store, &module)?;
-        let run = instance.get_typed_func::<i32, i32>(&store, "run")?;
-        let first = run.call(&mut store, n)?;
-        Ok((first, Box::new(move |n| Ok(run.call(&mut store, n)?))))
-    }
 }
 
 // V8 runs through `node`, in a child process that reports its own timings.
@@ -144,22 +110,43 @@ fn node_available() -> bool {
 }
 
 fn run_node(file: &Path, n: i32, runs: usize) -> Result<(i32, Duration, Duration)> {
-    let out = std::process::Command::new("node")
-        .args(["-e", NODE_SCRIPT, "--"])
+    let mut node = std::process::Command::new("node");
+    node.args(["-e", NODE_SCRIPT, "--"])
+        .arg(file)
+        .arg(n.to_string())
+        .arg(runs.to_string());
+    run_child(node)
+}
+
+/// wasmi (`lazy` or eager) on `file`, in a child process of `wasmi-runner`.
+fn run_wasmi(file: &Path, n: i32, runs: usize, lazy: bool) -> Result<(i32, Duration, Duration)> {
+    let exe = std::env::current_exe()?.with_file_name("wasmi-runner");
+    let mut runner = std::process::Command::new(&exe);
+    runner
         .arg(file)
         .arg(n.to_string())
         .arg(runs.to_string())
-        .output()?;
+        .arg(if lazy { "lazy" } else { "eager" });
+    run_child(runner).with_context(|| format!("{} (built by cargo build --release)", exe.display()))
+}
+
+/// Runs a child that prints `{"first":..,"first_ns":..,"median_ns":..}`.
+fn run_child(mut command: std::process::Command) -> Result<(i32, Duration, Duration)> {
+    let out = command.output()?;
     if !out.status.success() {
-        bail!("node: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "{:?}: {}",
+            command.get_program(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let text = String::from_utf8(out.stdout)?;
     let field = |name: &str| -> Result<i64> {
-        let start = text.find(&format!("\"{name}\":")).context("node output")? + name.len() + 3;
+        let start = text.find(&format!("\"{name}\":")).context("child output")? + name.len() + 3;
         let end = text[start..]
             .find([',', '}'])
             .map(|e| start + e)
-            .context("node output")?;
+            .context("child output")?;
         Ok(text[start..end].trim().parse()?)
     };
     Ok((
@@ -168,11 +155,6 @@ fn run_node(file: &Path, n: i32, runs: usize) -> Result<(i32, Duration, Duration
         Duration::from_nanos(field("median_ns")? as u64),
     ))
 }
-
-/// Rounds of bytes-to-first-result per runtime and program (fewer when they take longer
-/// than the budget together).
-const FIRST_RESULT_ROUNDS: usize = 5;
-const FIRST_RESULT_BUDGET: Duration = Duration::from_secs(3);
 
 struct Row {
     first: Duration,
@@ -193,11 +175,11 @@ fn main() -> Result<()> {
     let mut order = Vec::new();
     for line in checksums.lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();
-        if let [name, n, sum] = parts[..] {
-            if !defaults.contains_key(name) {
-                defaults.insert(name.to_string(), (n.parse()?, sum.parse()?));
-                order.push(name.to_string());
-            }
+        if let [name, n, sum] = parts[..]
+            && !defaults.contains_key(name)
+        {
+            defaults.insert(name.to_string(), (n.parse()?, sum.parse()?));
+            order.push(name.to_string());
         }
     }
     let programs: Vec<String> = if args.is_empty() { order } else { args };
@@ -224,11 +206,18 @@ fn main() -> Result<()> {
     }));
     runtimes.push(Box::new(Wasmtime { winch: false }));
     runtimes.push(Box::new(Wasmtime { winch: true }));
-    runtimes.push(Box::new(Wasmi { lazy: false }));
-    runtimes.push(Box::new(Wasmi { lazy: true }));
+    let wasmi_runner = std::env::current_exe()?.with_file_name("wasmi-runner");
+    if !wasmi_runner.exists() {
+        bail!(
+            "{} is missing: `cargo build --release` builds it with this harness \
+             (`cargo run` builds only the harness)",
+            wasmi_runner.display()
+        );
+    }
     let node = node_available();
 
     let mut names: Vec<String> = runtimes.iter().map(|r| r.name()).collect();
+    names.extend(["wasmi-eager".to_string(), "wasmi-lazy".to_string()]);
     if node {
         names.push("node-v8".to_string());
     }
@@ -240,71 +229,25 @@ fn main() -> Result<()> {
         let file = programs_dir.join(format!("{program}.wasm"));
         let bytes = std::fs::read(&file)?;
         for runtime in &runtimes {
-            // Bytes to first result, from scratch each round (engine, module, instance,
-            // call); the median of up to FIRST_RESULT_ROUNDS rounds within the time budget,
-            // so no runtime is measured alone on a cold process heap.
-            let mut first_times = Vec::new();
-            let budget = Instant::now();
-            let mut call = loop {
-                let start = Instant::now();
-                let (first, call) = runtime
-                    .start(&bytes, n)
-                    .with_context(|| format!("{program} on {}", runtime.name()))?;
-                first_times.push(start.elapsed());
-                if first != checksum {
-                    bail!(
-                        "{program} on {}: {first}, expected {checksum}",
-                        runtime.name()
-                    );
-                }
-                if first_times.len() >= FIRST_RESULT_ROUNDS
-                    || budget.elapsed() > FIRST_RESULT_BUDGET
-                {
-                    break call;
-                }
-            };
-            first_times.sort();
-            let first_time = first_times[first_times.len() / 2];
-            let mut times = Vec::with_capacity(runs);
-            for _ in 0..runs {
-                let s = Instant::now();
-                let r = call(n)?;
-                times.push(s.elapsed());
-                if r != checksum {
-                    bail!("{program} on {}: {r} on a later call", runtime.name());
-                }
-            }
-            times.sort();
-            eprintln!(
-                "{program:>10} {:<20} first {:>10.3?} median {:>10.3?}",
-                runtime.name(),
-                first_time,
-                times[runs / 2]
-            );
-            table.insert(
-                (program.clone(), runtime.name()),
-                Row {
-                    first: first_time,
-                    median: times[runs / 2],
-                },
-            );
+            let m = measure::measure(runtime.as_ref(), &bytes, n, runs)
+                .with_context(|| format!("{program} on {}", runtime.name()))?;
+            record(
+                &mut table,
+                program,
+                &runtime.name(),
+                checksum,
+                (m.first, m.first_time, m.median),
+            )?;
+        }
+        for lazy in [false, true] {
+            let name = if lazy { "wasmi-lazy" } else { "wasmi-eager" };
+            let m =
+                run_wasmi(&file, n, runs, lazy).with_context(|| format!("{program} on {name}"))?;
+            record(&mut table, program, name, checksum, m)?;
         }
         if node {
-            let (first, first_time, median) = run_node(&file, n, runs)?;
-            if first != checksum {
-                bail!("{program} on node: {first}, expected {checksum}");
-            }
-            eprintln!(
-                "{program:>10} {:<20} first {:>10.3?} median {:>10.3?}",
-                "node-v8", first_time, median
-            );
-            table.insert(
-                (program.clone(), "node-v8".to_string()),
-                Row {
-                    first: first_time,
-                    median,
-                },
-            );
+            let m = run_node(&file, n, runs)?;
+            record(&mut table, program, "node-v8", checksum, m)?;
         }
     }
 
@@ -346,6 +289,29 @@ fn main() -> Result<()> {
         println!("| **geomean** | {} |", geomeans.join(" | "));
     }
     print_tiered_totals(&programs, &table, runs);
+    Ok(())
+}
+
+/// Checks one runtime's result on `program` against its checksum, reports and keeps its
+/// times.
+fn record(
+    table: &mut BTreeMap<(String, String), Row>,
+    program: &str,
+    name: &str,
+    checksum: i32,
+    (first, first_time, median): (i32, Duration, Duration),
+) -> Result<()> {
+    if first != checksum {
+        bail!("{program} on {name}: {first}, expected {checksum}");
+    }
+    eprintln!("{program:>10} {name:<20} first {first_time:>10.3?} median {median:>10.3?}");
+    table.insert(
+        (program.to_string(), name.to_string()),
+        Row {
+            first: first_time,
+            median,
+        },
+    );
     Ok(())
 }
 
