@@ -479,6 +479,74 @@ fn accumulated_operands_respect_joins() {
     assert_eq!(outcomes(Strategy::Interpreter), expected);
 }
 
+/// Unsigned divisions and remainders by constants (multiplications in the interpreter),
+/// of a value just computed and of a local, by divisors at the edges; by 1 and by 0 (a
+/// trap) they keep the division.
+const DIVISIONS: &str = r#"
+(module
+  (func (export "divisions") (param $x i32) (result i32)
+    (local $s i32)
+    (local.set $s (i32.rem_u (i32.add (local.get $x) (i32.const 11)) (i32.const 7)))
+    (local.set $s (i32.add (local.get $s) (i32.div_u (local.get $x) (i32.const 3))))
+    (local.set $s (i32.xor (local.get $s) (i32.rem_u (local.get $x) (i32.const 1000))))
+    (local.set $s (i32.add (local.get $s) (i32.div_u (local.get $x) (i32.const 0x80000001))))
+    (local.set $s (i32.add (local.get $s) (i32.rem_u (local.get $x) (i32.const -1))))
+    (local.set $s (i32.add (local.get $s) (i32.div_u (local.get $x) (i32.const -2))))
+    (local.set $s (i32.add (local.get $s) (i32.rem_u (local.get $x) (i32.const 65536))))
+    (local.set $s (i32.add (local.get $s) (i32.div_u (i32.mul (local.get $x) (i32.const 5))
+                                                     (i32.const 641))))
+    (local.set $s (i32.add (local.get $s) (i32.div_u (local.get $x) (i32.const 1))))
+    (i32.add (local.get $s) (i32.rem_u (local.get $x) (i32.const 1))))
+  (func (export "by_zero") (param $x i32) (result i32)
+    (i32.rem_u (local.get $x) (i32.const 0))))
+"#;
+
+#[test]
+fn divisions_by_constants_match_every_tier() {
+    let values = [
+        0,
+        1,
+        2,
+        6,
+        7,
+        640,
+        641,
+        999,
+        1000,
+        65535,
+        65536,
+        i32::MAX,
+        i32::MIN,
+        -1,
+        -2,
+        -3,
+    ];
+    let outcomes = |strategy: Strategy| -> Vec<i32> {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, DIVISIONS).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let f = instance
+            .get_typed_func::<i32, i32>(&mut store, "divisions")
+            .unwrap();
+        let by_zero = instance
+            .get_typed_func::<i32, i32>(&mut store, "by_zero")
+            .unwrap();
+        let trap = by_zero.call(&mut store, 5).unwrap_err();
+        assert_eq!(
+            trap.downcast_ref::<Trap>(),
+            Some(&Trap::IntegerDivisionByZero)
+        );
+        values
+            .iter()
+            .map(|&x| f.call(&mut store, x).unwrap())
+            .collect()
+    };
+    let expected = outcomes(Strategy::Optimizing);
+    assert_eq!(expected[0], 4);
+    assert_eq!(outcomes(Strategy::Interpreter), expected);
+}
+
 /// A call's first result is the accumulator when the caller continues, whichever way the
 /// call went: an interpreted callee whose result was in the accumulator or was not, a
 /// host function, `call_indirect`, a callee already compiled (tiered, with low

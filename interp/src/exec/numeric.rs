@@ -212,8 +212,9 @@ pub(super) struct Lowered {
     pub(super) imm: bool,
     /// Its accumulator bits.
     pub(super) bits: u8,
-    /// Whether it is the form of an indexed access with a constant second addend (see
-    /// [`step`]).
+    /// Whether it is a `CONSTANT` form: an indexed access with a constant second addend (see
+    /// [`step`]), or a division by a constant (whose layout no pair step reads; the table
+    /// has no `const` entry for divisions).
     pub(super) constant: bool,
 }
 
@@ -493,6 +494,9 @@ macro_rules! define_numeric {
             };
             let bit = |slot: Slot, bit: u8| typed_bit(slot, bit, false);
             let plain = |kind, bits, op| Lowered { op, kind, imm: false, bits, constant: false };
+            if let Some(lowered) = lower_division_by_constant(instr, consts, prev) {
+                return Some(lowered);
+            }
             Some(match instr {
                 Instr::I32AddShifted { dst, a, b, shift } => {
                     let bits = bit(a, 1) | bit(b, 2);
@@ -624,6 +628,112 @@ fn indexed_address<const ACC: u8, const SCALED: bool, const CONSTANT: bool, cons
     operand::<ACC, 1>(regs, base, acc).wrapping_add(second) as u32 as u64
 }
 
+/// Unsigned 32-bit divisions and remainders by a constant as multiplications.
+///
+/// A `div` takes twelve cycles or more; a constant divisor `d` (2 or more) makes the
+/// quotient of a 32-bit `n` the high half of `m * n` with the 64-bit `m = ceil(2^64 / d)`,
+/// and the remainder the high half of `(m * n mod 2^64) * d` (Lemire, Kaser and Kurz,
+/// "Faster Remainder by Direct Computation", 2019). The `Op` holds `m` as its immediate and
+/// `d` in `b`, so the result and operand slots share `a` (each below 2^16; larger slots
+/// keep the division).
+mod divide_by_multiply {
+    use super::*;
+
+    /// Packs the operands of `dst = a / d` or `a % d` into an `Op` with `handler`, when
+    /// they fit.
+    pub(super) fn op(handler: super::super::Handler, dst: Slot, a: Slot, d: u64) -> Option<Op> {
+        let d = u32::try_from(d).ok().filter(|&d| d >= 2)?;
+        if dst > 0xffff || a > 0xffff {
+            return None;
+        }
+        Some(Op::with_imm(handler, dst | a << 16, d, magic(d)))
+    }
+
+    /// `ceil(2^64 / d)` for `d` from 2.
+    pub(super) fn magic(d: u32) -> u64 {
+        u64::MAX / u64::from(d) + 1
+    }
+
+    /// `n / d` for a 32-bit `n`, with `m` the [`magic`] of `d`.
+    #[inline(always)]
+    pub(super) fn quotient(m: u64, n: u64) -> u64 {
+        ((u128::from(m) * u128::from(n)) >> 64) as u64
+    }
+
+    /// `n % d` for a 32-bit `n`, with `m` the [`magic`] of `d`.
+    #[inline(always)]
+    pub(super) fn remainder(m: u64, d: u32, n: u64) -> u64 {
+        ((u128::from(m.wrapping_mul(n)) * u128::from(d)) >> 64) as u64
+    }
+
+    /// The dividend (the operand slot in the high half of `a`) and the result slot.
+    #[inline(always)]
+    fn operands<const ACC: u8>(op: &Op, regs: Regs, acc: u64) -> (u64, Slot) {
+        let n = operand::<ACC, 1>(regs, op.a >> 16, acc) as u32 as u64;
+        (n, op.a & 0xffff)
+    }
+
+    /// `i32.div_u` by the constant of `op`.
+    pub(in super::super) struct Quotient;
+
+    impl Step for Quotient {
+        #[inline(always)]
+        fn run<const ACC: u8>(op: &Op, regs: Regs, _: Memory, acc: u64, facc: f64) -> Ran {
+            let (n, dst) = operands::<ACC>(op, regs, acc);
+            let q = quotient(op.imm(), n);
+            regs.set(dst, q);
+            Ok((q, facc))
+        }
+    }
+
+    /// `i32.rem_u` by the constant of `op`.
+    pub(in super::super) struct Remainder;
+
+    impl Step for Remainder {
+        #[inline(always)]
+        fn run<const ACC: u8>(op: &Op, regs: Regs, _: Memory, acc: u64, facc: f64) -> Ran {
+            let (n, dst) = operands::<ACC>(op, regs, acc);
+            let r = remainder(op.imm(), op.b, n);
+            regs.set(dst, r);
+            Ok((r, facc))
+        }
+    }
+
+    step_handler!(pub(super) i32_div_u_by_constant, Quotient);
+    step_handler!(pub(super) i32_rem_u_by_constant, Remainder);
+}
+
+/// `instr` as an unsigned division or remainder by a constant (see [`divide_by_multiply`]),
+/// if it is one whose operands fit.
+fn lower_division_by_constant(
+    instr: Instr,
+    consts: &Consts<'_>,
+    prev: Option<(Slot, bool)>,
+) -> Option<Lowered> {
+    let (kind, dst, a, b) = match instr {
+        Instr::I32DivU { dst, a, b } => (Kind::I32DivU, dst, a, b),
+        Instr::I32RemU { dst, a, b } => (Kind::I32RemU, dst, a, b),
+        _ => return None,
+    };
+    let bits = match prev {
+        Some((held, _)) if held == a => 1,
+        _ => 0,
+    };
+    let handler = match kind {
+        Kind::I32DivU => with_acc1!(divide_by_multiply::i32_div_u_by_constant, bits),
+        _ => with_acc1!(divide_by_multiply::i32_rem_u_by_constant, bits),
+    };
+    let op = divide_by_multiply::op(handler, dst, a, consts.value(b)?)?;
+    // No pair step reads this layout.
+    Some(Lowered {
+        op,
+        kind,
+        imm: true,
+        bits,
+        constant: true,
+    })
+}
+
 /// The slot and the constant of an unscaled indexed access's address `a + b` when one
 /// addend is a constant (the second, or else the first: the sum is the same).
 fn constant_addend(consts: &Consts<'_>, a: Slot, b: Slot, scaled: bool) -> Option<(Slot, u32)> {
@@ -662,8 +772,51 @@ const fn store_takes_f64(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::divide_by_multiply::{magic, quotient, remainder};
     use super::shift_by_multiply;
     use crate::semantics as sem;
+
+    /// Divisors and dividends at the edges (powers of two and their neighbours, the largest
+    /// values, divisors whose magic needs all 64 bits) and a pseudo-random spread.
+    #[test]
+    fn divisions_by_multiply_agree_with_division() {
+        let mut divisors: Vec<u32> = vec![2, 3, 5, 6, 7, 10, 11, 25, 100, 641, 1000, 6700417];
+        for k in 1..32 {
+            divisors.extend([
+                (1u32 << k).wrapping_sub(1),
+                1 << k,
+                (1u32 << k).wrapping_add(1),
+            ]);
+        }
+        divisors.extend([u32::MAX, u32::MAX - 1, 0x8000_0001, 0x7fff_ffff]);
+        let mut x = 0x2545_f491_u32;
+        for _ in 0..200 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            divisors.push(x | 2);
+        }
+        for &d in divisors.iter().filter(|&&d| d >= 2) {
+            let m = magic(d);
+            let mut dividends = vec![0u32, 1, d - 1, d, d.wrapping_add(1), u32::MAX, u32::MAX - 1];
+            dividends.extend([
+                d.wrapping_mul(2),
+                d.wrapping_mul(3).wrapping_sub(1),
+                0x8000_0000,
+            ]);
+            for _ in 0..50 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                dividends.push(x);
+            }
+            for n in dividends {
+                let n64 = u64::from(n);
+                assert_eq!(quotient(m, n64), u64::from(n / d), "{n} / {d}");
+                assert_eq!(remainder(m, d, n64), u64::from(n % d), "{n} % {d}");
+            }
+        }
+    }
 
     /// Every count, with values at the edges of signedness and width.
     #[test]
