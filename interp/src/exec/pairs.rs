@@ -405,6 +405,7 @@ pair_table! {
     [F64Load] [F64Sub],
     [F64Load] [F64Mul],
     [F64LoadIndexed] [F64Mul],
+    [const F64LoadIndexed] [F64Mul],
     [imm F64LoadIndexed] [F64Mul],
     [F64Mul] [F64Add],
     [F64Mul] [F64Sub],
