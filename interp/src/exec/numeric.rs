@@ -494,7 +494,7 @@ macro_rules! define_numeric {
             };
             let bit = |slot: Slot, bit: u8| typed_bit(slot, bit, false);
             let plain = |kind, bits, op| Lowered { op, kind, imm: false, bits, constant: false };
-            if let Some(lowered) = lower_division_by_constant(instr, consts, prev) {
+            if let Some(lowered) = lower_division_by_constant(instr, consts, bit) {
                 return Some(lowered);
             }
             Some(match instr {
@@ -708,20 +708,18 @@ mod divide_by_multiply {
 fn lower_division_by_constant(
     instr: Instr,
     consts: &Consts<'_>,
-    prev: Option<(Slot, bool)>,
+    bit: impl Fn(Slot, u8) -> u8,
 ) -> Option<Lowered> {
     let (kind, dst, a, b) = match instr {
         Instr::I32DivU { dst, a, b } => (Kind::I32DivU, dst, a, b),
         Instr::I32RemU { dst, a, b } => (Kind::I32RemU, dst, a, b),
         _ => return None,
     };
-    let bits = match prev {
-        Some((held, _)) if held == a => 1,
-        _ => 0,
-    };
-    let handler = match kind {
-        Kind::I32DivU => with_acc1!(divide_by_multiply::i32_div_u_by_constant, bits),
-        _ => with_acc1!(divide_by_multiply::i32_rem_u_by_constant, bits),
+    let bits = bit(a, 1);
+    let handler = if kind == Kind::I32DivU {
+        with_acc1!(divide_by_multiply::i32_div_u_by_constant, bits)
+    } else {
+        with_acc1!(divide_by_multiply::i32_rem_u_by_constant, bits)
     };
     let op = divide_by_multiply::op(handler, dst, a, consts.value(b)?)?;
     // No pair step reads this layout.
