@@ -46,6 +46,11 @@ pub(crate) struct CompiledFunc {
     /// Bytes of the slots the frame needs (at least max(params, results) slots, and the
     /// parameters and entry values).
     pub(crate) frame_bytes: usize,
+    /// `frame_bytes` if the function has at most [`crate::vm::FEW_ENTRY_VALUES`] entry
+    /// values, else more than any value stack holds: so the call handlers' fast path, which
+    /// takes only the former (see [`crate::vm::fit`]), tells both apart with the one room
+    /// check it makes anyway.
+    pub(crate) few_frame_bytes: usize,
     /// The loop headers where the activation may move to native code (on-stack
     /// replacement), indexed by their `LoopBudget` instructions.
     pub(crate) osr_points: Box<[OsrPoint]>,
@@ -211,6 +216,7 @@ pub(crate) fn translate(
         .max(num_results)
         // Slot 0 is read on return (see `exec::ret`), results or not.
         .max(1);
+    let frame_bytes = frame_size as usize * std::mem::size_of::<u64>();
     Ok(CompiledFunc {
         code: crate::exec::lower(
             &t.code,
@@ -223,8 +229,13 @@ pub(crate) fn translate(
         defined,
         num_params,
         num_locals,
+        frame_bytes,
+        few_frame_bytes: if entry_values.len() <= crate::vm::FEW_ENTRY_VALUES {
+            frame_bytes
+        } else {
+            usize::MAX
+        },
         entry_values,
-        frame_bytes: frame_size as usize * std::mem::size_of::<u64>(),
         osr_points: t.osr_points.into(),
     })
 }

@@ -389,14 +389,14 @@ pub(crate) fn fit<'m, const FEW: bool>(
     end: *mut u64,
     func: &'m CompiledFunc,
 ) -> Option<FrameFit<'m, FEW>> {
-    if FEW && func.entry_values.len() > FEW_ENTRY_VALUES {
-        return None;
-    }
-    // One addition and one comparison of addresses (`fp + frame_bytes <= end`), rather than
-    // the room left in slots.
-    let fits = (fp as usize)
-        .checked_add(func.frame_bytes)
-        .is_some_and(|frame_end| frame_end <= end as usize);
+    // A function with more entry values has a `few_frame_bytes` no stack holds.
+    let bytes = if FEW {
+        func.few_frame_bytes
+    } else {
+        func.frame_bytes
+    };
+    // One subtraction and one comparison (`fp <= end`, so no overflow).
+    let fits = end as usize - fp as usize >= bytes;
     fits.then_some(FrameFit { fp, func })
 }
 

@@ -226,6 +226,21 @@ impl<'m> Executor<'m> {
         (Ip::start(&callee.code), callee_regs)
     }
 
+    /// Doubles the frame stack's room, up to [`MAX_FRAMES`] frames: its capacity is then
+    /// the depth limit of the call handlers' fast path.
+    #[cold]
+    #[inline(never)]
+    fn grow_frames(&mut self) {
+        let more = self
+            .frames
+            .capacity()
+            .max(1)
+            .min(MAX_FRAMES - self.frames.len());
+        // The exact amount: `Vec` then holds no more than asked for.
+        self.frames.reserve_exact(more);
+        debug_assert!(self.frames.capacity() <= MAX_FRAMES);
+    }
+
     /// The frames of the activation, innermost first.
     fn backtrace(&self) -> Vec<u32> {
         self.invalid_callee
@@ -668,7 +683,9 @@ fn enter_interpreted(
     // Right before the push (nothing written in between), so that the compiler drops its
     // growing path, whose call would make the handler save registers on every call. A frame
     // stack that must grow takes the slow path, which spends the call budget once more.
-    if ex.frames.len() == ex.frames.capacity() || ex.frames.len() >= MAX_FRAMES {
+    // Its capacity never passes `MAX_FRAMES` (see `Executor::grow_frames`), so this one
+    // check also bounds the depth.
+    if ex.frames.len() == ex.frames.capacity() {
         return None;
     }
     Some(ex.push_frame(fit, regs, after))
@@ -707,6 +724,9 @@ fn call_defined_slow(
     };
     if ex.frames.len() >= MAX_FRAMES {
         return trap(ex, TrapCode::StackOverflow);
+    }
+    if ex.frames.len() == ex.frames.capacity() {
+        ex.grow_frames();
     }
     let Some(fit) = vm::fit::<false>(regs.at(base), ex.stack_end, callee) else {
         return trap(ex, TrapCode::StackOverflow);
