@@ -615,6 +615,113 @@ fn call_results_arrive_in_the_accumulator() {
     assert_eq!(outcomes(Engine::new(&config).unwrap()), expected);
 }
 
+/// A temporary that the next instruction takes from the accumulator, and that is dead after
+/// it, is not written to its slot by the interpreter. Each function here keeps values on the
+/// operand stack next to ones consumed at once: a block's value under a `br_if` condition
+/// (copied on the branch, read after it), values across `if`/`else`, `br_table` and a call,
+/// a `local.tee` while the local is still on the stack, expression trees, loads feeding
+/// compare-and-branches and `select`, `f64` chains, and pairs whose first result only the
+/// second reads.
+const DISCARDED_RESULTS: &str = r#"
+(module
+  (memory 1)
+  (global $g (mut i32) (i32.const 0))
+  (func $id (param i32) (result i32) (local.get 0))
+  (func (export "trees") (param $x i32) (param $y i32) (result i32)
+    (i32.xor
+      (i32.mul (i32.add (local.get $x) (i32.const 3)) (i32.sub (local.get $y) (local.get $x)))
+      (i32.shr_u (i32.add (local.get $x) (local.get $y)) (i32.and (local.get $y) (i32.const 7)))))
+  (func (export "br_if_value") (param $x i32) (param $y i32) (result i32)
+    (i32.add
+      (block (result i32)
+        (i32.mul (local.get $x) (local.get $y))
+        (i32.lt_s (i32.add (local.get $x) (i32.const 1)) (local.get $y))
+        (br_if 0)
+        (i32.const 5)
+        (i32.add))
+      (i32.const 1)))
+  (func (export "if_values") (param $x i32) (param $y i32) (result i32)
+    (i32.mul
+      (i32.add (local.get $y) (i32.const 9))
+      (if (result i32) (i32.and (local.get $x) (i32.const 1))
+        (then (i32.add (local.get $x) (local.get $y)))
+        (else (i32.sub (local.get $x) (local.get $y))))))
+  (func (export "tee_aliased") (param $x i32) (param $y i32) (result i32)
+    (i32.add
+      (local.get $x)
+      (i32.mul (local.tee $x (i32.add (local.get $x) (local.get $y))) (local.get $x))))
+  (func (export "table_value") (param $x i32) (param $y i32) (result i32)
+    (i32.add
+      (i32.shl (local.get $y) (i32.const 2))
+      (block (result i32)
+        (block (result i32)
+          (i32.xor (local.get $x) (local.get $y))
+          (i32.and (i32.add (local.get $y) (i32.const 1)) (i32.const 3))
+          (br_table 0 1 0))
+        (i32.const 100)
+        (i32.add))))
+  (func (export "across_call") (param $x i32) (param $y i32) (result i32)
+    (i32.sub
+      (i32.mul (local.get $x) (local.get $y))
+      (call $id (i32.add (local.get $x) (i32.const 1)))))
+  (func (export "loop_mix") (param $x i32) (param $y i32) (result i32)
+    (local $i i32) (local $s i32)
+    (loop $l
+      (i32.store (i32.shl (i32.and (local.get $i) (i32.const 15)) (i32.const 2))
+                 (i32.add (i32.mul (local.get $i) (local.get $x)) (local.get $y)))
+      (local.set $s (i32.add (local.get $s)
+        (select
+          (i32.load (i32.shl (i32.and (i32.add (local.get $i) (i32.const 3)) (i32.const 15))
+                             (i32.const 2)))
+          (i32.sub (local.get $s) (local.get $i))
+          (i32.gt_u (i32.load (i32.const 8)) (local.get $s)))))
+      (if (i32.lt_s (i32.load (i32.const 4)) (i32.xor (local.get $s) (local.get $x)))
+        (then (global.set $g (i32.add (global.get $g) (i32.const 1)))))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1)))
+                          (i32.const 40))))
+    (i32.add (local.get $s) (global.get $g)))
+  (func (export "floats") (param $x i32) (param $y i32) (result i32)
+    (f64.store (i32.const 64)
+      (f64.mul (f64.convert_i32_s (local.get $y)) (f64.load (i32.const 64))))
+    (i32.trunc_sat_f64_s
+      (f64.add (f64.mul (f64.convert_i32_s (local.get $x)) (f64.const 1.5))
+               (f64.sqrt (f64.abs (f64.convert_i32_s (local.get $y))))))))
+"#;
+
+#[test]
+fn discarded_results_are_read_nowhere_else() {
+    let names = [
+        "trees",
+        "br_if_value",
+        "if_values",
+        "tee_aliased",
+        "table_value",
+        "across_call",
+        "loop_mix",
+        "floats",
+    ];
+    let outcomes = |strategy: Strategy| -> Vec<i32> {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, DISCARDED_RESULTS).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let mut out = Vec::new();
+        for name in names {
+            let f = instance
+                .get_typed_func::<(i32, i32), i32>(&mut store, name)
+                .unwrap();
+            for args in [(0, 0), (3, 5), (5, 3), (-7, 11), (2, -1), (i32::MAX, 2)] {
+                out.push(f.call(&mut store, args).unwrap());
+            }
+        }
+        out
+    };
+    let expected = outcomes(Strategy::Optimizing);
+    // br_if_value(3, 5): 3 + 1 < 5, so the block's value is 15, plus 1.
+    assert_eq!(expected[6 + 1], 16);
+    assert_eq!(outcomes(Strategy::Interpreter), expected);
+}
+
 /// An `f64` operand computed by the instruction before it arrives in the interpreter's
 /// float accumulator only when that instruction computed an `f64`; one that reinterprets
 /// an integer's bits, or a copy, leaves it stale. Every function here feeds an `f64`

@@ -124,6 +124,9 @@ struct Translator<'m> {
     unreachable_depth: u32,
     /// The instruction whose result is the top of stack, if nothing intervened.
     last_result: Option<usize>,
+    /// Per instruction, the operand stack's height once it has run (see
+    /// [`crate::exec::Temps`]).
+    heights: Vec<u32>,
     /// Module byte offset of the operator being translated.
     offset: u32,
     osr_points: Vec<OsrPoint>,
@@ -187,6 +190,7 @@ pub(crate) fn translate(
         reachable: true,
         unreachable_depth: 0,
         last_result: None,
+        heights: Vec::new(),
         offset: 0,
         osr_points: Vec::new(),
         label_at: 0,
@@ -223,6 +227,10 @@ pub(crate) fn translate(
             &crate::exec::Consts {
                 first: first_const,
                 values: &consts,
+            },
+            &crate::exec::Temps {
+                first: t.temp_base,
+                heights: &t.heights,
             },
         ),
         func_index,
@@ -470,6 +478,7 @@ impl Translator<'_> {
     fn emit(&mut self, instr: Instr) -> usize {
         self.last_result = None;
         self.code.push(instr);
+        self.heights.push(self.stack.len() as u32);
         self.code.len() - 1
     }
 
@@ -482,6 +491,7 @@ impl Translator<'_> {
     /// Emits an instruction whose result is the new top of stack.
     fn emit_result(&mut self, instr: Instr) {
         self.code.push(instr);
+        self.heights.push(self.stack.len() as u32);
         self.last_result = Some(self.code.len() - 1);
     }
 
@@ -546,6 +556,7 @@ impl Translator<'_> {
             _ => return None,
         };
         self.code.pop();
+        self.heights.pop();
         self.last_result = None;
         Some((a, b, scaled))
     }
@@ -582,6 +593,7 @@ impl Translator<'_> {
             return;
         };
         self.code.truncate(n - 2);
+        self.heights.truncate(n - 2);
         self.emit_result(Instr::I32AddShifted {
             dst,
             a: base,
@@ -598,6 +610,8 @@ impl Translator<'_> {
         if self.last_result == Some(last) && cond >= self.temp_base {
             if let Some(fused) = fuse_compare_branch(self.code[last], cond, when) {
                 self.code[last] = fused;
+                // The comparison's result, popped as the condition, is gone too.
+                self.heights[last] = self.stack.len() as u32;
                 self.last_result = None;
                 return last;
             }

@@ -24,6 +24,19 @@
 use crate::instr::{Instr, Slot};
 use crate::vm::Regs;
 
+/// The `ACC` bit of a handler whose result only the accumulator carries on: the next
+/// instruction takes it from there and the slot is dead after it (see
+/// [`super::discards_result`]), so the handler does not write it.
+pub(super) const DISCARD: u8 = 8;
+
+/// Writes result `v` to `slot`, unless the `ACC` bits say it is discarded.
+#[inline(always)]
+pub(super) fn write_result<const ACC: u8>(regs: Regs, slot: Slot, v: u64) {
+    if ACC & DISCARD == 0 {
+        regs.set(slot, v);
+    }
+}
+
 /// An instruction's operand `BIT` (1, 2 or 4): the accumulator when its `ACC` bits say so,
 /// else its slot.
 #[inline(always)]
@@ -120,6 +133,34 @@ macro_rules! with_acc1 {
     };
 }
 
+/// [`with_acc1!`] for a handler with a result, which may be discarded ([`DISCARD`]).
+macro_rules! result_acc1 {
+    ($($f:ident)::+, $bits:expr) => {
+        match $bits {
+            0 => $($f)::+::<0> as $crate::exec::Handler,
+            1 => $($f)::+::<1>,
+            8 => $($f)::+::<8>,
+            _ => $($f)::+::<9>,
+        }
+    };
+}
+
+/// [`with_acc2!`] for a handler with a result, which may be discarded ([`DISCARD`]).
+macro_rules! result_acc2 {
+    ($($f:ident)::+, $bits:expr) => {
+        match $bits {
+            0 => $($f)::+::<0> as $crate::exec::Handler,
+            1 => $($f)::+::<1>,
+            2 => $($f)::+::<2>,
+            3 => $($f)::+::<3>,
+            8 => $($f)::+::<8>,
+            9 => $($f)::+::<9>,
+            10 => $($f)::+::<10>,
+            _ => $($f)::+::<11>,
+        }
+    };
+}
+
 /// [`with_acc1!`] for two operands.
 macro_rules! with_acc2 {
     ($($f:ident)::+, $bits:expr) => {
@@ -147,7 +188,7 @@ macro_rules! with_acc3 {
         }
     };
 }
-pub(super) use {with_acc1, with_acc2, with_acc3};
+pub(super) use {result_acc1, result_acc2, with_acc1, with_acc2, with_acc3};
 
 /// The target of a branch instruction.
 fn branch_target(instr: &Instr) -> Option<u32> {

@@ -11,7 +11,10 @@
 // The handlers are named after the instructions they run.
 #![allow(non_snake_case)]
 
-use super::acc::{gives_f64, operand, takes_f64, typed_operand, with_acc1, with_acc2, with_acc3};
+use super::acc::{
+    gives_f64, operand, result_acc1, result_acc2, takes_f64, typed_operand, with_acc1, with_acc2,
+    with_acc3, write_result, DISCARD,
+};
 use super::{next, trap, Consts, Executor, Op};
 use crate::instr::{for_each_numeric_op, Instr, Slot};
 use crate::semantics as sem;
@@ -226,7 +229,7 @@ impl<const SHIFT: u32> Step for I32AddShifted<SHIFT> {
     fn run<const ACC: u8>(op: &Op, regs: Regs, _: Memory, acc: u64, facc: f64) -> Ran {
         let index = operand::<ACC, 2>(regs, op.c, acc) as u32;
         let v = (operand::<ACC, 1>(regs, op.b, acc) as u32).wrapping_add(index << SHIFT) as u64;
-        regs.set(op.a, v);
+        write_result::<ACC>(regs, op.a, v);
         Ok((v, facc))
     }
 }
@@ -289,7 +292,7 @@ macro_rules! define_numeric {
                     const IN: bool = takes_f64(stringify!($unf));
                     const OUT: bool = gives_f64(stringify!($unf));
                     let v = sem::$unf(typed_operand::<ACC, 1, IN>(regs, op.b, acc, facc));
-                    regs.set(op.a, v);
+                    write_result::<ACC>(regs, op.a, v);
                     Ok((v, if OUT { f64::from_bits(v) } else { facc }))
                 }
             }
@@ -302,7 +305,7 @@ macro_rules! define_numeric {
                 fn run<const ACC: u8>(op: &Op, regs: Regs, _: Memory, acc: u64, facc: f64) -> Ran {
                     const IN: bool = takes_f64(stringify!($untf));
                     let v = sem::$untf(typed_operand::<ACC, 1, IN>(regs, op.b, acc, facc))?;
-                    regs.set(op.a, v);
+                    write_result::<ACC>(regs, op.a, v);
                     Ok((v, facc))
                 }
             }
@@ -319,7 +322,7 @@ macro_rules! define_numeric {
                         typed_operand::<ACC, 1, IN>(regs, op.b, acc, facc),
                         typed_operand::<ACC, 2, IN>(regs, op.c, acc, facc),
                     );
-                    regs.set(op.a, v);
+                    write_result::<ACC>(regs, op.a, v);
                     Ok((v, if OUT { f64::from_bits(v) } else { facc }))
                 }
             }
@@ -333,7 +336,7 @@ macro_rules! define_numeric {
                         typed_operand::<ACC, 1, IN>(regs, op.b, acc, facc),
                         op.imm(),
                     );
-                    regs.set(op.a, v);
+                    write_result::<ACC>(regs, op.a, v);
                     Ok((v, if OUT { f64::from_bits(v) } else { facc }))
                 }
             }
@@ -348,7 +351,7 @@ macro_rules! define_numeric {
                         operand::<ACC, 1>(regs, op.b, acc),
                         operand::<ACC, 2>(regs, op.c, acc),
                     )?;
-                    regs.set(op.a, v);
+                    write_result::<ACC>(regs, op.a, v);
                     Ok((v, facc))
                 }
             }
@@ -357,7 +360,7 @@ macro_rules! define_numeric {
                 #[inline(always)]
                 fn run<const ACC: u8>(op: &Op, regs: Regs, _: Memory, acc: u64, facc: f64) -> Ran {
                     let v = sem::$bintf(operand::<ACC, 1>(regs, op.b, acc), op.imm())?;
-                    regs.set(op.a, v);
+                    write_result::<ACC>(regs, op.a, v);
                     Ok((v, facc))
                 }
             }
@@ -400,7 +403,7 @@ macro_rules! define_numeric {
                     let bytes = unsafe { mem.load_ending_at::<$lw>(end) }
                         .ok_or(TrapCode::MemoryOutOfBounds)?;
                     let v = ($lconv)(bytes);
-                    regs.set(op.a, v);
+                    write_result::<ACC>(regs, op.a, v);
                     Ok((v, if OUT { f64::from_bits(v) } else { facc }))
                 }
             }
@@ -435,7 +438,7 @@ macro_rules! define_numeric {
                     let bytes = unsafe { mem.load_ending_at::<$lw>(addr + op.d as u64) }
                         .ok_or(TrapCode::MemoryOutOfBounds)?;
                     let v = ($lconv)(bytes);
-                    regs.set(op.a, v);
+                    write_result::<ACC>(regs, op.a, v);
                     Ok((v, if OUT { f64::from_bits(v) } else { facc }))
                 }
             }
@@ -486,6 +489,18 @@ macro_rules! define_numeric {
             consts: &Consts<'_>,
             prev: Option<(Slot, bool)>,
         ) -> Option<Lowered> {
+            lower_discarding(instr, consts, prev, false)
+        }
+
+        /// [`lower`]; with `discard`, a handler that does not write its result to its slot
+        /// (see [`super::discards_result`]; divisions by a constant always write it).
+        pub(super) fn lower_discarding(
+            instr: Instr,
+            consts: &Consts<'_>,
+            prev: Option<(Slot, bool)>,
+            discard: bool,
+        ) -> Option<Lowered> {
+            let d = if discard { DISCARD } else { 0 };
             // The accumulator bit for an operand in `slot`, of type `f64` if `f64` (which
             // reads the float accumulator, so only after an `f64` result).
             let typed_bit = |slot: Slot, bit: u8, f64: bool| match prev {
@@ -501,30 +516,30 @@ macro_rules! define_numeric {
                 Instr::I32AddShifted { dst, a, b, shift } => {
                     let bits = bit(a, 1) | bit(b, 2);
                     let handler = match shift {
-                        1 => with_acc2!(i32_add_shifted_1, bits),
-                        2 => with_acc2!(i32_add_shifted_2, bits),
-                        _ => with_acc2!(i32_add_shifted_3, bits),
+                        1 => result_acc2!(i32_add_shifted_1, bits | d),
+                        2 => result_acc2!(i32_add_shifted_2, bits | d),
+                        _ => result_acc2!(i32_add_shifted_3, bits | d),
                     };
                     plain(Kind::I32AddShifted, bits, Op::new(handler, dst, a, b))
                 }
                 Instr::Copy { dst, src } => {
                     let bits = bit(src, 1);
-                    plain(Kind::Copy, bits, Op::new(with_acc1!(copy, bits), dst, src, 0))
+                    plain(Kind::Copy, bits, Op::new(result_acc1!(copy, bits | d), dst, src, 0))
                 }
                 $( Instr::$un { dst, src } => {
                     let bits = typed_bit(src, 1, takes_f64(stringify!($unf)));
-                    plain(Kind::$un, bits, Op::new(with_acc1!($un, bits), dst, src, 0))
+                    plain(Kind::$un, bits, Op::new(result_acc1!($un, bits | d), dst, src, 0))
                 } )*
                 $( Instr::$unt { dst, src } => {
                     let bits = typed_bit(src, 1, takes_f64(stringify!($untf)));
-                    plain(Kind::$unt, bits, Op::new(with_acc1!($unt, bits), dst, src, 0))
+                    plain(Kind::$unt, bits, Op::new(result_acc1!($unt, bits | d), dst, src, 0))
                 } )*
                 $( Instr::$bin { dst, a, b } => {
                     let f = takes_f64(stringify!($binf));
                     match consts.value(b) {
                         Some(v) => {
                             let bits = typed_bit(a, 1, f);
-                            let handler = with_acc1!(imm::$bin, bits);
+                            let handler = result_acc1!(imm::$bin, bits | d);
                             Lowered {
                                 op: Op::with_imm(handler, dst, a, constant!($binf, v)),
                                 kind: Kind::$bin,
@@ -535,7 +550,7 @@ macro_rules! define_numeric {
                         }
                         None => {
                             let bits = typed_bit(a, 1, f) | typed_bit(b, 2, f);
-                            plain(Kind::$bin, bits, Op::new(with_acc2!($bin, bits), dst, a, b))
+                            plain(Kind::$bin, bits, Op::new(result_acc2!($bin, bits | d), dst, a, b))
                         }
                     }
                 } )*
@@ -543,7 +558,7 @@ macro_rules! define_numeric {
                     Some(v) => {
                         let bits = bit(a, 1);
                         Lowered {
-                            op: Op::with_imm(with_acc1!(imm::$bint, bits), dst, a, v),
+                            op: Op::with_imm(result_acc1!(imm::$bint, bits | d), dst, a, v),
                             kind: Kind::$bint,
                             imm: true,
                             bits,
@@ -552,13 +567,13 @@ macro_rules! define_numeric {
                     }
                     None => {
                         let bits = bit(a, 1) | bit(b, 2);
-                        plain(Kind::$bint, bits, Op::new(with_acc2!($bint, bits), dst, a, b))
+                        plain(Kind::$bint, bits, Op::new(result_acc2!($bint, bits | d), dst, a, b))
                     }
                 }, )*
                 $( Instr::$load { dst, addr, offset } => {
                     let bits = bit(addr, 1);
                     let end = offset as u64 + $lw;
-                    plain(Kind::$load, bits, Op::with_imm(with_acc1!($load, bits), dst, addr, end))
+                    plain(Kind::$load, bits, Op::with_imm(result_acc1!($load, bits | d), dst, addr, end))
                 } )*
                 $( Instr::$store { addr, value, offset } => {
                     let f = store_takes_f64(stringify!($store));
@@ -570,15 +585,15 @@ macro_rules! define_numeric {
                 $( Instr::$loadi { dst, a, b, offset, scaled } => {
                     if let Some((base, c)) = constant_addend(consts, a, b, scaled) {
                         let bits = bit(base, 1);
-                        let handler = with_acc1!(constant_addend::$loadi, bits);
+                        let handler = result_acc1!(constant_addend::$loadi, bits | d);
                         let op = Op::new(handler, dst, base, c).with_d(indexed_end(offset, $lw));
                         return Some(Lowered { op, kind: Kind::$loadi, imm: false, bits, constant: true });
                     }
                     let bits = bit(a, 1) | bit(b, 2);
                     let handler = if scaled {
-                        with_acc2!(imm::$loadi, bits)
+                        result_acc2!(imm::$loadi, bits | d)
                     } else {
-                        with_acc2!($loadi, bits)
+                        result_acc2!($loadi, bits | d)
                     };
                     let op = Op::new(handler, dst, a, b).with_d(indexed_end(offset, $lw));
                     Lowered { op, kind: Kind::$loadi, imm: scaled, bits, constant: false }
@@ -751,7 +766,7 @@ impl Step for step::Copy {
     #[inline(always)]
     fn run<const ACC: u8>(op: &Op, regs: Regs, _: Memory, acc: u64, facc: f64) -> Ran {
         let v = operand::<ACC, 1>(regs, op.b, acc);
-        regs.set(op.a, v);
+        write_result::<ACC>(regs, op.a, v);
         Ok((v, facc))
     }
 }

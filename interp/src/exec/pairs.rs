@@ -19,6 +19,7 @@
 
 use std::marker::PhantomData;
 
+use super::acc::DISCARD;
 use super::compare::{branch, compare_branch, AnyCond};
 use super::numeric::{self, single, step, Kind, Step};
 use super::{trap, Consts, Executor, Handler};
@@ -169,7 +170,7 @@ pub(super) fn handler(
     consts: &Consts<'_>,
     result: Option<(Slot, bool)>,
 ) -> Option<Handler> {
-    if first.bits > 3 {
+    if first.bits & !DISCARD > 3 {
         return None;
     }
     table(first, second(code, at, consts, result)?)
@@ -327,7 +328,11 @@ macro_rules! pair_table {
                         0 => pair_handler!(step_type!($($a)+), 0, ab; $($b)+),
                         1 => pair_handler!(step_type!($($a)+), 1, ab; $($b)+),
                         2 => pair_handler!(step_type!($($a)+), 2, ab; $($b)+),
-                        _ => pair_handler!(step_type!($($a)+), 3, ab; $($b)+),
+                        3 => pair_handler!(step_type!($($a)+), 3, ab; $($b)+),
+                        8 => pair_handler!(step_type!($($a)+), 8, ab; $($b)+),
+                        9 => pair_handler!(step_type!($($a)+), 9, ab; $($b)+),
+                        10 => pair_handler!(step_type!($($a)+), 10, ab; $($b)+),
+                        _ => pair_handler!(step_type!($($a)+), 11, ab; $($b)+),
                     },
                 )*
                 _ => return None,
