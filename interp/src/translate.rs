@@ -125,7 +125,7 @@ struct Translator<'m> {
     /// The instruction whose result is the top of stack, if nothing intervened.
     last_result: Option<usize>,
     /// Per instruction, the operand stack's height once it has run (see
-    /// [`crate::exec::Temps`]).
+    /// [`crate::exec::FrameSlots`]).
     heights: Vec<u32>,
     /// Module byte offset of the operator being translated.
     offset: u32,
@@ -228,8 +228,8 @@ pub(crate) fn translate(
                 first: first_const,
                 values: &consts,
             },
-            &crate::exec::Temps {
-                first: t.temp_base,
+            &crate::exec::FrameSlots {
+                temps: t.temp_base,
                 heights: &t.heights,
             },
         ),

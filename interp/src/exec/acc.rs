@@ -26,7 +26,7 @@ use crate::vm::Regs;
 
 /// The `ACC` bit of a handler whose result only the accumulator carries on: the next
 /// instruction takes it from there and the slot is dead after it (see
-/// [`super::discards_result`]), so the handler does not write it.
+/// [`super::discard`]), so the handler does not write it.
 pub(super) const DISCARD: u8 = 8;
 
 /// Writes result `v` to `slot`, unless the `ACC` bits say it is discarded.

@@ -27,9 +27,11 @@ mod compare;
 mod fused;
 mod numeric;
 pub(crate) use numeric::indexed_end_fits;
+mod discard;
 mod pairs;
+pub(crate) use discard::FrameSlots;
 
-use crate::instr::{Instr, Slot, SlotUse};
+use crate::instr::{Instr, Slot};
 use crate::translate::CompiledFunc;
 use crate::vm::{self, Ip, Memory, Regs, ValueStack, Vmctx};
 use crate::InterpModule;
@@ -399,7 +401,7 @@ fn call_result(code: &[Instr], at: usize) -> Option<(Slot, bool)> {
 /// the `Arg` words that follow some instructions, stay where they were); an instruction
 /// that fuses with the next one ([`fused`], [`pairs`]) becomes the superinstruction of
 /// both.
-pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>, temps: &Temps<'_>) -> Box<[Op]> {
+pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>, frame: &FrameSlots<'_>) -> Box<[Op]> {
     let acc::Arrivals {
         arrivals,
         passes_on,
@@ -530,7 +532,7 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>, temps: &Temps<'_>) -> B
             continue;
         }
         // Whose first's result only the second needs: the pair need not write it.
-        let first = match discards_result(code, at, &arrivals, &reads, temps) {
+        let first = match discard::discards_result(code, at, &arrivals, &reads, frame) {
             true => pairs::First {
                 bits: first.bits | acc::DISCARD,
                 ..first
@@ -545,68 +547,13 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>, temps: &Temps<'_>) -> B
     // A step left alone whose result only the next instruction reads, from the accumulator,
     // runs the handler that does not write it.
     for at in 0..code.len() {
-        if steps[at].is_some() && discards_result(code, at, &arrivals, &reads, temps) {
+        if steps[at].is_some() && discard::discards_result(code, at, &arrivals, &reads, frame) {
             if let Some(lowered) = numeric::lower_discarding(code[at], consts, arrivals[at], true) {
                 ops[at].handler = lowered.op.handler;
             }
         }
     }
     ops.into_boxed_slice()
-}
-
-/// A translated function's operand stack, as lowering sees it: the entry at position `p` is
-/// in slot `first + p` (a temporary), and `heights` has the stack's height after each
-/// instruction (at least: an instruction that copies values a branch carries counts them).
-pub(crate) struct Temps<'a> {
-    pub(crate) first: Slot,
-    pub(crate) heights: &'a [u32],
-}
-
-/// Whether instruction `at` need not write its result: a temporary that the next
-/// instruction takes from the accumulator (`arrivals`, `reads`) and reads in no other way,
-/// and that is dead after it, because the stack then ends below it (no instruction reads a
-/// slot above the stack before writing it) or because that instruction writes the slot
-/// itself. A `Return` is no such reader: the frame's result slots are read after it.
-fn discards_result(
-    code: &[Instr],
-    at: usize,
-    arrivals: &[Option<(Slot, bool)>],
-    reads: &[Cell<u8>],
-    temps: &Temps<'_>,
-) -> bool {
-    let Some((dst, _)) = result(code[at]) else {
-        return false;
-    };
-    let Some(position) = dst.checked_sub(temps.first) else {
-        return false;
-    };
-    let next = at + 1;
-    let Some(&instr) = code.get(next) else {
-        return false;
-    };
-    if matches!(instr, Instr::Arg { .. } | Instr::Return)
-        || arrivals[next].map(|(slot, _)| slot) != Some(dst)
-        || reads[next].get() == 0
-    {
-        return false;
-    }
-    // How often the next instruction (with its `Arg` word) names the slot: one read, taken
-    // from the accumulator, and maybe its result.
-    let (mut uses, mut writes) = (0, false);
-    let mut count = |slot: &mut Slot, how: SlotUse| {
-        if *slot == dst {
-            match how {
-                SlotUse::Write => writes = true,
-                SlotUse::Read | SlotUse::ImmediateIfConstant => uses += 1,
-            }
-        }
-    };
-    let mut probe = instr;
-    probe.for_each_slot(Some(code[at]), &mut count);
-    if let Some(mut arg @ Instr::Arg { .. }) = code.get(next + 1).copied() {
-        arg.for_each_slot(Some(instr), &mut count);
-    }
-    uses == 1 && (writes || temps.heights[next] <= position)
 }
 
 /// The operands of the `Arg` word after instruction `at`.

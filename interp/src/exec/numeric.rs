@@ -493,7 +493,7 @@ macro_rules! define_numeric {
         }
 
         /// [`lower`]; with `discard`, a handler that does not write its result to its slot
-        /// (see [`super::discards_result`]; divisions by a constant always write it).
+        /// (see [`super::discard`]; divisions by a constant always write it).
         pub(super) fn lower_discarding(
             instr: Instr,
             consts: &Consts<'_>,
