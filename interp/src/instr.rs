@@ -235,6 +235,26 @@ macro_rules! define_instr {
                 }
             }
 
+            /// The target of a branch instruction (an instruction index), to read or change.
+            pub(crate) fn branch_target_mut(&mut self) -> Option<&mut u32> {
+                match self {
+                    Instr::Br { target }
+                    | Instr::BrIfZero { target, .. }
+                    | Instr::BrIfNonZero { target, .. }
+                    | Instr::BrI32Eq { target, .. }
+                    | Instr::BrI32Ne { target, .. }
+                    | Instr::BrI32LtS { target, .. }
+                    | Instr::BrI32LtU { target, .. }
+                    | Instr::BrI32GtS { target, .. }
+                    | Instr::BrI32GtU { target, .. }
+                    | Instr::BrI32LeS { target, .. }
+                    | Instr::BrI32LeU { target, .. }
+                    | Instr::BrI32GeS { target, .. }
+                    | Instr::BrI32GeU { target, .. } => Some(target),
+                    _ => None,
+                }
+            }
+
             /// Calls `f` with every slot the instruction names and how it uses it. An
             /// `Arg` names a slot only after a `Select` (its condition) or a
             /// `CallIndirect` (the arguments' base); the others hold indices, so `prev` is

@@ -507,21 +507,9 @@ impl Translator<'_> {
     }
 
     fn patch(&mut self, at: usize, target: u32) {
-        match &mut self.code[at] {
-            Instr::Br { target: t }
-            | Instr::BrIfZero { target: t, .. }
-            | Instr::BrIfNonZero { target: t, .. }
-            | Instr::BrI32Eq { target: t, .. }
-            | Instr::BrI32Ne { target: t, .. }
-            | Instr::BrI32LtS { target: t, .. }
-            | Instr::BrI32LtU { target: t, .. }
-            | Instr::BrI32GtS { target: t, .. }
-            | Instr::BrI32GtU { target: t, .. }
-            | Instr::BrI32LeS { target: t, .. }
-            | Instr::BrI32LeU { target: t, .. }
-            | Instr::BrI32GeS { target: t, .. }
-            | Instr::BrI32GeU { target: t, .. } => *t = target,
-            other => unreachable!("patching a non-branch {other:?}"),
+        match self.code[at].branch_target_mut() {
+            Some(t) => *t = target,
+            None => unreachable!("patching a non-branch {:?}", self.code[at]),
         }
     }
 

@@ -192,22 +192,7 @@ pub(super) use {result_acc1, result_acc2, with_acc1, with_acc2, with_acc3};
 
 /// The target of a branch instruction.
 fn branch_target(instr: &Instr) -> Option<u32> {
-    match *instr {
-        Instr::Br { target }
-        | Instr::BrIfZero { target, .. }
-        | Instr::BrIfNonZero { target, .. }
-        | Instr::BrI32Eq { target, .. }
-        | Instr::BrI32Ne { target, .. }
-        | Instr::BrI32LtS { target, .. }
-        | Instr::BrI32LtU { target, .. }
-        | Instr::BrI32GtS { target, .. }
-        | Instr::BrI32GtU { target, .. }
-        | Instr::BrI32LeS { target, .. }
-        | Instr::BrI32LeU { target, .. }
-        | Instr::BrI32GeS { target, .. }
-        | Instr::BrI32GeU { target, .. } => Some(target),
-        _ => None,
-    }
+    instr.clone().branch_target_mut().copied()
 }
 
 /// Whether `instr` is a conditional branch, which falls through with the accumulators it

@@ -151,6 +151,11 @@ fn second(
         Instr::CallIndirect { .. } => Second::CallIndirect,
         _ => {
             let lowered = numeric::lower(instr, consts, prev)?;
+            // The table's numeric seconds have variants for their first two operands only
+            // (a store's value from the accumulator, bit 4, has none).
+            if lowered.bits > 3 {
+                return None;
+            }
             Second::Numeric {
                 kind: lowered.kind,
                 imm: lowered.imm,
