@@ -122,73 +122,58 @@ pub(super) const fn gives_f64(op: &str) -> bool {
     true
 }
 
-/// The variant of handler `$f` (generic over `const ACC: u8`) for accumulator bits `$bits`,
-/// of a handler with one operand that may come from the accumulator.
+/// The variant of handler `$f` (generic over `const ACC: u8`) for accumulator bits `$bits`:
+/// one of the variants listed, the last one for any bits not listed before it.
+macro_rules! acc_variant {
+    (@one [$($f:tt)*] $bit:literal) => {
+        $($f)*::<$bit> as $crate::exec::Handler
+    };
+    (@match $f:tt, $bits:expr; $($bit:literal)*; $last:literal) => {
+        match $bits {
+            $( $bit => $crate::exec::acc::acc_variant!(@one $f $bit), )*
+            _ => $crate::exec::acc::acc_variant!(@one $f $last),
+        }
+    };
+    ($($f:ident)::+, $bits:expr; $($bit:literal)*; $last:literal) => {
+        $crate::exec::acc::acc_variant!(@match [$($f)::+], $bits; $($bit)*; $last)
+    };
+}
+
+/// [`acc_variant!`] of a handler with one operand that may come from the accumulator.
 macro_rules! with_acc1 {
     ($($f:ident)::+, $bits:expr) => {
-        match $bits {
-            0 => $($f)::+::<0> as $crate::exec::Handler,
-            _ => $($f)::+::<1>,
-        }
-    };
-}
-
-/// [`with_acc1!`] for a handler with a result, which may be discarded ([`DISCARD`]).
-macro_rules! result_acc1 {
-    ($($f:ident)::+, $bits:expr) => {
-        match $bits {
-            0 => $($f)::+::<0> as $crate::exec::Handler,
-            1 => $($f)::+::<1>,
-            8 => $($f)::+::<8>,
-            _ => $($f)::+::<9>,
-        }
-    };
-}
-
-/// [`with_acc2!`] for a handler with a result, which may be discarded ([`DISCARD`]).
-macro_rules! result_acc2 {
-    ($($f:ident)::+, $bits:expr) => {
-        match $bits {
-            0 => $($f)::+::<0> as $crate::exec::Handler,
-            1 => $($f)::+::<1>,
-            2 => $($f)::+::<2>,
-            3 => $($f)::+::<3>,
-            8 => $($f)::+::<8>,
-            9 => $($f)::+::<9>,
-            10 => $($f)::+::<10>,
-            _ => $($f)::+::<11>,
-        }
+        $crate::exec::acc::acc_variant!($($f)::+, $bits; 0; 1)
     };
 }
 
 /// [`with_acc1!`] for two operands.
 macro_rules! with_acc2 {
     ($($f:ident)::+, $bits:expr) => {
-        match $bits {
-            0 => $($f)::+::<0> as $crate::exec::Handler,
-            1 => $($f)::+::<1>,
-            2 => $($f)::+::<2>,
-            _ => $($f)::+::<3>,
-        }
+        $crate::exec::acc::acc_variant!($($f)::+, $bits; 0 1 2; 3)
     };
 }
 
 /// [`with_acc1!`] for three operands.
 macro_rules! with_acc3 {
     ($($f:ident)::+, $bits:expr) => {
-        match $bits {
-            0 => $($f)::+::<0> as $crate::exec::Handler,
-            1 => $($f)::+::<1>,
-            2 => $($f)::+::<2>,
-            3 => $($f)::+::<3>,
-            4 => $($f)::+::<4>,
-            5 => $($f)::+::<5>,
-            6 => $($f)::+::<6>,
-            _ => $($f)::+::<7>,
-        }
+        $crate::exec::acc::acc_variant!($($f)::+, $bits; 0 1 2 3 4 5 6; 7)
     };
 }
-pub(super) use {result_acc1, result_acc2, with_acc1, with_acc2, with_acc3};
+
+/// [`with_acc1!`] for a handler with a result, which may be discarded ([`DISCARD`]).
+macro_rules! result_acc1 {
+    ($($f:ident)::+, $bits:expr) => {
+        $crate::exec::acc::acc_variant!($($f)::+, $bits; 0 1 8; 9)
+    };
+}
+
+/// [`with_acc2!`] for a handler with a result, which may be discarded ([`DISCARD`]).
+macro_rules! result_acc2 {
+    ($($f:ident)::+, $bits:expr) => {
+        $crate::exec::acc::acc_variant!($($f)::+, $bits; 0 1 2 3 8 9 10; 11)
+    };
+}
+pub(super) use {acc_variant, result_acc1, result_acc2, with_acc1, with_acc2, with_acc3};
 
 /// The target of a branch instruction.
 fn branch_target(instr: &Instr) -> Option<u32> {

@@ -524,30 +524,26 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>, frame: &FrameSlots<'_>)
         })
         .collect();
     // A step and the instruction after it that make a superinstruction: its handler
-    // replaces the step's, and both keep their operands in their own `Op`s.
-    for at in 0..code.len().saturating_sub(1) {
+    // replaces the step's, and both keep their operands in their own `Op`s. A step whose
+    // result only the next instruction needs, from the accumulator, does not write it,
+    // paired or alone.
+    for at in 0..code.len() {
         let Some(first) = steps[at] else { continue };
-        // A second that passes on what it arrived with would pass the pair's result.
-        if !plain[at + 1] || passes_on[at + 1] {
-            continue;
-        }
-        // Whose first's result only the second needs: the pair need not write it.
-        let first = match discard::discards_result(code, at, &arrivals, &reads, frame) {
+        let discard = discard::discards_result(code, at, &arrivals, &reads, frame);
+        let first = match discard {
             true => pairs::First {
                 bits: first.bits | acc::DISCARD,
                 ..first
             },
             false => first,
         };
-        if let Some(handler) = pairs::handler(first, code, at + 1, consts, result(code[at])) {
+        // A second that passes on what it arrived with would pass the pair's result.
+        let pair = (at + 1 < code.len() && plain[at + 1] && !passes_on[at + 1])
+            .then(|| pairs::handler(first, code, at + 1, consts, result(code[at])))
+            .flatten();
+        if let Some(handler) = pair {
             ops[at].handler = handler;
-            steps[at] = None;
-        }
-    }
-    // A step left alone whose result only the next instruction reads, from the accumulator,
-    // runs the handler that does not write it.
-    for at in 0..code.len() {
-        if steps[at].is_some() && discard::discards_result(code, at, &arrivals, &reads, frame) {
+        } else if discard {
             if let Some(lowered) = numeric::lower_discarding(code[at], consts, arrivals[at], true) {
                 ops[at].handler = lowered.op.handler;
             }
