@@ -15,6 +15,7 @@
 mod exec;
 mod instr;
 mod semantics;
+mod tail_copy;
 mod translate;
 mod vm;
 
