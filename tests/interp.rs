@@ -113,6 +113,25 @@ fn engine(strategy: Strategy) -> Engine {
     Engine::new(&config).unwrap()
 }
 
+/// The results of every export in `names` of `wat`, each `(i32, i32) -> i32`, called with
+/// each of `args` in turn on one instance under `strategy`.
+fn pair_outcomes(strategy: Strategy, wat: &str, names: &[&str], args: &[(i32, i32)]) -> Vec<i32> {
+    let engine = engine(strategy);
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let mut out = Vec::new();
+    for name in names {
+        let f = instance
+            .get_typed_func::<(i32, i32), i32>(&mut store, name)
+            .unwrap();
+        for &args in args {
+            out.push(f.call(&mut store, args).unwrap());
+        }
+    }
+    out
+}
+
 /// Runs `export(arg)` of `wat` under `strategy` on a thread with a small native stack.
 fn run_on_small_stack<R: WasmResults + Send + 'static>(
     strategy: Strategy,
@@ -450,30 +469,17 @@ const JOINS: &str = r#"
 
 #[test]
 fn accumulated_operands_respect_joins() {
-    let outcomes = |strategy: Strategy| -> Vec<i32> {
-        let engine = engine(strategy);
-        let module = Module::new(&engine, JOINS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
-        let mut out = Vec::new();
-        for name in [
-            "block_end",
-            "loop_header",
-            "if_end",
-            "chase",
-            "counter",
-            "passing",
-            "selects",
-        ] {
-            let f = instance
-                .get_typed_func::<(i32, i32), i32>(&mut store, name)
-                .unwrap();
-            for args in [(0, 0), (0, 1), (4, 0), (4, 1), (0, 3), (9, -2)] {
-                out.push(f.call(&mut store, args).unwrap());
-            }
-        }
-        out
-    };
+    let names = [
+        "block_end",
+        "loop_header",
+        "if_end",
+        "chase",
+        "counter",
+        "passing",
+        "selects",
+    ];
+    let args = [(0, 0), (0, 1), (4, 0), (4, 1), (0, 3), (9, -2)];
+    let outcomes = |strategy| pair_outcomes(strategy, JOINS, &names, &args);
     let expected = outcomes(Strategy::Optimizing);
     assert_eq!(&expected[..4], &[1, 6, 13, 6], "block_end");
     assert_eq!(outcomes(Strategy::Interpreter), expected);
@@ -700,22 +706,8 @@ fn discarded_results_are_read_nowhere_else() {
         "loop_mix",
         "floats",
     ];
-    let outcomes = |strategy: Strategy| -> Vec<i32> {
-        let engine = engine(strategy);
-        let module = Module::new(&engine, DISCARDED_RESULTS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
-        let mut out = Vec::new();
-        for name in names {
-            let f = instance
-                .get_typed_func::<(i32, i32), i32>(&mut store, name)
-                .unwrap();
-            for args in [(0, 0), (3, 5), (5, 3), (-7, 11), (2, -1), (i32::MAX, 2)] {
-                out.push(f.call(&mut store, args).unwrap());
-            }
-        }
-        out
-    };
+    let args = [(0, 0), (3, 5), (5, 3), (-7, 11), (2, -1), (i32::MAX, 2)];
+    let outcomes = |strategy| pair_outcomes(strategy, DISCARDED_RESULTS, &names, &args);
     let expected = outcomes(Strategy::Optimizing);
     // br_if_value(3, 5): 3 + 1 < 5, so the block's value is 15, plus 1.
     assert_eq!(expected[6 + 1], 16);
@@ -1419,22 +1411,9 @@ const TAILS: &str = r#"
 
 #[test]
 fn copied_tails_match_every_tier() {
-    let outcomes = |strategy: Strategy| -> Vec<i32> {
-        let engine = engine(strategy);
-        let module = Module::new(&engine, TAILS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
-        let mut out = Vec::new();
-        for name in ["switch_loop", "exits", "counted"] {
-            let f = instance
-                .get_typed_func::<(i32, i32), i32>(&mut store, name)
-                .unwrap();
-            for args in [(0, 0), (1, 3), (50, 7), (1000, 12345), (-5, 2), (20, -9)] {
-                out.push(f.call(&mut store, args).unwrap());
-            }
-        }
-        out
-    };
+    let names = ["switch_loop", "exits", "counted"];
+    let args = [(0, 0), (1, 3), (50, 7), (1000, 12345), (-5, 2), (20, -9)];
+    let outcomes = |strategy| pair_outcomes(strategy, TAILS, &names, &args);
     let expected = outcomes(Strategy::Optimizing);
     // Checked by hand: one step of case 3 (acc 3, pc 1); 50 * 7 - 100 + 7 * 4.
     assert_eq!((expected[1], expected[8]), (1003, 278));
