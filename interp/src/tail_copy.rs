@@ -46,19 +46,24 @@ pub(crate) fn copy_tails(code: &mut Vec<Instr>, heights: &mut Vec<u32>) {
         }
         None
     };
-    let copies: Vec<Option<(usize, usize)>> = code
-        .iter()
-        .enumerate()
-        .map(|(at, instr)| match *instr {
-            Instr::Br { target } if !table_entry[at] => {
-                let start = target as usize;
-                block_end(start)
-                    .filter(|&end| !(start..end).contains(&at))
-                    .map(|end| (start, end))
-            }
-            _ => None,
-        })
-        .collect();
+    // At most four times as many instructions added as the function has (a `switch` loop
+    // of twenty cases adds three times its length), so that no body of many jumps to one
+    // block with a long table grows without bound.
+    let mut budget = 4 * code.len();
+    let mut copies: Vec<Option<(usize, usize)>> = vec![None; code.len()];
+    for (at, instr) in code.iter().enumerate() {
+        let Instr::Br { target } = *instr else {
+            continue;
+        };
+        let start = target as usize;
+        let Some(end) = block_end(start) else {
+            continue;
+        };
+        if !table_entry[at] && !(start..end).contains(&at) && end - start - 1 <= budget {
+            budget -= end - start - 1;
+            copies[at] = Some((start, end));
+        }
+    }
     if copies.iter().all(Option::is_none) {
         return;
     }
@@ -150,6 +155,22 @@ mod tests {
         let mut heights = vec![0; code.len()];
         copy_tails(&mut code, &mut heights);
         assert_eq!(code, before);
+
+        // Many jumps to one block with a long table: copies add at most four times the
+        // function's own length.
+        let table = [Instr::BrTable {
+            index: 1,
+            len: MAX_TABLE,
+        }]
+        .into_iter()
+        .chain((0..=MAX_TABLE).map(|_| Instr::Return));
+        let mut code: Vec<Instr> = table
+            .chain((0..100).map(|_| Instr::Br { target: 0 }))
+            .collect();
+        let before = code.len();
+        let mut heights = vec![0; code.len()];
+        copy_tails(&mut code, &mut heights);
+        assert!(code.len() > before && code.len() <= 5 * before);
 
         let mut code = vec![
             Instr::Br { target: 2 },
