@@ -1,14 +1,14 @@
 //! Tail duplication: a `Br` to a short block that ends in a jump of its own (another
 //! `Br`, a `br_table`, a return) is replaced by a copy of that block.
 //!
-//! Why: such a `Br` is a dispatch that does no work, and the block it reaches is shared by
-//! every path into it, so the jump that ends the block is predicted from the mixed history
-//! of all of them. The typical case is a `switch` inside a loop, which compilers emit as a
-//! `br_table` at the loop header with every case branching back to it: with a copy of the
-//! header at the end of every case, each case has its own `br_table` dispatch (predicted
-//! from what that case is usually followed by, as in a threaded interpreter) and one
-//! dispatch fewer. The copy's instructions keep their branch targets (into the original
-//! code), so any block that ends in an unconditional jump can be copied.
+//! Why: such a `Br` is a dispatch that does no work. The typical case is a `switch` inside
+//! a loop, which compilers emit as a `br_table` at the loop header with every case
+//! branching back to it: with a copy of the header at the end of every case, each case
+//! runs one dispatch fewer, and the header's first instruction, now reached from the
+//! case's last alone, can take its operand from the accumulator. (The copies share their
+//! handlers, so they add no dispatch jumps of their own: the branch predictor sees the same
+//! jumps as before, less one.) The copy's instructions keep their branch targets (into the
+//! original code), so any block that ends in an unconditional jump can be copied.
 
 use crate::instr::Instr;
 
