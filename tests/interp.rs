@@ -1419,3 +1419,56 @@ fn copied_tails_match_every_tier() {
     assert_eq!((expected[1], expected[8]), (1003, 278));
     assert_eq!(outcomes(Strategy::Interpreter), expected);
 }
+
+/// Calls of a function to itself, which the interpreter makes without looking the callee
+/// up: after a counter's decrement and after a copy (the pairs), with more entry values
+/// than the call fast path takes, and alternating with a call through another function
+/// (whose return must leave the running function right for the next self-call).
+const SELF_CALLS: &str = r#"
+(module
+  (func $fib (export "fib") (param $n i32) (param $unused i32) (result i32)
+    (if (result i32) (i32.lt_s (local.get $n) (i32.const 2))
+      (then (local.get $n))
+      (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1)) (local.get $unused))
+                     (call $fib (i32.sub (local.get $n) (i32.const 2)) (local.get $n))))))
+  (func $many (export "many") (param $n i32) (param $x i32) (result i32)
+    (local $a i32) (local $b i32) (local $c i32) (local $d i32) (local $e i32) (local $f i32)
+    (local $g i32) (local $h i32) (local $i i32) (local $j i32) (local $k i32) (local $l i32)
+    (local $m i32) (local $o i32) (local $p i32) (local $q i32) (local $r i32) (local $s i32)
+    (local.set $a (i32.add (local.get $a) (local.get $x)))
+    (local.set $s (i32.mul (local.get $s) (i32.const 3)))
+    (if (result i32) (i32.le_s (local.get $n) (i32.const 0))
+      (then (i32.add (local.get $a) (local.get $s)))
+      (else (i32.add (local.get $a)
+                     (call $many (i32.sub (local.get $n) (i32.const 1))
+                                 (i32.add (local.get $x) (i32.const 7)))))))
+  (func $other (param $n i32) (param $x i32) (result i32)
+    (i32.xor (call $alternate (local.get $n) (local.get $x)) (i32.const 0x55)))
+  (func $alternate (export "alternate") (param $n i32) (param $x i32) (result i32)
+    (local $y i32)
+    (if (result i32) (i32.le_s (local.get $n) (i32.const 0))
+      (then (local.get $x))
+      (else
+        (local.set $y (i32.sub (local.get $n) (i32.const 1)))
+        (i32.add
+          (call $alternate (local.get $y) (i32.shl (local.get $x) (i32.const 1)))
+          (call $other (i32.sub (local.get $y) (i32.const 1)) (local.get $x)))))))
+"#;
+
+#[test]
+fn self_calls_match_every_tier() {
+    let names = ["fib", "many", "alternate"];
+    let args = [(0, 0), (1, 5), (2, -3), (10, 1), (15, 9), (-1, 4)];
+    let expected = pair_outcomes(Strategy::Optimizing, SELF_CALLS, &names, &args);
+    // fib(10) and fib(15).
+    assert_eq!(&expected[3..5], &[55, 610]);
+    assert_eq!(
+        pair_outcomes(Strategy::Interpreter, SELF_CALLS, &names, &args),
+        expected
+    );
+    // Tiered: budgets are spent on every call, never running out.
+    assert_eq!(
+        pair_outcomes(Strategy::Tiered, SELF_CALLS, &names, &args),
+        expected
+    );
+}

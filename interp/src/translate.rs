@@ -233,6 +233,7 @@ pub(crate) fn translate(
                 temps: t.temp_base,
                 heights: &t.heights,
             },
+            defined,
         ),
         func_index,
         defined,

@@ -401,7 +401,12 @@ fn call_result(code: &[Instr], at: usize) -> Option<(Slot, bool)> {
 /// the `Arg` words that follow some instructions, stay where they were); an instruction
 /// that fuses with the next one ([`fused`], [`pairs`]) becomes the superinstruction of
 /// both.
-pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>, frame: &FrameSlots<'_>) -> Box<[Op]> {
+pub(crate) fn lower(
+    code: &[Instr],
+    consts: &Consts<'_>,
+    frame: &FrameSlots<'_>,
+    defined: u32,
+) -> Box<[Op]> {
     let acc::Arrivals {
         arrivals,
         passes_on,
@@ -481,6 +486,7 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>, frame: &FrameSlots<'_>)
                     let handler = with_acc3!(select, bit(a, 1) | bit(b, 2) | bit(cond, 4));
                     Op::new(handler, dst, a, b).with_d(cond)
                 }
+                Instr::Call { func, base } if func == defined => Op::new(call_self, func, base, 0),
                 Instr::Call { func, base } => Op::new(call, func, base, 0),
                 Instr::CallRef { offset, base, ty } => Op::new(call_ref, offset, base, ty),
                 Instr::CallIndirect { index, ty, table } => {
@@ -539,7 +545,7 @@ pub(crate) fn lower(code: &[Instr], consts: &Consts<'_>, frame: &FrameSlots<'_>)
         };
         // A second that passes on what it arrived with would pass the pair's result.
         let pair = (at + 1 < code.len() && plain[at + 1] && !passes_on[at + 1])
-            .then(|| pairs::handler(first, code, at + 1, consts, result(code[at])))
+            .then(|| pairs::handler(first, code, at + 1, consts, result(code[at]), defined))
             .flatten();
         if let Some(handler) = pair {
             ops[at].handler = handler;
@@ -700,6 +706,19 @@ fn enter_interpreted(
     after: Ip,
 ) -> Option<(Ip, Regs)> {
     let callee = ex.module.translated(defined)?;
+    enter(ex, regs, callee, defined, base, after)
+}
+
+/// [`enter_interpreted`] for a callee whose bytecode is at hand.
+#[inline(always)]
+fn enter<'m>(
+    ex: &mut Executor<'m>,
+    regs: Regs,
+    callee: &'m CompiledFunc,
+    defined: u32,
+    base: u32,
+    after: Ip,
+) -> Option<(Ip, Regs)> {
     let fit = vm::fit::<true>(regs.at(base), ex.stack_end, callee)?;
     if ex.tiering && !ex.vmctx.spend_call_budget_in_place(defined) {
         return None;
@@ -767,6 +786,19 @@ fn call(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, facc: 
     // passed on, which frees its register here.
     let _ = acc;
     match enter_interpreted(ex, regs, op.a, op.b, ip.skip(1)) {
+        Some((start, callee_regs)) => next!(start, callee_regs, ex, 0, mem, facc),
+        None => call_slow(ip, regs, ex, 0, mem, facc),
+    }
+}
+
+/// A call of the running function itself (`call`'s operands): its bytecode is the
+/// executor's `func`, so the call looks nothing up.
+fn call_self(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, facc: f64) -> Ip {
+    let op = ip.op();
+    // Not passed on (see `call`).
+    let _ = acc;
+    let callee = ex.func;
+    match enter(ex, regs, callee, op.a, op.b, ip.skip(1)) {
         Some((start, callee_regs)) => next!(start, callee_regs, ex, 0, mem, facc),
         None => call_slow(ip, regs, ex, 0, mem, facc),
     }

@@ -82,6 +82,7 @@ then_types! {
     BranchImm<ACC> => branch::<AnyCond, ACC, true>,
     Ret<ACC> => super::ret::<ACC>,
     Call => super::call,
+    CallSelf => super::call_self,
     CallIndirect => super::call_indirect,
 }
 
@@ -114,6 +115,7 @@ enum Second {
     BranchImm(u8),
     Ret(u8),
     Call,
+    CallSelf,
     CallIndirect,
 }
 
@@ -124,6 +126,7 @@ fn second(
     at: usize,
     consts: &Consts<'_>,
     prev: Option<(Slot, bool)>,
+    defined: u32,
 ) -> Option<Second> {
     let bit = |slot: Slot, bit: u8| match prev {
         Some((held, _)) if held == slot => bit,
@@ -147,6 +150,7 @@ fn second(
             _ => return None,
         },
         Instr::Return => Second::Ret(bit(0, 1)),
+        Instr::Call { func, .. } if func == defined => Second::CallSelf,
         Instr::Call { .. } => Second::Call,
         Instr::CallIndirect { .. } => Second::CallIndirect,
         _ => {
@@ -174,11 +178,12 @@ pub(super) fn handler(
     at: usize,
     consts: &Consts<'_>,
     result: Option<(Slot, bool)>,
+    defined: u32,
 ) -> Option<Handler> {
     if first.bits & !DISCARD > 3 {
         return None;
     }
-    table(first, second(code, at, consts, result)?)
+    table(first, second(code, at, consts, result, defined)?)
 }
 
 /// The step type of a table entry's first instruction: `imm X` is the constant-operand form
@@ -234,6 +239,9 @@ macro_rules! second_pattern {
     ($ab:ident; call) => {
         Second::Call
     };
+    ($ab:ident; call_self) => {
+        Second::CallSelf
+    };
     ($ab:ident; call_indirect) => {
         Second::CallIndirect
     };
@@ -287,6 +295,7 @@ macro_rules! pair_handler {
     };
     ($a:ty, $aa:literal, $ab:ident; ret) => { pair_handler!(@2 $a, $aa, $ab, Ret) };
     ($a:ty, $aa:literal, $ab:ident; call) => { pair::<$a, $aa, Call> as Handler };
+    ($a:ty, $aa:literal, $ab:ident; call_self) => { pair::<$a, $aa, CallSelf> as Handler };
     ($a:ty, $aa:literal, $ab:ident; call_indirect) => { pair::<$a, $aa, CallIndirect> as Handler };
     ($a:ty, $aa:literal, $ab:ident; imm $x:ident) => {
         pair_handler!(@numeric $a, $aa, $ab, step::imm::$x)
@@ -396,11 +405,13 @@ pair_table! {
     [const I32LoadIndexed] [I32Add],
     [imm I32Sub] [branch_imm],
     [imm I32Sub] [call],
+    [imm I32Sub] [call_self],
     // A switch's index computed into its br_table.
     [imm I32And] [br_table],
     [imm I32ShrU] [br_table],
     [imm I32Sub] [br_table],
     [Copy] [call],
+    [Copy] [call_self],
     [Copy] [call_indirect],
     // Results returned.
     [I32Add] [ret],
