@@ -235,6 +235,15 @@ macro_rules! define_instr {
                 }
             }
 
+            /// Whether the instruction after this one can be reached by falling through it
+            /// (it is no unconditional jump, return or trap).
+            pub(crate) fn falls_through(&self) -> bool {
+                !matches!(
+                    self,
+                    Instr::Br { .. } | Instr::BrTable { .. } | Instr::Return | Instr::Unreachable
+                )
+            }
+
             /// The target of a branch instruction (an instruction index), to read or change.
             pub(crate) fn branch_target_mut(&mut self) -> Option<&mut u32> {
                 match self {

@@ -34,17 +34,17 @@ pub(crate) fn copy_tails(code: &mut Vec<Instr>, heights: &mut Vec<u32>) {
     }
     // The end (exclusive) of the short block starting at `start`, if it ends in a jump.
     let block_end = |start: usize| -> Option<usize> {
-        for (at, instr) in code.iter().enumerate().skip(start).take(MAX_BLOCK) {
-            match *instr {
-                Instr::Br { .. } | Instr::Return | Instr::Unreachable => return Some(at + 1),
-                Instr::BrTable { len, .. } if len <= MAX_TABLE => {
-                    return Some(at + 2 + len as usize);
-                }
-                Instr::BrTable { .. } => return None,
-                _ => {}
-            }
+        let (at, last) = code
+            .iter()
+            .enumerate()
+            .skip(start)
+            .take(MAX_BLOCK)
+            .find(|(_, instr)| !instr.falls_through())?;
+        match *last {
+            // The block takes the table's entries along.
+            Instr::BrTable { len, .. } => (len <= MAX_TABLE).then(|| at + 2 + len as usize),
+            _ => Some(at + 1),
         }
-        None
     };
     // At most four times as many instructions added as the function has (a `switch` loop
     // of twenty cases adds three times its length), so that no body of many jumps to one

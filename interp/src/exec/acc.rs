@@ -186,14 +186,6 @@ fn is_conditional_branch(instr: &Instr) -> bool {
     branch_target(instr).is_some() && !matches!(instr, Instr::Br { .. })
 }
 
-/// Whether the instruction after `instr` can be reached by falling through it.
-fn falls_through(instr: &Instr) -> bool {
-    !matches!(
-        instr,
-        Instr::Br { .. } | Instr::BrTable { .. } | Instr::Return | Instr::Unreachable
-    )
-}
-
 /// For each instruction of `code`, the slot whose value the accumulator holds whenever the
 /// instruction runs, if any, and whether the float accumulator holds it too.
 ///
@@ -269,7 +261,7 @@ pub(super) fn arrivals(
             }
             let fall_in = match at.checked_sub(1) {
                 None => Some(None),
-                Some(before) if falls_through(&code[before]) => {
+                Some(before) if code[before].falls_through() => {
                     Some(leaves(before, &straight, &passes_on))
                 }
                 Some(_) => None,
