@@ -43,6 +43,10 @@ pub(crate) struct CompiledFunc {
     /// values of the constant slots read from the frame (the first ones, see
     /// [`read_constants_first`]), then a zero if that made an odd count.
     pub(crate) entry_values: Box<[u64]>,
+    /// The first of the frame's [`crate::vm::HEADER_SLOTS`] header slots (see
+    /// [`crate::vm::FrameHeader`]): after the parameters, the entry values and the result
+    /// slots, and right below the temporaries.
+    pub(crate) header: u32,
     /// Bytes of the slots the frame needs (at least max(params, results) slots, and the
     /// parameters and entry values).
     pub(crate) frame_bytes: usize,
@@ -170,6 +174,10 @@ pub(crate) fn translate(
         }
     }
 
+    // The frame header goes after the constants (where the entry values end, or past
+    // that, as constants only read as immediates leave their slots unused), and after the
+    // result slots, which a return writes before it reads the header.
+    let header = (first_const + consts.len() as u32).max(num_results);
     let mut t = Translator {
         module,
         offsets,
@@ -185,7 +193,7 @@ pub(crate) fn translate(
             branched: false,
         }],
         const_slots,
-        temp_base: first_const + consts.len() as u32,
+        temp_base: header + crate::vm::HEADER_SLOTS,
         max_height: 0,
         reachable: true,
         unreachable_depth: 0,
@@ -231,6 +239,7 @@ pub(crate) fn translate(
             },
             &crate::exec::FrameSlots {
                 temps: t.temp_base,
+                header,
                 heights: &t.heights,
             },
             defined,
@@ -246,6 +255,7 @@ pub(crate) fn translate(
             usize::MAX
         },
         entry_values,
+        header,
         osr_points: t.osr_points.into(),
     })
 }

@@ -442,6 +442,23 @@ impl<const FEW: bool> FrameFit<'_, FEW> {
     }
 }
 
+/// Slots a frame keeps its [`FrameHeader`] in: the translator reserves them after the
+/// entry values (see `CompiledFunc::header`), below every temporary, so no callee frame,
+/// which starts at a temporary, covers them.
+pub(crate) const HEADER_SLOTS: u32 = 3;
+
+/// What a frame records of its caller: the caller's function, where it continues and its
+/// frame. The activation's first frame records the activation's end instead (its `ret`
+/// is [`crate::exec::FINISH`]). Kept in the value stack, the frames of an activation need
+/// no stack of their own: a call writes three slots, a return reads them, and neither
+/// checks or moves a length.
+#[derive(Clone, Copy)]
+pub(crate) struct FrameHeader<'m> {
+    pub(crate) func: &'m CompiledFunc,
+    pub(crate) ret: Ip,
+    pub(crate) regs: Regs,
+}
+
 /// The current frame's slots: a pointer to its first slot in the value stack, which never
 /// moves while a thread runs wasm, so it stays valid as long as the frame is live.
 #[derive(Clone, Copy)]
@@ -461,6 +478,31 @@ impl Regs {
     pub(crate) fn set(self, slot: u32, value: u64) {
         // SAFETY: as in `get`.
         unsafe { self.fp.add(slot as usize).write(value) }
+    }
+
+    /// Records `header` in the frame's header slots, from `slot` (the function's
+    /// `CompiledFunc::header`).
+    #[inline(always)]
+    pub(crate) fn set_header(self, slot: u32, header: FrameHeader<'_>) {
+        // SAFETY: the header slots lie inside the frame (its `frame_bytes` count them,
+        // `fit` checked that room), 8-byte aligned as every slot; `FrameHeader` is three
+        // pointer-sized fields.
+        unsafe {
+            self.fp
+                .add(slot as usize)
+                .cast::<FrameHeader<'_>>()
+                .write(header)
+        }
+    }
+
+    /// The header a call recorded in this frame's header slots, from `slot`.
+    #[inline(always)]
+    pub(crate) fn header<'m>(self, slot: u32) -> FrameHeader<'m> {
+        // SAFETY: the slots are the frame's (see `set_header`), written by the call that
+        // entered it (or by the activation's start, for its first frame) before the
+        // frame's first instruction ran; no instruction writes them (they are below the
+        // temporaries and above the entry values).
+        unsafe { self.fp.add(slot as usize).cast::<FrameHeader<'m>>().read() }
     }
 
     /// Where a callee's frame starts when its arguments are at `slot` of this frame (a slot
@@ -493,6 +535,16 @@ impl Ip {
 
     pub(crate) fn is_stop(self) -> bool {
         self.0.is_null()
+    }
+
+    /// Where an activation's first frame returns to: [`crate::exec::FINISH`], which ends
+    /// the activation.
+    pub(crate) fn finish() -> Ip {
+        Ip(&crate::exec::FINISH)
+    }
+
+    pub(crate) fn is_finish(self) -> bool {
+        std::ptr::eq(self.0, &crate::exec::FINISH)
     }
 
     /// The instruction here.

@@ -20,9 +20,11 @@ use crate::instr::{Instr, Slot, SlotUse};
 
 /// What lowering knows of a translated function's operand stack: its entry at position `p`
 /// is in slot `temps + p` (a temporary); `heights` has its height after each instruction
-/// (at least: an instruction that copies values a branch carries counts them).
+/// (at least: an instruction that copies values a branch carries counts them). The frame
+/// header is at `header` (see [`crate::vm::FrameHeader`]), which `Return`s read.
 pub(crate) struct FrameSlots<'a> {
     pub(crate) temps: Slot,
+    pub(crate) header: Slot,
     pub(crate) heights: &'a [u32],
 }
 

@@ -40,14 +40,6 @@ use std::cell::Cell;
 use strata_environ::vmcontext::{VMFuncRef, OSR_RETURNED, OSR_UNAVAILABLE};
 use strata_environ::{TrapCode, ValRaw, WASM_PAGE_SIZE};
 
-/// Most frames of one activation (frames may be tiny, so the value stack alone does not
-/// bound the depth).
-const MAX_FRAMES: usize = 1 << 17;
-
-/// Frames an activation has room for before its frame stack grows (outside the call
-/// handlers' fast path).
-const FIRST_FRAMES: usize = 64;
-
 /// Executes the instruction at `ip` and, in optimized builds, everything after it; returns
 /// the instruction to continue with ([`Ip::stop`] once the activation is over). The `u64`
 /// and the `f64` are the accumulators: the value the instruction before wrote to its result
@@ -158,13 +150,6 @@ pub(crate) enum Exit {
 /// How an activation stopped early, with its frames (function indices, innermost first).
 pub(crate) type Unwind = (Exit, Vec<u32>);
 
-struct Frame<'m> {
-    func: &'m CompiledFunc,
-    /// Where the caller continues.
-    ret: Ip,
-    regs: Regs,
-}
-
 /// What an activation needs besides its stack.
 pub(crate) struct Context<'m> {
     pub(crate) vmctx: Vmctx,
@@ -177,14 +162,14 @@ pub(crate) struct Executor<'m> {
     module: &'m InterpModule,
     /// Whether calls spend tier-up budgets (the module's setting).
     tiering: bool,
-    /// The running function.
+    /// The running function (its callers are in the frame headers, see
+    /// [`vm::FrameHeader`]).
     func: &'m CompiledFunc,
-    /// Its callers, innermost last.
-    frames: Vec<Frame<'m>>,
     /// The end of the value stack.
     stack_end: *mut u64,
-    /// Why the activation stopped early, once it has.
-    exit: Option<Exit>,
+    /// Why the activation stopped early, once it has, and the running function's frame
+    /// then (where its backtrace starts).
+    exit: Option<(Exit, Regs)>,
     /// A function to report as the innermost frame: a callee whose body is invalid.
     invalid_callee: Option<u32>,
     /// The frame and memory between two instructions under the [`trampoline`].
@@ -199,10 +184,12 @@ pub(crate) struct Executor<'m> {
 }
 
 impl<'m> Executor<'m> {
-    /// Stops the activation with `exit`.
+    /// Stops the activation with `exit`, in the running function's frame `regs`.
     #[cold]
-    fn stop(&mut self, exit: Exit) -> Ip {
-        self.exit = Some(exit);
+    fn stop(&mut self, regs: Regs, exit: Exit) -> Ip {
+        // The backtrace is taken once the activation is over: a call here would make the
+        // handlers that may trap save registers on their fast paths too.
+        self.exit = Some((exit, regs));
         Ip::stop()
     }
 
@@ -216,41 +203,33 @@ impl<'m> Executor<'m> {
         after: Ip,
     ) -> (Ip, Regs) {
         let callee = fit.func;
-        // Pushed before the frame's slots are written: the compiler then still knows the
-        // frame stack has room (the callers checked), and drops `push`'s growing path, whose
-        // call would make the call handlers save registers on every call.
-        self.frames.push(Frame {
-            func: self.func,
-            ret: after,
-            regs,
-        });
         let callee_regs = fit.enter();
+        // After the entry values, whose padding may end on the header's first slot.
+        callee_regs.set_header(
+            callee.header,
+            vm::FrameHeader {
+                func: self.func,
+                ret: after,
+                regs,
+            },
+        );
         self.func = callee;
         (Ip::start(&callee.code), callee_regs)
     }
 
-    /// Doubles the frame stack's room, up to [`MAX_FRAMES`] frames: its capacity is then
-    /// the depth limit of the call handlers' fast path.
-    #[cold]
-    #[inline(never)]
-    fn grow_frames(&mut self) {
-        let more = self
-            .frames
-            .capacity()
-            .max(1)
-            .min(MAX_FRAMES - self.frames.len());
-        // The exact amount: `Vec` then holds no more than asked for.
-        self.frames.reserve_exact(more);
-        debug_assert!(self.frames.capacity() <= MAX_FRAMES);
-    }
-
-    /// The frames of the activation, innermost first.
-    fn backtrace(&self) -> Vec<u32> {
-        self.invalid_callee
-            .into_iter()
-            .chain(std::iter::once(self.func.func_index))
-            .chain(self.frames.iter().rev().map(|f| f.func.func_index))
-            .collect()
+    /// The frames of the activation, innermost first, the running function's being
+    /// `regs`: followed from header to header up to the activation's first frame.
+    fn backtrace(&self, regs: Regs) -> Vec<u32> {
+        let mut frames: Vec<u32> = self.invalid_callee.into_iter().collect();
+        let (mut func, mut regs) = (self.func, regs);
+        loop {
+            frames.push(func.func_index);
+            let caller = regs.header(func.header);
+            if caller.ret.is_finish() {
+                return frames;
+            }
+            (func, regs) = (caller.func, caller.regs);
+        }
     }
 
     /// Calls `callee` (signature: module type `ty`) through the array convention with the
@@ -326,10 +305,25 @@ impl<'m> Executor<'m> {
     }
 }
 
-/// Stops the activation with a trap.
+/// Stops the activation with a trap in the running function's frame `regs`.
 #[cold]
-fn trap(ex: &mut Executor<'_>, code: TrapCode) -> Ip {
-    ex.stop(Exit::Trap(code))
+fn trap(ex: &mut Executor<'_>, regs: Regs, code: TrapCode) -> Ip {
+    ex.stop(regs, Exit::Trap(code))
+}
+
+/// Where an activation's first frame returns to (see [`vm::FrameHeader`]): the one
+/// instruction of [`finish`].
+pub(crate) static FINISH: Op = Op {
+    handler: finish,
+    a: 0,
+    b: 0,
+    c: 0,
+    d: 0,
+};
+
+/// Ends the activation: its first frame returned, its results are in slots `0..n`.
+fn finish(_: Ip, _: Regs, _: &mut Executor<'_>, _: u64, _: Memory, _: f64) -> Ip {
+    Ip::stop()
 }
 
 /// Runs `entry`, whose frame starts at slot 0 of `stack` with the arguments in place;
@@ -344,13 +338,20 @@ pub(crate) fn run<'m>(
         return Err((Exit::Trap(TrapCode::StackOverflow), vec![entry.func_index]));
     };
     let regs = fit.enter();
+    regs.set_header(
+        entry.header,
+        vm::FrameHeader {
+            func: entry,
+            ret: Ip::finish(),
+            regs,
+        },
+    );
     let mem = cx.vmctx.memory();
     let mut ex = Executor {
         vmctx: cx.vmctx,
         module: cx.module,
         tiering: cx.module.tiering,
         func: entry,
-        frames: Vec::with_capacity(FIRST_FRAMES),
         stack_end,
         exit: None,
         invalid_callee: None,
@@ -362,7 +363,7 @@ pub(crate) fn run<'m>(
     trampoline(Ip::start(&entry.code), regs, mem, &mut ex);
     match ex.exit.take() {
         None => Ok(()),
-        Some(exit) => Err((exit, ex.backtrace())),
+        Some((exit, regs)) => Err((exit, ex.backtrace(regs))),
     }
 }
 
@@ -479,7 +480,7 @@ pub(crate) fn lower(
                     Op::new(with_acc1!(br_table, bit(index, 1)), index, len, 0)
                 }
                 Instr::LoopBudget { point } => Op::new(loop_budget, point, 0, 0),
-                Instr::Return => Op::new(with_acc1!(ret, bit(0, 1)), 0, 0, 0),
+                Instr::Return => Op::new(with_acc1!(ret, bit(0, 1)), frame.header, 0, 0),
                 Instr::Unreachable => Op::new(unreachable, 0, 0, 0),
                 Instr::Select { dst, a, b } => {
                     let (cond, _, _) = arg_of(code, at);
@@ -637,37 +638,43 @@ fn loop_budget(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory,
         // Compiled just now: continue this very call in the native code.
         match ex.osr(ip.op().a, regs) {
             Ok(false) => {}
-            Ok(true) => return ret::<0>(ip, regs, ex, acc, mem, facc),
-            Err(exit) => return ex.stop(exit),
+            Ok(true) => {
+                let first = regs.get(0);
+                return leave(ex.func.header, regs, ex, first, mem, facc);
+            }
+            Err(exit) => return ex.stop(regs, exit),
         }
     }
     next!(ip.skip(1), regs, ex, acc, mem, facc)
 }
 
-/// Leaves the current frame (its results in slots `0..n`) for its caller's, or finishes.
-/// The caller continues with the first result (slot 0, the call's result slot in the
-/// caller's frame, which every frame has) as the accumulator: from the accumulator when
-/// it arrived there (`ACC` bit 1), else read.
+/// Leaves the current frame (its results in slots `0..n`, its header at slot `a`) for its
+/// caller's, or finishes. The caller continues with the first result (slot 0, the call's
+/// result slot in the caller's frame, which every frame has) as the accumulator: from the
+/// accumulator when it arrived there (`ACC` bit 1), else read.
 fn ret<const ACC: u8>(
-    _: Ip,
+    ip: Ip,
     regs: Regs,
     ex: &mut Executor<'_>,
     acc: u64,
     mem: Memory,
     facc: f64,
 ) -> Ip {
-    match ex.frames.pop() {
-        None => Ip::stop(),
-        Some(caller) => {
-            ex.func = caller.func;
-            let first = operand::<ACC, 1>(regs, 0, acc);
-            next!(caller.ret, caller.regs, ex, first, mem, facc)
-        }
-    }
+    let first = operand::<ACC, 1>(regs, 0, acc);
+    leave(ip.op().a, regs, ex, first, mem, facc)
 }
 
-fn unreachable(_: Ip, _: Regs, ex: &mut Executor<'_>, _: u64, _: Memory, _: f64) -> Ip {
-    trap(ex, TrapCode::UnreachableCodeReached)
+/// Continues the caller recorded in the header at slot `header` of frame `regs`, with
+/// `first` as the accumulator; the first frame's caller is [`FINISH`].
+#[inline(always)]
+fn leave(header: u32, regs: Regs, ex: &mut Executor<'_>, first: u64, mem: Memory, facc: f64) -> Ip {
+    let caller = regs.header(header);
+    ex.func = caller.func;
+    next!(caller.ret, caller.regs, ex, first, mem, facc)
+}
+
+fn unreachable(_: Ip, regs: Regs, ex: &mut Executor<'_>, _: u64, _: Memory, _: f64) -> Ip {
+    trap(ex, regs, TrapCode::UnreachableCodeReached)
 }
 
 /// `a = d != 0 ? b : c`; an `Arg` word follows.
@@ -723,14 +730,6 @@ fn enter<'m>(
     if ex.tiering && !ex.vmctx.spend_call_budget_in_place(defined) {
         return None;
     }
-    // Right before the push (nothing written in between), so that the compiler drops its
-    // growing path, whose call would make the handler save registers on every call. A frame
-    // stack that must grow takes the slow path, which spends the call budget once more.
-    // Its capacity never passes `MAX_FRAMES` (see `Executor::grow_frames`), so this one
-    // check also bounds the depth.
-    if ex.frames.len() == ex.frames.capacity() {
-        return None;
-    }
     Some(ex.push_frame(fit, regs, after))
 }
 
@@ -755,7 +754,7 @@ fn call_defined_slow(
     let vmctx = ex.vmctx;
     if ex.tiering && (vmctx.native_entry(defined) || vmctx.spend_call_budget(defined)) {
         if let Err(exit) = ex.call_native(defined, regs, base) {
-            return ex.stop(exit);
+            return ex.stop(regs, exit);
         }
         // The first result is the accumulator after a call (see `ret`).
         let _ = acc;
@@ -763,16 +762,10 @@ fn call_defined_slow(
     }
     let Some(callee) = ex.module.compiled(defined) else {
         ex.invalid_callee = Some(ex.module.info.func_index(defined));
-        return trap(ex, TrapCode::InvalidFunction);
+        return trap(ex, regs, TrapCode::InvalidFunction);
     };
-    if ex.frames.len() >= MAX_FRAMES {
-        return trap(ex, TrapCode::StackOverflow);
-    }
-    if ex.frames.len() == ex.frames.capacity() {
-        ex.grow_frames();
-    }
     let Some(fit) = vm::fit::<false>(regs.at(base), ex.stack_end, callee) else {
-        return trap(ex, TrapCode::StackOverflow);
+        return trap(ex, regs, TrapCode::StackOverflow);
     };
     let (start, callee_regs) = ex.push_frame(fit, regs, after);
     next!(start, callee_regs, ex, acc, mem, facc)
@@ -826,7 +819,7 @@ fn call_slow(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, f
 fn call_ref(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, _: Memory, facc: f64) -> Ip {
     let op = ip.op();
     if let Err(exit) = ex.call_array(ex.vmctx.func_ref(op.a), op.c, regs, op.b) {
-        return ex.stop(exit);
+        return ex.stop(regs, exit);
     }
     let mem = ex.vmctx.memory();
     // The first result is the accumulator after a call (see `ret`).
@@ -893,7 +886,7 @@ fn call_indirect_slow(
 ) -> Ip {
     let op = ip.op();
     match indirect_target(op, regs, ex) {
-        Err(code) => trap(ex, code),
+        Err(code) => trap(ex, regs, code),
         Ok((_, Some(defined))) => call_defined_slow(
             ip.skip(2),
             regs,
@@ -907,7 +900,7 @@ fn call_indirect_slow(
         ),
         Ok((callee, None)) => {
             if let Err(exit) = ex.call_array(callee, op.b, regs, op.d) {
-                return ex.stop(exit);
+                return ex.stop(regs, exit);
             }
             // The first result is the accumulator after a call (see `ret`).
             next!(
@@ -971,7 +964,7 @@ fn memory_fill(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory,
         regs.get(op.c) as u32,
     );
     if mem.fill(d.into(), v, n.into()).is_none() {
-        return trap(ex, TrapCode::MemoryOutOfBounds);
+        return trap(ex, regs, TrapCode::MemoryOutOfBounds);
     }
     next!(ip.skip(1), regs, ex, acc, mem, facc)
 }
@@ -984,7 +977,7 @@ fn memory_copy(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory,
         regs.get(op.c) as u32,
     );
     if mem.copy(d.into(), s.into(), n.into()).is_none() {
-        return trap(ex, TrapCode::MemoryOutOfBounds);
+        return trap(ex, regs, TrapCode::MemoryOutOfBounds);
     }
     next!(ip.skip(1), regs, ex, acc, mem, facc)
 }
@@ -998,7 +991,7 @@ fn memory_init(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory,
         regs.get(op.c) as u32,
     );
     if let Some(code) = ex.vmctx.memory_init(op.d, d, s, n) {
-        return trap(ex, code);
+        return trap(ex, regs, code);
     }
     next!(ip.skip(2), regs, ex, acc, mem, facc)
 }
@@ -1012,7 +1005,7 @@ fn table_get(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, f
     let op = ip.op();
     let elements = vm::table_elements(ex.vmctx.table(op.c));
     let Some(&raw) = elements.get(regs.get(op.b) as u32 as usize) else {
-        return trap(ex, TrapCode::TableOutOfBounds);
+        return trap(ex, regs, TrapCode::TableOutOfBounds);
     };
     regs.set(op.a, raw);
     next!(ip.skip(1), regs, ex, acc, mem, facc)
@@ -1022,7 +1015,7 @@ fn table_set(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, f
     let op = ip.op();
     let elements = vm::table_elements(ex.vmctx.table(op.c));
     let Some(slot) = elements.get_mut(regs.get(op.a) as u32 as usize) else {
-        return trap(ex, TrapCode::TableOutOfBounds);
+        return trap(ex, regs, TrapCode::TableOutOfBounds);
     };
     *slot = regs.get(op.b);
     next!(ip.skip(1), regs, ex, acc, mem, facc)
@@ -1051,7 +1044,7 @@ fn table_fill(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, 
         regs.get(op.c) as u32 as usize,
     );
     let Some(range) = elements.get_mut(d..d + n) else {
-        return trap(ex, TrapCode::TableOutOfBounds);
+        return trap(ex, regs, TrapCode::TableOutOfBounds);
     };
     range.fill(regs.get(op.b));
     next!(ip.skip(2), regs, ex, acc, mem, facc)
@@ -1070,7 +1063,7 @@ fn table_copy(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, 
     let src_len = vmctx.table(src_table).current_elements;
     let dst_len = vmctx.table(dst_table).current_elements;
     if s + n > src_len || d + n > dst_len {
-        return trap(ex, TrapCode::TableOutOfBounds);
+        return trap(ex, regs, TrapCode::TableOutOfBounds);
     }
     if dst_table == src_table {
         vm::table_elements(vmctx.table(dst_table)).copy_within(s..s + n, d);
@@ -1091,7 +1084,7 @@ fn table_init(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, 
         regs.get(op.c) as u32,
     );
     if let Some(code) = ex.vmctx.table_init(table, elem, d, s, n) {
-        return trap(ex, code);
+        return trap(ex, regs, code);
     }
     next!(ip.skip(2), regs, ex, acc, mem, facc)
 }

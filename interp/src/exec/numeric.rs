@@ -122,7 +122,7 @@ pub(super) fn single<S: Step, const ACC: u8>(
 ) -> Ip {
     match S::run::<ACC>(ip.op(), regs, mem, acc, facc) {
         Ok((acc, facc)) => next!(ip.skip(1), regs, ex, acc, mem, facc),
-        Err(code) => trap(ex, code),
+        Err(code) => trap(ex, regs, code),
     }
 }
 
@@ -139,7 +139,7 @@ fn passing_single<S: Step, const ACC: u8>(
 ) -> Ip {
     match S::run::<ACC>(ip.op(), regs, mem, acc, facc) {
         Ok(_) => next!(ip.skip(1), regs, ex, acc, mem, facc),
-        Err(code) => trap(ex, code),
+        Err(code) => trap(ex, regs, code),
     }
 }
 

@@ -38,7 +38,7 @@ fn pair<A: Step, const AA: u8, B: Then>(
 ) -> Ip {
     match A::run::<AA>(ip.op(), regs, mem, acc, facc) {
         Ok((acc, facc)) => B::then(ip.skip(1), regs, ex, acc, mem, facc),
-        Err(code) => trap(ex, code),
+        Err(code) => trap(ex, regs, code),
     }
 }
 
