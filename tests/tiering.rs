@@ -83,3 +83,50 @@ fn dropping_engines_and_modules_with_compiles_in_flight_is_clean() {
         }
     }
 }
+
+/// Callees reached only from interpreted code: a direct call, a self-call and a
+/// `call_indirect`, each also as the second of a pair (after a copy, after a subtraction).
+const INNER_CALLS: &str = r#"(module
+  (type $t (func (param i32) (result i32)))
+  (table 1 funcref)
+  (elem (i32.const 0) $indirect)
+  (func $direct (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+  (func $indirect (type $t) (i32.mul (local.get 0) (i32.const 3)))
+  (func $self (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0))
+      (then (i32.const 0))
+      (else (i32.add (call $self (i32.sub (local.get 0) (i32.const 1))) (i32.const 2)))))
+  (func (export "run") (param $n i32) (result i32)
+    (local $i i32) (local $acc i32)
+    (loop $l
+      (local.set $acc (i32.add (local.get $acc) (call $direct (local.get $i))))
+      (local.set $acc (i32.add (local.get $acc)
+        (call_indirect (type $t) (local.get $i) (i32.const 0))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (i32.add (local.get $acc) (call $self (local.get $n)))))"#;
+
+#[test]
+fn calls_between_interpreted_functions_spend_call_budgets() {
+    // Loops never tier up here; `run` is called once, so only the calls it makes between
+    // interpreted functions can use up their callees' budgets.
+    let mut config = tiered(10, 1 << 30);
+    config.baseline_loop_threshold(1 << 30);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(&engine, INNER_CALLS).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let run = instance
+        .get_typed_func::<i32, i32>(&mut store, "run")
+        .unwrap();
+    // sum(i + 1) + sum(3i) over i < 100, then 2 per level of `$self`.
+    assert_eq!(run.call(&mut store, 100).unwrap(), 5050 + 3 * 4950 + 200);
+    for (func, name) in [(0, "direct"), (1, "indirect"), (2, "self")] {
+        assert_eq!(
+            module.function_tier(func),
+            Some(Strategy::Baseline),
+            "{name}"
+        );
+    }
+    assert_eq!(module.function_tier(3), Some(Strategy::Interpreter));
+}

@@ -242,7 +242,7 @@ pub(crate) fn translate(
                 header,
                 heights: &t.heights,
             },
-            defined,
+            crate::exec::Caller { defined, tiering },
         ),
         func_index,
         defined,

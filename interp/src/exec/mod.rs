@@ -406,8 +406,9 @@ pub(crate) fn lower(
     code: &[Instr],
     consts: &Consts<'_>,
     frame: &FrameSlots<'_>,
-    defined: u32,
+    caller: Caller,
 ) -> Box<[Op]> {
+    let Caller { defined, tiering } = caller;
     let acc::Arrivals {
         arrivals,
         passes_on,
@@ -487,12 +488,14 @@ pub(crate) fn lower(
                     let handler = with_acc3!(select, bit(a, 1) | bit(b, 2) | bit(cond, 4));
                     Op::new(handler, dst, a, b).with_d(cond)
                 }
-                Instr::Call { func, base } if func == defined => Op::new(call_self, func, base, 0),
-                Instr::Call { func, base } => Op::new(call, func, base, 0),
+                Instr::Call { func, base } if func == defined => {
+                    Op::new(budgeted!(call_self, tiering), func, base, 0)
+                }
+                Instr::Call { func, base } => Op::new(budgeted!(call, tiering), func, base, 0),
                 Instr::CallRef { offset, base, ty } => Op::new(call_ref, offset, base, ty),
                 Instr::CallIndirect { index, ty, table } => {
                     let (base, _, _) = arg_of(code, at);
-                    Op::new(call_indirect, index, ty, table).with_d(base)
+                    Op::new(budgeted!(call_indirect, tiering), index, ty, table).with_d(base)
                 }
                 Instr::GlobalGet { dst, offset } => Op::new(global_get, dst, offset, 0),
                 Instr::GlobalSet { src, offset } => {
@@ -546,7 +549,7 @@ pub(crate) fn lower(
         };
         // A second that passes on what it arrived with would pass the pair's result.
         let pair = (at + 1 < code.len() && plain[at + 1] && !passes_on[at + 1])
-            .then(|| pairs::handler(first, code, at + 1, consts, result(code[at]), defined))
+            .then(|| pairs::handler(first, code, at + 1, consts, result(code[at]), caller))
             .flatten();
         if let Some(handler) = pair {
             ops[at].handler = handler;
@@ -699,13 +702,34 @@ fn select<const ACC: u8>(
 
 // Calls.
 
+/// What lowering needs to know of the function for its calls: its defined index (a call
+/// of it is a [`call_self`]) and whether calls spend tier-up budgets (the module's
+/// setting): the call handlers come in both kinds, so that those of a module that does not
+/// tier test nothing for it, and their fast path needs a register fewer.
+#[derive(Clone, Copy)]
+pub(crate) struct Caller {
+    pub(crate) defined: u32,
+    pub(crate) tiering: bool,
+}
+
+/// The call handler `$handler` that spends tier-up budgets when `$tiering` is.
+macro_rules! budgeted {
+    ($handler:ident, $tiering:expr) => {
+        match $tiering {
+            false => $handler::<false> as Handler,
+            true => $handler::<true>,
+        }
+    };
+}
+use budgeted;
+
 /// The common case of a call of defined function `defined` with its frame at slot `base`
 /// of the current one: the callee stays interpreted (no native code, its call budget does
 /// not run out), is translated, and its frame fits. Enters it and returns where it starts;
 /// `None` (having changed nothing) otherwise. Calls nothing, so the call handlers' fast
 /// path saves no registers.
 #[inline(always)]
-fn enter_interpreted(
+fn enter_interpreted<const TIERING: bool>(
     ex: &mut Executor<'_>,
     regs: Regs,
     defined: u32,
@@ -713,12 +737,12 @@ fn enter_interpreted(
     after: Ip,
 ) -> Option<(Ip, Regs)> {
     let callee = ex.module.translated(defined)?;
-    enter(ex, regs, callee, defined, base, after)
+    enter::<TIERING>(ex, regs, callee, defined, base, after)
 }
 
 /// [`enter_interpreted`] for a callee whose bytecode is at hand.
 #[inline(always)]
-fn enter<'m>(
+fn enter<'m, const TIERING: bool>(
     ex: &mut Executor<'m>,
     regs: Regs,
     callee: &'m CompiledFunc,
@@ -727,7 +751,7 @@ fn enter<'m>(
     after: Ip,
 ) -> Option<(Ip, Regs)> {
     let fit = vm::fit::<true>(regs.at(base), ex.stack_end, callee)?;
-    if ex.tiering && !ex.vmctx.spend_call_budget_in_place(defined) {
+    if TIERING && !ex.vmctx.spend_call_budget_in_place(defined) {
         return None;
     }
     Some(ex.push_frame(fit, regs, after))
@@ -771,14 +795,22 @@ fn call_defined_slow(
     next!(start, callee_regs, ex, acc, mem, facc)
 }
 
-/// `call` of defined function `a` with the arguments at `b`.
-fn call(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, facc: f64) -> Ip {
+/// `call` of defined function `a` with the arguments at `b`, spending the callee's call
+/// budget when `TIERING`.
+fn call<const TIERING: bool>(
+    ip: Ip,
+    regs: Regs,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    mem: Memory,
+    facc: f64,
+) -> Ip {
     let op = ip.op();
     // The callee's first instruction does not read the accumulator (see `acc::arrivals`),
     // and the one after the call finds the call's first result there (see `ret`): it is not
     // passed on, which frees its register here.
     let _ = acc;
-    match enter_interpreted(ex, regs, op.a, op.b, ip.skip(1)) {
+    match enter_interpreted::<TIERING>(ex, regs, op.a, op.b, ip.skip(1)) {
         Some((start, callee_regs)) => next!(start, callee_regs, ex, 0, mem, facc),
         None => call_slow(ip, regs, ex, 0, mem, facc),
     }
@@ -786,12 +818,19 @@ fn call(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, facc: 
 
 /// A call of the running function itself (`call`'s operands): its bytecode is the
 /// executor's `func`, so the call looks nothing up.
-fn call_self(ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, facc: f64) -> Ip {
+fn call_self<const TIERING: bool>(
+    ip: Ip,
+    regs: Regs,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    mem: Memory,
+    facc: f64,
+) -> Ip {
     let op = ip.op();
     // Not passed on (see `call`).
     let _ = acc;
     let callee = ex.func;
-    match enter(ex, regs, callee, op.a, op.b, ip.skip(1)) {
+    match enter::<TIERING>(ex, regs, callee, op.a, op.b, ip.skip(1)) {
         Some((start, callee_regs)) => next!(start, callee_regs, ex, 0, mem, facc),
         None => call_slow(ip, regs, ex, 0, mem, facc),
     }
@@ -855,7 +894,7 @@ fn indirect_target(
 
 /// `call_indirect` through table `c` at index `a`, type `b`, arguments at `d`; an `Arg`
 /// word follows.
-fn call_indirect(
+fn call_indirect<const TIERING: bool>(
     ip: Ip,
     regs: Regs,
     ex: &mut Executor<'_>,
@@ -867,7 +906,9 @@ fn call_indirect(
     // The accumulator is not passed on (see `call`).
     let _ = acc;
     if let Ok((_, Some(defined))) = indirect_target(op, regs, ex) {
-        if let Some((start, callee_regs)) = enter_interpreted(ex, regs, defined, op.d, ip.skip(2)) {
+        if let Some((start, callee_regs)) =
+            enter_interpreted::<TIERING>(ex, regs, defined, op.d, ip.skip(2))
+        {
             next!(start, callee_regs, ex, 0, mem, facc)
         }
     }

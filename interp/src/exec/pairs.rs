@@ -22,7 +22,7 @@ use std::marker::PhantomData;
 use super::acc::DISCARD;
 use super::compare::{branch, compare_branch, AnyCond};
 use super::numeric::{self, single, step, Kind, Step};
-use super::{trap, Consts, Executor, Handler};
+use super::{trap, Caller, Consts, Executor, Handler};
 use crate::instr::{Instr, Slot};
 use crate::vm::{Ip, Memory, Regs};
 
@@ -60,9 +60,9 @@ impl<S: Step, const ACC: u8> Then for Numeric<S, ACC> {
 /// [`Then`] types of the control handlers, named after them: each runs the handler on the
 /// right, generic over the type's accumulator bits.
 macro_rules! then_types {
-    ($($name:ident $(<$acc:ident>)? => $handler:expr,)*) => {$(
-        struct $name$(<const $acc: u8>)?;
-        impl$(<const $acc: u8>)? Then for $name$(<$acc>)? {
+    ($($name:ident $(<$acc:ident: $t:ty>)? => $handler:expr,)*) => {$(
+        struct $name$(<const $acc: $t>)?;
+        impl$(<const $acc: $t>)? Then for $name$(<$acc>)? {
             #[inline(always)]
             fn then(
                 ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, facc: f64,
@@ -73,17 +73,18 @@ macro_rules! then_types {
     )*};
 }
 then_types! {
-    BrIfZero<ACC> => super::br_if::<false, ACC>,
-    BrIfNonZero<ACC> => super::br_if::<true, ACC>,
-    Select<ACC> => super::select::<ACC>,
-    BrTable<ACC> => super::br_table::<ACC>,
+    BrIfZero<ACC: u8> => super::br_if::<false, ACC>,
+    BrIfNonZero<ACC: u8> => super::br_if::<true, ACC>,
+    Select<ACC: u8> => super::select::<ACC>,
+    BrTable<ACC: u8> => super::br_table::<ACC>,
     // Compare-and-branches for any comparison, read from the `Op`.
-    Branch<ACC> => branch::<AnyCond, ACC, false>,
-    BranchImm<ACC> => branch::<AnyCond, ACC, true>,
-    Ret<ACC> => super::ret::<ACC>,
-    Call => super::call,
-    CallSelf => super::call_self,
-    CallIndirect => super::call_indirect,
+    Branch<ACC: u8> => branch::<AnyCond, ACC, false>,
+    BranchImm<ACC: u8> => branch::<AnyCond, ACC, true>,
+    Ret<ACC: u8> => super::ret::<ACC>,
+    // Calls, spending tier-up budgets when `TIERING` (see `super::Caller`).
+    Call<TIERING: bool> => super::call::<TIERING>,
+    CallSelf<TIERING: bool> => super::call_self::<TIERING>,
+    CallIndirect<TIERING: bool> => super::call_indirect::<TIERING>,
 }
 
 /// A pair's first instruction: a step, with its accumulator bits.
@@ -114,9 +115,10 @@ enum Second {
     Branch(u8),
     BranchImm(u8),
     Ret(u8),
-    Call,
-    CallSelf,
-    CallIndirect,
+    /// The calls, with whether they spend tier-up budgets.
+    Call(bool),
+    CallSelf(bool),
+    CallIndirect(bool),
 }
 
 /// The [`Second`] form of the instruction at `at`, when it runs right after one whose result
@@ -126,7 +128,7 @@ fn second(
     at: usize,
     consts: &Consts<'_>,
     prev: Option<(Slot, bool)>,
-    defined: u32,
+    caller: Caller,
 ) -> Option<Second> {
     let bit = |slot: Slot, bit: u8| match prev {
         Some((held, _)) if held == slot => bit,
@@ -150,9 +152,9 @@ fn second(
             _ => return None,
         },
         Instr::Return => Second::Ret(bit(0, 1)),
-        Instr::Call { func, .. } if func == defined => Second::CallSelf,
-        Instr::Call { .. } => Second::Call,
-        Instr::CallIndirect { .. } => Second::CallIndirect,
+        Instr::Call { func, .. } if func == caller.defined => Second::CallSelf(caller.tiering),
+        Instr::Call { .. } => Second::Call(caller.tiering),
+        Instr::CallIndirect { .. } => Second::CallIndirect(caller.tiering),
         _ => {
             let lowered = numeric::lower(instr, consts, prev)?;
             // The table's numeric seconds have variants for their first two operands only
@@ -178,12 +180,12 @@ pub(super) fn handler(
     at: usize,
     consts: &Consts<'_>,
     result: Option<(Slot, bool)>,
-    defined: u32,
+    caller: Caller,
 ) -> Option<Handler> {
     if first.bits & !DISCARD > 3 {
         return None;
     }
-    table(first, second(code, at, consts, result, defined)?)
+    table(first, second(code, at, consts, result, caller)?)
 }
 
 /// The step type of a table entry's first instruction: `imm X` is the constant-operand form
@@ -237,13 +239,13 @@ macro_rules! second_pattern {
         Second::Ret($ab)
     };
     ($ab:ident; call) => {
-        Second::Call
+        Second::Call($ab)
     };
     ($ab:ident; call_self) => {
-        Second::CallSelf
+        Second::CallSelf($ab)
     };
     ($ab:ident; call_indirect) => {
-        Second::CallIndirect
+        Second::CallIndirect($ab)
     };
     ($ab:ident; imm $x:ident) => {
         Second::Numeric {
@@ -294,9 +296,17 @@ macro_rules! pair_handler {
         }
     };
     ($a:ty, $aa:literal, $ab:ident; ret) => { pair_handler!(@2 $a, $aa, $ab, Ret) };
-    ($a:ty, $aa:literal, $ab:ident; call) => { pair::<$a, $aa, Call> as Handler };
-    ($a:ty, $aa:literal, $ab:ident; call_self) => { pair::<$a, $aa, CallSelf> as Handler };
-    ($a:ty, $aa:literal, $ab:ident; call_indirect) => { pair::<$a, $aa, CallIndirect> as Handler };
+    ($a:ty, $aa:literal, $ab:ident; call) => { pair_handler!(@calls $a, $aa, $ab, Call) };
+    ($a:ty, $aa:literal, $ab:ident; call_self) => { pair_handler!(@calls $a, $aa, $ab, CallSelf) };
+    ($a:ty, $aa:literal, $ab:ident; call_indirect) => {
+        pair_handler!(@calls $a, $aa, $ab, CallIndirect)
+    };
+    (@calls $a:ty, $aa:literal, $ab:ident, $b:ident) => {
+        match $ab {
+            false => pair::<$a, $aa, $b<false>> as Handler,
+            true => pair::<$a, $aa, $b<true>>,
+        }
+    };
     ($a:ty, $aa:literal, $ab:ident; imm $x:ident) => {
         pair_handler!(@numeric $a, $aa, $ab, step::imm::$x)
     };
