@@ -175,9 +175,11 @@ pub(crate) fn translate(
     }
 
     // The frame header goes after the constants (where the entry values end, or past
-    // that, as constants only read as immediates leave their slots unused), and after the
-    // result slots, which a return writes before it reads the header.
-    let header = (first_const + consts.len() as u32).max(num_results);
+    // that, as constants only read as immediates leave their slots unused) and the zero
+    // that pads them when all are read as slots (a call writes the header before them),
+    // and after the result slots, which a return writes before it reads the header.
+    let entry_end = first_const + consts.len() as u32 + (num_locals + consts.len() as u32) % 2;
+    let header = entry_end.max(num_results);
     let mut t = Translator {
         module,
         offsets,

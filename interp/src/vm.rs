@@ -412,11 +412,19 @@ pub(crate) struct FrameFit<'m, const FEW: bool> {
 }
 
 impl<const FEW: bool> FrameFit<'_, FEW> {
-    /// Sets the frame up (arguments already in place): copies the function's entry values
-    /// (zeroed locals, constants) in.
+    /// The frame's slots (set up by [`FrameFit::enter`]).
+    pub(crate) fn regs(&self) -> Regs {
+        Regs { fp: self.fp }
+    }
+
+    /// Sets the frame up (arguments already in place): records `caller` in its header and
+    /// copies the function's entry values (zeroed locals, constants) in. The header first:
+    /// the values it is made of are then free before the copy, which needs registers.
     #[inline(always)]
-    pub(crate) fn enter(self) -> Regs {
+    pub(crate) fn enter(self, caller: FrameHeader<'_>) -> Regs {
         let func = self.func;
+        let regs = Regs { fp: self.fp };
+        regs.set_header(func.header, caller);
         // SAFETY: the frame's `frame_bytes` fit at `fp` (checked by `fit`), inside the
         // value stack, which no other reference covers while it runs; they hold the
         // parameters and then at least the entry values (the translator numbers temporaries
@@ -438,7 +446,7 @@ impl<const FEW: bool> FrameFit<'_, FEW> {
             // from the function's own entry values.
             unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), dst, values.len()) };
         }
-        Regs { fp: self.fp }
+        regs
     }
 }
 

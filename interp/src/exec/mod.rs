@@ -203,16 +203,11 @@ impl<'m> Executor<'m> {
         after: Ip,
     ) -> (Ip, Regs) {
         let callee = fit.func;
-        let callee_regs = fit.enter();
-        // After the entry values, whose padding may end on the header's first slot.
-        callee_regs.set_header(
-            callee.header,
-            vm::FrameHeader {
-                func: self.func,
-                ret: after,
-                regs,
-            },
-        );
+        let callee_regs = fit.enter(vm::FrameHeader {
+            func: self.func,
+            ret: after,
+            regs,
+        });
         self.func = callee;
         (Ip::start(&callee.code), callee_regs)
     }
@@ -337,15 +332,13 @@ pub(crate) fn run<'m>(
     let Some(fit) = vm::fit::<false>(start, stack_end, entry) else {
         return Err((Exit::Trap(TrapCode::StackOverflow), vec![entry.func_index]));
     };
-    let regs = fit.enter();
-    regs.set_header(
-        entry.header,
-        vm::FrameHeader {
-            func: entry,
-            ret: Ip::finish(),
-            regs,
-        },
-    );
+    // The first frame's caller is the end of the activation; it has no frame of its own.
+    let regs = fit.regs();
+    let regs = fit.enter(vm::FrameHeader {
+        func: entry,
+        ret: Ip::finish(),
+        regs,
+    });
     let mem = cx.vmctx.memory();
     let mut ex = Executor {
         vmctx: cx.vmctx,
