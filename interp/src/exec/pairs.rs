@@ -410,6 +410,7 @@ pair_table! {
     [Copy] [I32Load],
     [Copy] [ret],
     [I32LtU] [select],
+    [I32LtS] [select],
     [I32Load8UIndexed] [select],
     [const I32Load8UIndexed] [select],
     [const I32LoadIndexed] [I32Add],
