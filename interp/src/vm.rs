@@ -503,13 +503,16 @@ impl Regs {
         }
     }
 
-    /// The header a call recorded in this frame's header slots, from `slot`.
+    /// The header a call recorded in this frame's header slots, from `slot`. `'m` is the
+    /// executor's: the caller's bytecode belongs to the module, which outlives the
+    /// activation.
     #[inline(always)]
     pub(crate) fn header<'m>(self, slot: u32) -> FrameHeader<'m> {
         // SAFETY: the slots are the frame's (see `set_header`), written by the call that
         // entered it (or by the activation's start, for its first frame) before the
-        // frame's first instruction ran; no instruction writes them (they are below the
-        // temporaries and above the entry values).
+        // frame's first instruction ran, from a `FrameHeader<'m>` of the same activation;
+        // no instruction writes them (they are below the temporaries and above the entry
+        // values).
         unsafe { self.fp.add(slot as usize).cast::<FrameHeader<'m>>().read() }
     }
 
