@@ -21,6 +21,19 @@ fn trap_of(error: &Error) -> Trap {
         .unwrap_or_else(|| panic!("not a trap: {error:?}"))
 }
 
+/// The names of the frames in `error`'s backtrace, innermost first (frames of unnamed
+/// functions left out).
+fn frame_names(error: &Error) -> Vec<&str> {
+    let backtrace = error
+        .downcast_ref::<WasmBacktrace>()
+        .unwrap_or_else(|| panic!("no backtrace: {error:?}"));
+    backtrace
+        .frames()
+        .iter()
+        .filter_map(|f| f.func_name())
+        .collect()
+}
+
 const TRAPS_WAT: &str = r#"
 (module
   (memory 1)
@@ -226,14 +239,7 @@ fn traps_three_tiers_deep_have_backtraces_and_leave_the_store_usable() {
                 .unwrap();
             let error = t.call(&mut store, ()).unwrap_err();
             assert_eq!(trap_of(&error), expected, "t{i}, {tiers}");
-            let backtrace = error
-                .downcast_ref::<WasmBacktrace>()
-                .unwrap_or_else(|| panic!("no backtrace: {error:?}"));
-            let names: Vec<&str> = backtrace
-                .frames()
-                .iter()
-                .filter_map(|f| f.func_name())
-                .collect();
+            let names = frame_names(&error);
             let mid_frame = format!("mid_t{i}");
             let top_frame = format!("top_t{i}");
             assert!(
@@ -353,5 +359,43 @@ fn small_reservations_check_bounds_explicitly() {
                 "{strategy:?}: small reservations must check bounds explicitly"
             );
         }
+    }
+}
+
+/// A trap twelve calls deep: the backtrace names every frame (in the interpreter, it
+/// follows the frame headers from the trapping frame to the activation's first).
+const DEEP_TRAP_WAT: &str = r#"
+(module
+  (func $down (param $n i32) (result i32)
+    (if (i32.eqz (local.get $n)) (then unreachable))
+    (i32.add (call $down (i32.sub (local.get $n) (i32.const 1))) (i32.const 1)))
+  (func $deep (export "deep") (param $n i32) (result i32)
+    (call $down (local.get $n)))
+  (func (export "ok") (result i32) i32.const 5))
+"#;
+
+#[test]
+fn deep_traps_name_every_frame() {
+    for strategy in STRATEGIES {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, DEEP_TRAP_WAT).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let deep = instance
+            .get_typed_func::<i32, i32>(&mut store, "deep")
+            .unwrap();
+        let error = deep.call(&mut store, 11).unwrap_err();
+        assert_eq!(
+            trap_of(&error),
+            Trap::UnreachableCodeReached,
+            "{strategy:?}"
+        );
+        let mut expected = vec!["down"; 12];
+        expected.push("deep");
+        assert_eq!(frame_names(&error), expected, "{strategy:?}");
+        let ok = instance
+            .get_typed_func::<(), i32>(&mut store, "ok")
+            .unwrap();
+        assert_eq!(ok.call(&mut store, ()).unwrap(), 5, "{strategy:?}");
     }
 }

@@ -491,7 +491,7 @@ impl Regs {
     /// Records `header` in the frame's header slots, from `slot` (the function's
     /// `CompiledFunc::header`).
     #[inline(always)]
-    pub(crate) fn set_header(self, slot: u32, header: FrameHeader<'_>) {
+    fn set_header(self, slot: u32, header: FrameHeader<'_>) {
         // SAFETY: the header slots lie inside the frame (its `frame_bytes` count them,
         // `fit` checked that room), 8-byte aligned as every slot; `FrameHeader` is three
         // pointer-sized fields.
