@@ -252,6 +252,8 @@ macro_rules! define_numeric {
         pub(super) mod step {
             /// `a = b`.
             pub(in super::super) struct Copy;
+            /// `a = b + (c << 2)`.
+            pub(in super::super) type I32AddShifted2 = super::I32AddShifted<2>;
             $( pub(in super::super) struct $un; )*
             $( pub(in super::super) struct $unt; )*
             $( pub(in super::super) struct $bin; )*
@@ -279,7 +281,10 @@ macro_rules! define_numeric {
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub(super) enum Kind {
             Copy,
-            I32AddShifted,
+            /// [`I32AddShifted`] by 1, 2 and 3.
+            I32AddShifted1,
+            I32AddShifted2,
+            I32AddShifted3,
             $( $un, )* $( $unt, )* $( $bin, )* $( $bint, )*
             $( $load, )* $( $store, )* $( $loadi, )* $( $storei, )*
         }
@@ -515,12 +520,12 @@ macro_rules! define_numeric {
             Some(match instr {
                 Instr::I32AddShifted { dst, a, b, shift } => {
                     let bits = bit(a, 1) | bit(b, 2);
-                    let handler = match shift {
-                        1 => result_acc2!(i32_add_shifted_1, bits | d),
-                        2 => result_acc2!(i32_add_shifted_2, bits | d),
-                        _ => result_acc2!(i32_add_shifted_3, bits | d),
+                    let (handler, kind) = match shift {
+                        1 => (result_acc2!(i32_add_shifted_1, bits | d), Kind::I32AddShifted1),
+                        2 => (result_acc2!(i32_add_shifted_2, bits | d), Kind::I32AddShifted2),
+                        _ => (result_acc2!(i32_add_shifted_3, bits | d), Kind::I32AddShifted3),
                     };
-                    plain(Kind::I32AddShifted, bits, Op::new(handler, dst, a, b))
+                    plain(kind, bits, Op::new(handler, dst, a, b))
                 }
                 Instr::Copy { dst, src } => {
                     let bits = bit(src, 1);

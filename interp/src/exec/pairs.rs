@@ -396,6 +396,9 @@ pair_table! {
     [imm I32Add] [I32Store],
     [imm I32Sub] [I32Store],
     [I32Store8] [imm I32Add],
+    [I32AddShifted2] [I32Load],
+    [I32AddShifted2] [branch],
+    [I32AddShifted2] [Copy],
     // Loads feeding branches, results copied or returned, comparisons feeding `select`,
     // counting down to a branch or a call.
     [I32Load] [branch],
