@@ -1510,3 +1510,94 @@ fn frame_headers_survive_results() {
         expected
     );
 }
+
+/// Every entry into an interpreted function starts it with its first argument in the
+/// accumulator, which its first instructions read when it is an `i32` or `i64`: a call whose
+/// argument was computed just before it passes the register, any other reads the argument
+/// from the callee's frame, and a call of a function whose first parameter is of another
+/// type (or that has none) passes whatever the register holds. The callees read the
+/// argument at once (`$inc`, `$wide`), at a loop header that is their first instruction
+/// (`$countdown`), or not from the register (`$float_first`, `$none`); they are called
+/// directly, through a table, recursively and from the host.
+const FIRST_ARGUMENTS: &str = r#"
+(module
+  (type $unary (func (param i32) (result i32)))
+  (table 2 funcref)
+  (elem (i32.const 0) func $inc $countdown)
+  (global $g (mut i32) (i32.const 5))
+  (func $inc (export "inc") (param i32) (result i32)
+    (i32.add (local.get 0) (i32.const 1)))
+  (func $countdown (export "countdown") (param i32) (result i32)
+    (local $steps i32)
+    (loop $l
+      (local.set $steps (i32.add (local.get $steps) (i32.const 3)))
+      (br_if $l (i32.gt_s (local.tee 0 (i32.sub (local.get 0) (i32.const 1))) (i32.const 0))))
+    (i32.add (local.get $steps) (local.get 0)))
+  (func $wide (param i64) (param i32) (result i32)
+    (i32.wrap_i64 (i64.add (i64.mul (local.get 0) (i64.const 3)) (i64.extend_i32_s (local.get 1)))))
+  (func $float_first (param f64) (param i32) (result i32)
+    (i32.add (i32.trunc_sat_f64_s (local.get 0)) (local.get 1)))
+  (func $none (result i32)
+    (i32.add (global.get $g) (i32.const 2)))
+  (func $sum_down (param i32) (result i32)
+    (if (result i32) (i32.le_s (local.get 0) (i32.const 0))
+      (then (i32.const 0))
+      (else (i32.add (local.get 0) (call $sum_down (i32.sub (local.get 0) (i32.const 1)))))))
+  (func (export "calls") (param $x i32) (param $y i32) (result i32)
+    (local $s i32)
+    ;; Argument computed just before the call.
+    (local.set $s (call $inc (i32.mul (local.get $x) (local.get $y))))
+    ;; Argument read from a local: not in the register at the call.
+    (local.set $s (i32.add (local.get $s) (call $inc (local.get $y))))
+    (local.set $s (i32.xor (local.get $s)
+      (call $countdown (i32.and (i32.add (local.get $x) (i32.const 7)) (i32.const 15)))))
+    (local.set $s (i32.add (local.get $s)
+      (call $wide (i64.extend_i32_s (local.get $x)) (local.get $y))))
+    ;; The register holds the last result, not the callee's argument.
+    (local.set $s (i32.sub (local.get $s)
+      (call $float_first (f64.convert_i32_s (local.get $y)) (i32.add (local.get $x) (i32.const 9)))))
+    (global.set $g (local.get $s))
+    (local.set $s (i32.add (local.get $s) (call $none)))
+    ;; Through the table, the index computed last and the argument in a local.
+    (local.set $s (i32.add (local.get $s)
+      (call_indirect (type $unary) (local.get $y) (i32.and (local.get $x) (i32.const 1)))))
+    (local.set $s (i32.add (local.get $s)
+      (call_indirect (type $unary)
+        (i32.and (i32.sub (local.get $x) (i32.const 2)) (i32.const 63)) (i32.const 1))))
+    (i32.add (local.get $s) (call $sum_down (i32.and (local.get $y) (i32.const 31))))))
+"#;
+
+#[test]
+fn first_arguments_arrive_in_the_accumulator() {
+    // (A negative `y` would count down from it through the table.)
+    let args = [
+        (0, 0),
+        (3, 5),
+        (-7, 11),
+        (12, 4),
+        (i32::MAX, 77),
+        (i32::MIN, 1),
+    ];
+    let outcomes = |strategy: Strategy| {
+        let mut out = pair_outcomes(strategy, FIRST_ARGUMENTS, &["calls"], &args);
+        // From the host: the activation's first frame.
+        let engine = engine(strategy);
+        let module = Module::new(&engine, FIRST_ARGUMENTS).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        for name in ["inc", "countdown"] {
+            let f = instance
+                .get_typed_func::<i32, i32>(&mut store, name)
+                .unwrap();
+            for x in [-3, 0, 1, 9, 40] {
+                out.push(f.call(&mut store, x).unwrap());
+            }
+        }
+        out
+    };
+    let expected = outcomes(Strategy::Optimizing);
+    // countdown(9): 27 steps, ending at 0.
+    assert_eq!(expected[args.len() + 8], 27);
+    assert_eq!(outcomes(Strategy::Interpreter), expected);
+    assert_eq!(outcomes(Strategy::Tiered), expected);
+}

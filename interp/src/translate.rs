@@ -138,6 +138,13 @@ struct Translator<'m> {
     label_at: usize,
 }
 
+/// Whether a function of type `ty` starts reading its first argument from the accumulator
+/// (see [`crate::exec::Caller`]): an `i32` or `i64` one.
+fn param_in_acc(ty: &strata_environ::WasmFuncType) -> bool {
+    use strata_environ::WasmValType;
+    matches!(ty.params.first(), Some(WasmValType::I32 | WasmValType::I64))
+}
+
 /// Translates defined function `defined` of `module`.
 pub(crate) fn translate(
     module: &ModuleInfo,
@@ -244,7 +251,19 @@ pub(crate) fn translate(
                 header,
                 heights: &t.heights,
             },
-            crate::exec::Caller { defined, tiering },
+            crate::exec::Caller {
+                defined,
+                tiering,
+                param_in_acc: param_in_acc(ty),
+                callee_param_in_acc: &|callee| {
+                    param_in_acc(match callee {
+                        crate::exec::Signature::OfDefined(defined) => {
+                            module.func_type(module.func_index(defined))
+                        }
+                        crate::exec::Signature::Type(ty) => &module.types[ty as usize],
+                    })
+                },
+            },
         ),
         func_index,
         defined,

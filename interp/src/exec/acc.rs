@@ -206,6 +206,7 @@ fn is_conditional_branch(instr: &Instr) -> bool {
 /// value ([`Arrivals::passes_on`]), and lowering gives it the handler that does.
 pub(super) fn arrivals(
     code: &[Instr],
+    entry: Option<(Slot, bool)>,
     result: impl Fn(usize) -> Option<(Slot, bool)>,
     back_edge: impl Fn(usize) -> Option<Slot>,
     passing: impl Fn(usize) -> Option<Slot>,
@@ -220,6 +221,9 @@ pub(super) fn arrivals(
     // What each instruction finds when reached from the instruction before it alone, and
     // whether it passes that on instead of its result.
     let mut straight: Vec<Option<(Slot, bool)>> = vec![None; code.len()];
+    if let Some(first) = straight.first_mut() {
+        *first = entry;
+    }
     let mut passes_on = vec![false; code.len()];
     // What the instruction at `at` leaves for the one after it when it falls through: its
     // result, or what it arrived with (a conditional branch, or an instruction that passes
@@ -260,7 +264,7 @@ pub(super) fn arrivals(
                 return straight[at];
             }
             let fall_in = match at.checked_sub(1) {
-                None => Some(None),
+                None => Some(entry),
                 Some(before) if code[before].falls_through() => {
                     Some(leaves(before, &straight, &passes_on))
                 }

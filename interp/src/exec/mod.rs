@@ -363,7 +363,7 @@ pub(crate) fn run<'m>(
 /// Runs threaded code from `ip` until the activation is over. Optimized builds run it all
 /// in one chain of tail calls; otherwise each handler returns the next instruction here.
 fn trampoline(ip: Ip, regs: Regs, mem: Memory, ex: &mut Executor<'_>) {
-    let mut ip = (ip.op().handler)(ip, regs, ex, 0, mem, 0.0);
+    let mut ip = (ip.op().handler)(ip, regs, ex, first_argument(regs), mem, 0.0);
     while !ip.is_stop() {
         let (regs, mem, acc, facc) = (ex.regs, ex.mem, ex.acc, ex.facc);
         ip = (ip.op().handler)(ip, regs, ex, acc, mem, facc);
@@ -399,14 +399,15 @@ pub(crate) fn lower(
     code: &[Instr],
     consts: &Consts<'_>,
     frame: &FrameSlots<'_>,
-    caller: Caller,
+    caller: Caller<'_>,
 ) -> Box<[Op]> {
-    let Caller { defined, tiering } = caller;
+    let Caller { defined, .. } = caller;
     let acc::Arrivals {
         arrivals,
         passes_on,
     } = acc::arrivals(
         code,
+        caller.param_in_acc.then_some((0, false)),
         |at| call_result(code, at).or_else(|| result(code[at])),
         |at| {
             let first = *code.get(at.checked_sub(1)?)?;
@@ -481,14 +482,22 @@ pub(crate) fn lower(
                     let handler = with_acc3!(select, bit(a, 1) | bit(b, 2) | bit(cond, 4));
                     Op::new(handler, dst, a, b).with_d(cond)
                 }
+                // A call's first argument taken from the accumulator is written to the
+                // callee's frame all the same: no read of `reads`, which would let the
+                // instruction before skip that write.
                 Instr::Call { func, base } if func == defined => {
-                    Op::new(budgeted!(call_self, tiering), func, base, 0)
+                    let bits = caller.call_bits(Signature::OfDefined(func), base, prev);
+                    Op::new(call_handler!(call_self, bits), func, base, 0)
                 }
-                Instr::Call { func, base } => Op::new(budgeted!(call, tiering), func, base, 0),
+                Instr::Call { func, base } => {
+                    let bits = caller.call_bits(Signature::OfDefined(func), base, prev);
+                    Op::new(call_handler!(call, bits), func, base, 0)
+                }
                 Instr::CallRef { offset, base, ty } => Op::new(call_ref, offset, base, ty),
                 Instr::CallIndirect { index, ty, table } => {
                     let (base, _, _) = arg_of(code, at);
-                    Op::new(budgeted!(call_indirect, tiering), index, ty, table).with_d(base)
+                    let bits = caller.call_bits(Signature::Type(ty), base, prev);
+                    Op::new(call_handler!(call_indirect, bits), index, ty, table).with_d(base)
                 }
                 Instr::GlobalGet { dst, offset } => Op::new(global_get, dst, offset, 0),
                 Instr::GlobalSet { src, offset } => {
@@ -699,22 +708,79 @@ fn select<const ACC: u8>(
 /// of it is a [`call_self`]) and whether calls spend tier-up budgets (the module's
 /// setting): the call handlers come in both kinds, so that those of a module that does not
 /// tier test nothing for it, and their fast path needs a register fewer.
+///
+/// And how it is entered: every entry (a call, the first frame of an activation) starts it
+/// with its first argument, slot 0, in the accumulator ([`first_argument`]); with
+/// `param_in_acc` (that argument is an `i32` or an `i64`) its first instructions read it
+/// from there (see `acc::arrivals`).
 #[derive(Clone, Copy)]
-pub(crate) struct Caller {
+pub(crate) struct Caller<'a> {
     pub(crate) defined: u32,
     pub(crate) tiering: bool,
+    pub(crate) param_in_acc: bool,
+    /// Whether a callee's first instructions read its first argument from the accumulator
+    /// (its `param_in_acc`): a call of one that does not passes on whatever it holds.
+    pub(crate) callee_param_in_acc: &'a dyn Fn(Signature) -> bool,
 }
 
-/// The call handler `$handler` that spends tier-up budgets when `$tiering` is.
-macro_rules! budgeted {
-    ($handler:ident, $tiering:expr) => {
-        match $tiering {
-            false => $handler::<false> as Handler,
-            true => $handler::<true>,
+/// The signature of a call's callee, as lowering knows it.
+#[derive(Clone, Copy)]
+pub(crate) enum Signature {
+    /// That of defined function.
+    OfDefined(u32),
+    /// Module type (a `call_indirect`).
+    Type(u32),
+}
+
+impl Caller<'_> {
+    /// The [`call_bits`] of a call of `callee` with its first argument at `base`, the
+    /// accumulator holding `arrival`.
+    fn call_bits(&self, callee: Signature, base: Slot, arrival: Option<(Slot, bool)>) -> u8 {
+        let in_acc = matches!(arrival, Some((held, _)) if held == base);
+        call_bits(
+            self.tiering,
+            u8::from(in_acc || !(self.callee_param_in_acc)(callee)),
+        )
+    }
+}
+
+/// The accumulator a function starts with: its first argument (any slot 0 when it has
+/// none, which no instruction then reads from the accumulator).
+#[inline(always)]
+fn first_argument(callee_regs: Regs) -> u64 {
+    callee_regs.get(0)
+}
+
+/// [`first_argument`] for a call whose handler has [`call_bits`] `ARG` (bit 1: it arrives
+/// in the accumulator `acc`).
+#[inline(always)]
+fn passed_argument<const ARG: u8>(acc: u64, callee_regs: Regs) -> u64 {
+    if ARG & 1 != 0 {
+        acc
+    } else {
+        first_argument(callee_regs)
+    }
+}
+
+/// The call handler `$handler` for [`call_bits`] `$bits`.
+macro_rules! call_handler {
+    ($handler:ident, $bits:expr) => {
+        match $bits {
+            0 => $handler::<false, 0> as Handler,
+            1 => $handler::<false, 1>,
+            2 => $handler::<true, 0>,
+            _ => $handler::<true, 1>,
         }
     };
 }
-use budgeted;
+use call_handler;
+
+/// Which call handler a call takes: bit 1 when the accumulator is passed on as the callee's
+/// (its first argument arrives there, or the callee does not read it), else the handler
+/// reads the first argument from the callee's frame; bit 2 when it spends tier-up budgets.
+fn call_bits(tiering: bool, arg: u8) -> u8 {
+    u8::from(tiering) << 1 | u8::from(arg != 0)
+}
 
 /// The common case of a call of defined function `defined` with its frame at slot `base`
 /// of the current one: the callee stays interpreted (no native code, its call budget does
@@ -785,12 +851,19 @@ fn call_defined_slow(
         return trap(ex, regs, TrapCode::StackOverflow);
     };
     let (start, callee_regs) = ex.push_frame(fit, regs, after);
-    next!(start, callee_regs, ex, acc, mem, facc)
+    next!(
+        start,
+        callee_regs,
+        ex,
+        first_argument(callee_regs),
+        mem,
+        facc
+    )
 }
 
 /// `call` of defined function `a` with the arguments at `b`, spending the callee's call
 /// budget when `TIERING`.
-fn call<const TIERING: bool>(
+fn call<const TIERING: bool, const ARG: u8>(
     ip: Ip,
     regs: Regs,
     ex: &mut Executor<'_>,
@@ -799,19 +872,27 @@ fn call<const TIERING: bool>(
     facc: f64,
 ) -> Ip {
     let op = ip.op();
-    // The callee's first instruction does not read the accumulator (see `acc::arrivals`),
-    // and the one after the call finds the call's first result there (see `ret`): it is not
-    // passed on, which frees its register here.
-    let _ = acc;
+    // The callee starts with its first argument in the accumulator (see `Caller`), and the
+    // instruction after the call finds the call's first result there (see `ret`): the
+    // caller's is not passed on otherwise.
     match enter_interpreted::<TIERING>(ex, regs, op.a, op.b, ip.skip(1)) {
-        Some((start, callee_regs)) => next!(start, callee_regs, ex, 0, mem, facc),
+        Some((start, callee_regs)) => {
+            next!(
+                start,
+                callee_regs,
+                ex,
+                passed_argument::<ARG>(acc, callee_regs),
+                mem,
+                facc
+            )
+        }
         None => call_slow(ip, regs, ex, 0, mem, facc),
     }
 }
 
 /// A call of the running function itself (`call`'s operands): its bytecode is the
 /// executor's `func`, so the call looks nothing up.
-fn call_self<const TIERING: bool>(
+fn call_self<const TIERING: bool, const ARG: u8>(
     ip: Ip,
     regs: Regs,
     ex: &mut Executor<'_>,
@@ -820,11 +901,18 @@ fn call_self<const TIERING: bool>(
     facc: f64,
 ) -> Ip {
     let op = ip.op();
-    // Not passed on (see `call`).
-    let _ = acc;
     let callee = ex.func;
     match enter::<TIERING>(ex, regs, callee, op.a, op.b, ip.skip(1)) {
-        Some((start, callee_regs)) => next!(start, callee_regs, ex, 0, mem, facc),
+        Some((start, callee_regs)) => {
+            next!(
+                start,
+                callee_regs,
+                ex,
+                passed_argument::<ARG>(acc, callee_regs),
+                mem,
+                facc
+            )
+        }
         None => call_slow(ip, regs, ex, 0, mem, facc),
     }
 }
@@ -887,7 +975,7 @@ fn indirect_target(
 
 /// `call_indirect` through table `c` at index `a`, type `b`, arguments at `d`; an `Arg`
 /// word follows.
-fn call_indirect<const TIERING: bool>(
+fn call_indirect<const TIERING: bool, const ARG: u8>(
     ip: Ip,
     regs: Regs,
     ex: &mut Executor<'_>,
@@ -896,13 +984,12 @@ fn call_indirect<const TIERING: bool>(
     facc: f64,
 ) -> Ip {
     let op = ip.op();
-    // The accumulator is not passed on (see `call`).
-    let _ = acc;
     if let Ok((_, Some(defined))) = indirect_target(op, regs, ex) {
         if let Some((start, callee_regs)) =
             enter_interpreted::<TIERING>(ex, regs, defined, op.d, ip.skip(2))
         {
-            next!(start, callee_regs, ex, 0, mem, facc)
+            let first = passed_argument::<ARG>(acc, callee_regs);
+            next!(start, callee_regs, ex, first, mem, facc)
         }
     }
     call_indirect_slow(ip, regs, ex, 0, mem, facc)

@@ -22,7 +22,7 @@ use std::marker::PhantomData;
 use super::acc::DISCARD;
 use super::compare::{branch, compare_branch, AnyCond};
 use super::numeric::{self, single, step, Kind, Step};
-use super::{trap, Caller, Consts, Executor, Handler};
+use super::{trap, Caller, Consts, Executor, Handler, Signature};
 use crate::instr::{Instr, Slot};
 use crate::vm::{Ip, Memory, Regs};
 
@@ -81,10 +81,28 @@ then_types! {
     Branch<ACC: u8> => branch::<AnyCond, ACC, false>,
     BranchImm<ACC: u8> => branch::<AnyCond, ACC, true>,
     Ret<ACC: u8> => super::ret::<ACC>,
-    // Calls, spending tier-up budgets when `TIERING` (see `super::Caller`).
-    Call<TIERING: bool> => super::call::<TIERING>,
-    CallSelf<TIERING: bool> => super::call_self::<TIERING>,
-    CallIndirect<TIERING: bool> => super::call_indirect::<TIERING>,
+}
+
+/// [`Then`] types of the call handlers, named after them: calls spending tier-up budgets
+/// when `TIERING` (see `super::Caller`), their first argument the accumulator when `ARG` is
+/// 1.
+macro_rules! call_then_types {
+    ($($name:ident => $handler:ident,)*) => {$(
+        struct $name<const TIERING: bool, const ARG: u8>;
+        impl<const TIERING: bool, const ARG: u8> Then for $name<TIERING, ARG> {
+            #[inline(always)]
+            fn then(
+                ip: Ip, regs: Regs, ex: &mut Executor<'_>, acc: u64, mem: Memory, facc: f64,
+            ) -> Ip {
+                super::$handler::<TIERING, ARG>(ip, regs, ex, acc, mem, facc)
+            }
+        }
+    )*};
+}
+call_then_types! {
+    Call => call,
+    CallSelf => call_self,
+    CallIndirect => call_indirect,
 }
 
 /// A pair's first instruction: a step, with its accumulator bits.
@@ -115,10 +133,10 @@ enum Second {
     Branch(u8),
     BranchImm(u8),
     Ret(u8),
-    /// The calls, with whether they spend tier-up budgets.
-    Call(bool),
-    CallSelf(bool),
-    CallIndirect(bool),
+    /// The calls, with their [`super::call_bits`].
+    Call(u8),
+    CallSelf(u8),
+    CallIndirect(u8),
 }
 
 /// The [`Second`] form of the instruction at `at`, when it runs right after one whose result
@@ -128,7 +146,7 @@ fn second(
     at: usize,
     consts: &Consts<'_>,
     prev: Option<(Slot, bool)>,
-    caller: Caller,
+    caller: Caller<'_>,
 ) -> Option<Second> {
     let bit = |slot: Slot, bit: u8| match prev {
         Some((held, _)) if held == slot => bit,
@@ -152,9 +170,18 @@ fn second(
             _ => return None,
         },
         Instr::Return => Second::Ret(bit(0, 1)),
-        Instr::Call { func, .. } if func == caller.defined => Second::CallSelf(caller.tiering),
-        Instr::Call { .. } => Second::Call(caller.tiering),
-        Instr::CallIndirect { .. } => Second::CallIndirect(caller.tiering),
+        Instr::Call { func, base } if func == caller.defined => {
+            Second::CallSelf(caller.call_bits(Signature::OfDefined(func), base, prev))
+        }
+        Instr::Call { func, base } => {
+            Second::Call(caller.call_bits(Signature::OfDefined(func), base, prev))
+        }
+        Instr::CallIndirect { ty, .. } => match code.get(at + 1) {
+            Some(&Instr::Arg { a: base, .. }) => {
+                Second::CallIndirect(caller.call_bits(Signature::Type(ty), base, prev))
+            }
+            _ => return None,
+        },
         _ => {
             let lowered = numeric::lower(instr, consts, prev)?;
             // The table's numeric seconds have variants for their first two operands only
@@ -180,7 +207,7 @@ pub(super) fn handler(
     at: usize,
     consts: &Consts<'_>,
     result: Option<(Slot, bool)>,
-    caller: Caller,
+    caller: Caller<'_>,
 ) -> Option<Handler> {
     if first.bits & !DISCARD > 3 {
         return None;
@@ -303,8 +330,10 @@ macro_rules! pair_handler {
     };
     (@calls $a:ty, $aa:literal, $ab:ident, $b:ident) => {
         match $ab {
-            false => pair::<$a, $aa, $b<false>> as Handler,
-            true => pair::<$a, $aa, $b<true>>,
+            0 => pair::<$a, $aa, $b<false, 0>> as Handler,
+            1 => pair::<$a, $aa, $b<false, 1>>,
+            2 => pair::<$a, $aa, $b<true, 0>>,
+            _ => pair::<$a, $aa, $b<true, 1>>,
         }
     };
     ($a:ty, $aa:literal, $ab:ident; imm $x:ident) => {
