@@ -1601,3 +1601,95 @@ fn first_arguments_arrive_in_the_accumulator() {
     assert_eq!(outcomes(Strategy::Interpreter), expected);
     assert_eq!(outcomes(Strategy::Tiered), expected);
 }
+
+/// Counted loops whose header reads the counter: the fused back edge leaves the counter in
+/// the accumulator, the loop is entered through a copy of it (`interp/src/loop_entry.rs`),
+/// and stores pass the accumulator on, so the header and the back edge's add take the
+/// counter from the register. `$strided` is a sieve's inner loop after the test that skips
+/// it; `$continued` has a second way back that leaves another value (the header must read
+/// the slot); `$entered` computes the counter right before the loop; `$stored_counter`
+/// stores the counter itself and adds to it in the body.
+const CARRIED_COUNTERS: &str = r#"
+(module
+  (memory 1)
+  (func $strided (export "strided") (param $step i32) (param $n i32) (result i32)
+    (local $m i32) (local $s i32)
+    (local.set $step (i32.add (i32.and (local.get $step) (i32.const 7)) (i32.const 1)))
+    (local.set $n (i32.and (local.get $n) (i32.const 1023)))
+    (local.set $m (i32.mul (local.get $step) (i32.const 3)))
+    (block $done
+      (br_if $done (i32.le_u (local.get $n) (local.get $m)))
+      (loop $l
+        (i32.store8 (local.get $m) (i32.const 1))
+        ;; A guard, so that a counter the register got wrong ends the loop.
+        (br_if $done (i32.gt_u (local.tee $s (i32.add (local.get $s) (i32.const 1)))
+                               (i32.const 2000)))
+        (br_if $l (i32.lt_u (local.tee $m (i32.add (local.get $m) (local.get $step)))
+                            (local.get $n)))))
+    (local.set $s (i32.mul (local.get $s) (i32.const 1000)))
+    (local.set $m (i32.const 0))
+    (loop $sum
+      (local.set $s (i32.add (local.get $s) (i32.mul (i32.load8_u (local.get $m)) (local.get $m))))
+      (i32.store8 (local.get $m) (i32.const 0))
+      (br_if $sum (i32.lt_u (local.tee $m (i32.add (local.get $m) (i32.const 1))) (i32.const 1024))))
+    (local.get $s))
+  (func (export "continued") (param $x i32) (param $n i32) (result i32)
+    (local $i i32) (local $s i32)
+    (local.set $n (i32.and (local.get $n) (i32.const 255)))
+    (local.set $i (i32.and (local.get $x) (i32.const 3)))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (loop $l
+        (i32.store (i32.shl (i32.and (local.get $i) (i32.const 63)) (i32.const 2)) (local.get $s))
+        (local.set $s (i32.add (local.get $s) (i32.xor (local.get $i) (local.get $x))))
+        (if (i32.eqz (i32.and (local.get $s) (i32.const 3)))
+          (then
+            (local.set $i (i32.add (local.get $i) (i32.const 2)))
+            (local.set $s (i32.add (local.get $s) (i32.const 1)))
+            (br_if $l (i32.lt_u (local.get $i) (local.get $n)))
+            (br $done)))
+        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n)))))
+    (i32.add (local.get $s) (i32.load (i32.const 12))))
+  (func (export "entered") (param $x i32) (param $n i32) (result i32)
+    (local $i i32) (local $s i32)
+    (local.set $n (i32.and (local.get $n) (i32.const 255)))
+    (local.set $i (i32.mul (i32.and (local.get $x) (i32.const 7)) (i32.const 3)))
+    (block $done
+      (loop $l
+        (local.set $s (i32.add (local.get $s) (i32.mul (local.get $i) (local.get $i))))
+        (br_if $done (i32.gt_u (local.get $s) (i32.const 100000000)))
+        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 5))) (local.get $n)))))
+    (i32.xor (local.get $s) (local.get $i)))
+  (func (export "stored_counter") (param $x i32) (param $n i32) (result i32)
+    (local $i i32)
+    (local.set $n (i32.and (local.get $n) (i32.const 63)))
+    (block $done
+      (br_if $done (i32.eqz (local.get $n)))
+      (loop $l
+        (i32.store (i32.shl (i32.and (local.get $i) (i32.const 63)) (i32.const 2))
+                   (i32.add (local.get $i) (local.get $x)))
+        (i32.store offset=512 (i32.shl (i32.and (local.get $i) (i32.const 63)) (i32.const 2))
+                   (local.get $i))
+        (br_if $done (i32.gt_u (local.get $i) (i32.const 64)))
+        (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n)))))
+    (i32.add (i32.load (i32.const 8)) (i32.load offset=512 (i32.const 20)))))
+"#;
+
+#[test]
+fn loop_counters_arrive_in_the_accumulator() {
+    let names = ["strided", "continued", "entered", "stored_counter"];
+    let args = [
+        (0, 0),
+        (1, 100),
+        (2, 1000),
+        (5, 77),
+        (7, 1023),
+        (-1, -1),
+        (3, 9),
+    ];
+    let expected = pair_outcomes(Strategy::Optimizing, CARRIED_COUNTERS, &names, &args);
+    assert_eq!(
+        pair_outcomes(Strategy::Interpreter, CARRIED_COUNTERS, &names, &args),
+        expected
+    );
+}

@@ -389,6 +389,26 @@ macro_rules! define_instr {
 }
 for_each_numeric_op!(define_instr);
 
+/// How often instruction `at` (with its `Arg` word) names `slot` as an operand, and whether
+/// it writes it.
+pub(crate) fn slot_uses(code: &[Instr], at: usize, slot: Slot) -> (u32, bool) {
+    let (mut reads, mut writes) = (0, false);
+    let mut count = |named: &mut Slot, how: SlotUse| {
+        if *named == slot {
+            match how {
+                SlotUse::Write => writes = true,
+                SlotUse::Read | SlotUse::ImmediateIfConstant => reads += 1,
+            }
+        }
+    };
+    let mut instr = code[at];
+    instr.for_each_slot(at.checked_sub(1).map(|before| code[before]), &mut count);
+    if let Some(mut arg @ Instr::Arg { .. }) = code.get(at + 1).copied() {
+        arg.for_each_slot(Some(code[at]), &mut count);
+    }
+    (reads, writes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@
 
 mod exec;
 mod instr;
+mod loop_entry;
 mod semantics;
 mod tail_copy;
 mod translate;

@@ -224,6 +224,7 @@ pub(crate) fn translate(
     let read_consts =
         read_constants_first(&mut t.code, &mut t.osr_points, first_const, &mut consts);
     crate::tail_copy::copy_tails(&mut t.code, &mut t.heights);
+    crate::loop_entry::carry_counters(&mut t.code, &mut t.heights);
     // Frames take the constants read as slots; the others are only ever immediates. An odd
     // count gets a zero after it: frames copy their entry values in pairs.
     let entry_values: Box<[u64]> = std::iter::repeat_n(0, num_locals as usize)

@@ -200,6 +200,8 @@ fn is_conditional_branch(instr: &Instr) -> bool {
 /// with what that one arrived with, unless it is the slot the add writes (the slot
 /// `back_edge` returns).
 ///
+/// An instruction that `keeps` (a store) passes on what it arrived with.
+///
 /// An instruction for which `passing` gives the slot it writes may pass on what it arrived
 /// with instead of its result (a counter's increment between a value and its use, as
 /// `key = node->key; depth++; if (k < key)`): it does when it arrives with another slot's
@@ -208,8 +210,9 @@ pub(super) fn arrivals(
     code: &[Instr],
     entry: Option<(Slot, bool)>,
     result: impl Fn(usize) -> Option<(Slot, bool)>,
-    back_edge: impl Fn(usize) -> Option<Slot>,
+    back_edge: impl Fn(usize) -> Option<(Slot, bool)>,
     passing: impl Fn(usize) -> Option<Slot>,
+    keeps: impl Fn(usize) -> bool,
 ) -> Arrivals {
     let mut sources: Vec<Vec<usize>> = vec![Vec::new(); code.len()];
     for (at, instr) in code.iter().enumerate() {
@@ -218,70 +221,95 @@ pub(super) fn arrivals(
         }
     }
     let targeted = |at: usize| !sources[at].is_empty();
-    // What each instruction finds when reached from the instruction before it alone, and
-    // whether it passes that on instead of its result.
-    let mut straight: Vec<Option<(Slot, bool)>> = vec![None; code.len()];
-    if let Some(first) = straight.first_mut() {
-        *first = entry;
-    }
-    let mut passes_on = vec![false; code.len()];
-    // What the instruction at `at` leaves for the one after it when it falls through: its
-    // result, or what it arrived with (a conditional branch, or an instruction that passes
-    // that on). The fused back edge that ends at a branch continues past it with what its
-    // add arrived with, unless that is the counter; a branch also reached by a jump leaves
-    // nothing known.
-    let leaves = |at: usize, straight: &[Option<(Slot, bool)>], passes_on: &[bool]| {
-        // An `Arg` word is never run: what follows it is reached from the instruction it
-        // belongs to.
-        let at = match code[at] {
-            Instr::Arg { .. } if at > 0 => at - 1,
-            _ => at,
-        };
-        if passes_on[at] {
-            return straight[at];
+    // What each instruction arrives with, given `assumed` for the branch targets: from the
+    // instruction before it alone for the others. And whether it passes that on instead of
+    // its result, and what each instruction arrives with from every way in.
+    let solve = |assumed: &[Option<(Slot, bool)>]| {
+        let mut straight: Vec<Option<(Slot, bool)>> = assumed.to_vec();
+        if !targeted(0) {
+            straight[0] = entry;
         }
-        if !is_conditional_branch(&code[at]) {
-            return result(at);
-        }
-        match back_edge(at) {
-            Some(_) if targeted(at) => None,
-            Some(written) => straight[at - 1].filter(|&(slot, _)| slot != written),
-            None => straight[at],
-        }
-    };
-    for at in 0..code.len() {
-        if at > 0 && !targeted(at) {
-            straight[at] = leaves(at - 1, &straight, &passes_on);
-        }
-        passes_on[at] = match (passing(at), straight[at]) {
-            (Some(written), Some((held, _))) => held != written,
-            _ => false,
-        };
-    }
-    let arrivals = (0..code.len())
-        .map(|at| {
-            if !targeted(at) {
+        let mut passes_on = vec![false; code.len()];
+        // What the instruction at `at` leaves for the one after it when it falls through:
+        // its result, or what it arrived with (a conditional branch, a store, or an
+        // instruction that passes that on). The fused back edge that ends at a branch
+        // continues past it with the counter when it says so, else with what its add
+        // arrived with unless that is the counter; a branch also reached by a jump leaves
+        // nothing known.
+        let leaves = |at: usize, straight: &[Option<(Slot, bool)>], passes_on: &[bool]| {
+            // An `Arg` word is never run: what follows it is reached from the instruction it
+            // belongs to.
+            let at = match code[at] {
+                Instr::Arg { .. } if at > 0 => at - 1,
+                _ => at,
+            };
+            if passes_on[at] || keeps(at) {
                 return straight[at];
             }
-            let fall_in = match at.checked_sub(1) {
-                None => Some(entry),
-                Some(before) if code[before].falls_through() => {
-                    Some(leaves(before, &straight, &passes_on))
-                }
-                Some(_) => None,
+            if !is_conditional_branch(&code[at]) {
+                return result(at);
+            }
+            match back_edge(at) {
+                Some(_) if targeted(at) => None,
+                Some((counter, true)) => Some((counter, false)),
+                Some((written, false)) => straight[at - 1].filter(|&(slot, _)| slot != written),
+                None => straight[at],
+            }
+        };
+        for at in 0..code.len() {
+            if at > 0 && !targeted(at) {
+                straight[at] = leaves(at - 1, &straight, &passes_on);
+            }
+            passes_on[at] = match (passing(at), straight[at]) {
+                (Some(written), Some((held, _))) => held != written,
+                _ => false,
             };
-            let jumps = sources[at].iter().map(|&q| match back_edge(q) {
-                Some(written) if !targeted(q) => {
-                    straight[q - 1].filter(|&(slot, _)| slot != written)
+        }
+        let arrivals: Vec<Option<(Slot, bool)>> = (0..code.len())
+            .map(|at| {
+                if !targeted(at) {
+                    return straight[at];
                 }
-                Some(_) => None,
-                None => straight[q],
-            });
-            let mut ways = fall_in.into_iter().chain(jumps);
-            let first = ways.next()??;
-            ways.all(|way| way == Some(first)).then_some(first)
-        })
-        .collect();
+                let fall_in = match at.checked_sub(1) {
+                    None => Some(entry),
+                    Some(before) if code[before].falls_through() => {
+                        Some(leaves(before, &straight, &passes_on))
+                    }
+                    Some(_) => None,
+                };
+                let jumps = sources[at].iter().map(|&q| match back_edge(q) {
+                    Some((counter, true)) if !targeted(q) => Some((counter, false)),
+                    Some((written, false)) if !targeted(q) => {
+                        straight[q - 1].filter(|&(slot, _)| slot != written)
+                    }
+                    Some(_) => None,
+                    None => straight[q],
+                });
+                let mut ways = fall_in.into_iter().chain(jumps);
+                let first = ways.next()??;
+                ways.all(|way| way == Some(first)).then_some(first)
+            })
+            .collect();
+        (passes_on, arrivals)
+    };
+    // Assuming nothing at branch targets is sound: what an instruction there leaves is
+    // then its result or nothing known, and every way in is taken into account. Assuming
+    // what that found, and again, finds more (a loop header that passes on the counter
+    // its back edge leaves there, to the counter's add); once the assumption is what it
+    // finds, every way in to every target agrees with it, so by induction over a run the
+    // accumulator holds what it says. Without that within a few rounds, nothing is
+    // assumed.
+    let nothing = vec![None; code.len()];
+    let (mut passes_on, mut arrivals) = solve(&nothing);
+    let mut assumed = arrivals.clone();
+    for _ in 0..4 {
+        let (again_passes_on, again) = solve(&assumed);
+        if again == assumed {
+            (passes_on, arrivals) = (again_passes_on, again);
+            break;
+        }
+        assumed = again;
+    }
     Arrivals {
         arrivals,
         passes_on,

@@ -16,7 +16,7 @@
 use std::cell::Cell;
 
 use super::result;
-use crate::instr::{Instr, Slot, SlotUse};
+use crate::instr::{slot_uses, Instr, Slot};
 
 /// What lowering knows of a translated function's operand stack: its entry at position `p`
 /// is in slot `temps + p` (a temporary); `heights` has its height after each instruction
@@ -57,26 +57,6 @@ pub(super) fn discards_result(
     let Some(position) = dst.checked_sub(frame.temps) else {
         return false;
     };
-    let (uses, writes) = uses(code, next, dst);
+    let (uses, writes) = slot_uses(code, next, dst);
     uses == 1 && (writes || frame.heights[next] <= position)
-}
-
-/// How often instruction `at` (with its `Arg` word) names `slot` as an operand, and whether
-/// it writes it.
-fn uses(code: &[Instr], at: usize, slot: Slot) -> (u32, bool) {
-    let (mut reads, mut writes) = (0, false);
-    let mut count = |named: &mut Slot, how: SlotUse| {
-        if *named == slot {
-            match how {
-                SlotUse::Write => writes = true,
-                SlotUse::Read | SlotUse::ImmediateIfConstant => reads += 1,
-            }
-        }
-    };
-    let mut instr = code[at];
-    instr.for_each_slot(at.checked_sub(1).map(|before| code[before]), &mut count);
-    if let Some(mut arg @ Instr::Arg { .. }) = code.get(at + 1).copied() {
-        arg.for_each_slot(Some(code[at]), &mut count);
-    }
-    (reads, writes)
 }

@@ -18,8 +18,10 @@ use crate::vm::{Ip, Memory, Regs};
 
 /// `a = a + b` (`b` a slot, or the constant itself with `STEP_IMM`), then jump to `d` when
 /// `a <C> c` (`c` a slot, or the constant with `BOUND_IMM`); else continue past the
-/// compare-and-branch that follows.
-fn add_branch<C: Compare, const STEP_IMM: bool, const BOUND_IMM: bool>(
+/// compare-and-branch that follows. [`Carry`] bits `CARRY`: with [`COUNTER_ARRIVES`] the
+/// counter `a` is read from the accumulator, with [`COUNTER_LEAVES`] the new counter is
+/// the accumulator on both ways on (else the one it arrived with is).
+fn add_branch<C: Compare, const STEP_IMM: bool, const BOUND_IMM: bool, const CARRY: u8>(
     ip: Ip,
     regs: Regs,
     ex: &mut Executor<'_>,
@@ -33,8 +35,18 @@ fn add_branch<C: Compare, const STEP_IMM: bool, const BOUND_IMM: bool>(
     } else {
         regs.get(op.b) as u32
     };
-    let value = (regs.get(op.a) as u32).wrapping_add(step);
+    let counter = if CARRY & COUNTER_ARRIVES != 0 {
+        acc
+    } else {
+        regs.get(op.a)
+    };
+    let value = (counter as u32).wrapping_add(step);
     regs.set(op.a, value as u64);
+    let acc = if CARRY & COUNTER_LEAVES != 0 {
+        value as u64
+    } else {
+        acc
+    };
     let bound = if BOUND_IMM {
         op.c
     } else {
@@ -46,18 +58,49 @@ fn add_branch<C: Compare, const STEP_IMM: bool, const BOUND_IMM: bool>(
     next!(ip.skip(2), regs, ex, acc, mem, facc)
 }
 
-fn add_branch_handler<C: Compare>(step_imm: bool, bound_imm: bool) -> Handler {
+/// The [`add_branch`] bit for a counter that arrives in the accumulator.
+const COUNTER_ARRIVES: u8 = 1;
+/// The [`add_branch`] bit for a counter that leaves in the accumulator.
+const COUNTER_LEAVES: u8 = 2;
+
+/// How a fused back edge carries its counter in the accumulator: in (it arrives there) and
+/// out (it leaves there, for a loop header that reads it; see [`back_edge_carry`]).
+#[derive(Clone, Copy)]
+pub(super) struct Carry {
+    pub(super) arrives: bool,
+    pub(super) leaves: bool,
+}
+
+fn add_branch_handler<C: Compare>(step_imm: bool, bound_imm: bool, carry: Carry) -> Handler {
+    macro_rules! by_carry {
+        ($s:literal, $b:literal) => {
+            match (carry.arrives, carry.leaves) {
+                (false, false) => add_branch::<C, $s, $b, 0> as Handler,
+                (true, false) => add_branch::<C, $s, $b, 1>,
+                (false, true) => add_branch::<C, $s, $b, 2>,
+                (true, true) => add_branch::<C, $s, $b, 3>,
+            }
+        };
+    }
     match (step_imm, bound_imm) {
-        (false, false) => add_branch::<C, false, false>,
-        (false, true) => add_branch::<C, false, true>,
-        (true, false) => add_branch::<C, true, false>,
-        (true, true) => add_branch::<C, true, true>,
+        (false, false) => by_carry!(false, false),
+        (false, true) => by_carry!(false, true),
+        (true, false) => by_carry!(true, false),
+        (true, true) => by_carry!(true, true),
     }
 }
 
-/// The slot `first` writes when it makes a fused back edge with `second`.
-pub(super) fn back_edge_slot(first: Instr, second: Instr) -> Option<Slot> {
-    back_edge(first, second).map(|(dst, ..)| dst)
+/// The counter of the fused back edge `code[at - 1]`, `code[at]`, if they make one, and
+/// whether it leaves the counter in the accumulator: when the instruction it branches to
+/// reads the counter (a loop header that `crate::loop_entry` may have made reachable with
+/// the counter in the accumulator from before the loop too).
+pub(crate) fn back_edge_carry(code: &[Instr], at: usize) -> Option<(Slot, bool)> {
+    let first = *code.get(at.checked_sub(1)?)?;
+    let (counter, .., target) = back_edge(first, code[at])?;
+    let leaves = code
+        .get(target as usize)
+        .is_some_and(|_| crate::instr::slot_uses(code, target as usize, counter).0 > 0);
+    Some((counter, leaves))
 }
 
 /// The parts of a fused back edge `first`, `second`: the counter `dst`, its step, the
@@ -89,12 +132,13 @@ pub(super) fn lower_pair(
     second: Instr,
     at: usize,
     consts: &Consts<'_>,
+    carry: impl Fn(Slot) -> Carry,
 ) -> Option<Op> {
     let (dst, step, cond, bound, target) = back_edge(first, second)?;
     let step_imm = consts.value(step);
     let bound_imm = consts.value(bound);
     let (s, c) = (step_imm.is_some(), bound_imm.is_some());
-    let handler = with_compare!(cond, add_branch_handler::<_>(s, c));
+    let handler = with_compare!(cond, add_branch_handler::<_>(s, c, carry(dst)));
     Some(
         Op::new(
             handler,

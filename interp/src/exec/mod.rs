@@ -30,6 +30,7 @@ pub(crate) use numeric::indexed_end_fits;
 mod discard;
 mod pairs;
 pub(crate) use discard::FrameSlots;
+pub(crate) use fused::back_edge_carry;
 
 use crate::instr::{Instr, Slot};
 use crate::translate::CompiledFunc;
@@ -409,11 +410,17 @@ pub(crate) fn lower(
         code,
         caller.param_in_acc.then_some((0, false)),
         |at| call_result(code, at).or_else(|| result(code[at])),
-        |at| {
-            let first = *code.get(at.checked_sub(1)?)?;
-            fused::back_edge_slot(first, code[at])
+        |at| fused::back_edge_carry(code, at),
+        // After a store, which passes on what it arrived with, a counter's step is left to
+        // pair with the store instead.
+        |at| match at
+            .checked_sub(1)
+            .map(|before| numeric::is_store(code[before]))
+        {
+            Some(true) => None,
+            _ => numeric::passing_candidate(code, at, consts),
         },
-        |at| numeric::passing_candidate(code, at, consts),
+        |at| numeric::is_store(code[at]),
     );
     // Per position: whether the `Op` has the instruction's own operand layout (not that of a
     // fused back edge), and the step it runs, if it runs one.
@@ -437,9 +444,12 @@ pub(crate) fn lower(
             };
             // Branch targets become distances from the branch.
             let rel = |target: u32| target.wrapping_sub(at as u32);
-            let fused = code
-                .get(at + 1)
-                .and_then(|&second| fused::lower_pair(instr, second, at, consts));
+            let fused = code.get(at + 1).and_then(|&second| {
+                fused::lower_pair(instr, second, at, consts, |counter| fused::Carry {
+                    arrives: matches!(prev, Some((held, false)) if held == counter),
+                    leaves: fused::back_edge_carry(code, at + 1).is_some_and(|(_, leaves)| leaves),
+                })
+            });
             if let Some(op) = fused {
                 plain[at] = false;
                 return op;
@@ -550,8 +560,13 @@ pub(crate) fn lower(
             false => first,
         };
         // A second that passes on what it arrived with would pass the pair's result.
+        // A store passes on what it arrived with.
+        let leaves = match numeric::is_store(code[at]) {
+            true => arrivals[at],
+            false => result(code[at]),
+        };
         let pair = (at + 1 < code.len() && plain[at + 1] && !passes_on[at + 1])
-            .then(|| pairs::handler(first, code, at + 1, consts, result(code[at]), caller))
+            .then(|| pairs::handler(first, code, at + 1, consts, leaves, caller))
             .flatten();
         if let Some(handler) = pair {
             ops[at].handler = handler;

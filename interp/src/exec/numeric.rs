@@ -468,6 +468,12 @@ macro_rules! define_numeric {
             step_handler!($storei, step::$storei);
         )*
 
+        /// Whether `instr` is a store, whose handler passes on the accumulators it arrived
+        /// with.
+        pub(super) fn is_store(instr: Instr) -> bool {
+            matches!(instr, $( Instr::$store { .. } )|* | $( Instr::$storei { .. } )|*)
+        }
+
         /// The slot a numeric instruction (or a copy) writes, whose handler passes the value
         /// on as the accumulator, and whether it passes it in the float accumulator too (an
         /// `f64`); `None` for stores and every other instruction.
