@@ -221,6 +221,11 @@ pub(super) fn arrivals(
         }
     }
     let targeted = |at: usize| !sources[at].is_empty();
+    // What the solving rounds ask of each instruction, asked once.
+    let result: Vec<Option<(Slot, bool)>> = (0..code.len()).map(result).collect();
+    let back_edge: Vec<Option<(Slot, bool)>> = (0..code.len()).map(back_edge).collect();
+    let passing: Vec<Option<Slot>> = (0..code.len()).map(passing).collect();
+    let keeps: Vec<bool> = (0..code.len()).map(keeps).collect();
     // What each instruction arrives with, given `assumed` for the branch targets: from the
     // instruction before it alone for the others. And whether it passes that on instead of
     // its result, and what each instruction arrives with from every way in.
@@ -243,13 +248,13 @@ pub(super) fn arrivals(
                 Instr::Arg { .. } if at > 0 => at - 1,
                 _ => at,
             };
-            if passes_on[at] || keeps(at) {
+            if passes_on[at] || keeps[at] {
                 return straight[at];
             }
             if !is_conditional_branch(&code[at]) {
-                return result(at);
+                return result[at];
             }
-            match back_edge(at) {
+            match back_edge[at] {
                 Some(_) if targeted(at) => None,
                 Some((counter, true)) => Some((counter, false)),
                 Some((written, false)) => straight[at - 1].filter(|&(slot, _)| slot != written),
@@ -260,7 +265,7 @@ pub(super) fn arrivals(
             if at > 0 && !targeted(at) {
                 straight[at] = leaves(at - 1, &straight, &passes_on);
             }
-            passes_on[at] = match (passing(at), straight[at]) {
+            passes_on[at] = match (passing[at], straight[at]) {
                 (Some(written), Some((held, _))) => held != written,
                 _ => false,
             };
@@ -277,7 +282,7 @@ pub(super) fn arrivals(
                     }
                     Some(_) => None,
                 };
-                let jumps = sources[at].iter().map(|&q| match back_edge(q) {
+                let jumps = sources[at].iter().map(|&q| match back_edge[q] {
                     Some((counter, true)) if !targeted(q) => Some((counter, false)),
                     Some((written, false)) if !targeted(q) => {
                         straight[q - 1].filter(|&(slot, _)| slot != written)
@@ -301,8 +306,10 @@ pub(super) fn arrivals(
     // assumed.
     let nothing = vec![None; code.len()];
     let (mut passes_on, mut arrivals) = solve(&nothing);
+    // Nothing found at any target: the first round's assumption was its finding.
+    let found = (0..code.len()).any(|at| targeted(at) && arrivals[at].is_some());
     let mut assumed = arrivals.clone();
-    for _ in 0..4 {
+    for _ in 0..if found { 4 } else { 0 } {
         let (again_passes_on, again) = solve(&assumed);
         if again == assumed {
             (passes_on, arrivals) = (again_passes_on, again);
