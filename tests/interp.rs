@@ -1693,3 +1693,44 @@ fn loop_counters_arrive_in_the_accumulator() {
         expected
     );
 }
+
+/// A value stepped from a copy of itself, the copy read next (`pc = old + 1`, then a load
+/// at `old`: a bytecode interpreter's fetch): the add passes on the copy it arrived with,
+/// which the load takes from the accumulator. `$fetch` walks a table of offsets that way;
+/// `$unread` steps a copy that the next instruction does not read (the add keeps its own
+/// result there).
+const STEPPED_COPIES: &str = r#"
+(module
+  (memory 1)
+  (data (i32.const 0) "\04\00\00\00\0c\00\00\00\08\00\00\00\10\00\00\00\00\00\00\00")
+  (func (export "fetch") (param $pc i32) (param $n i32) (result i32)
+    (local $old i32) (local $s i32)
+    (local.set $pc (i32.and (local.get $pc) (i32.const 12)))
+    (local.set $n (i32.and (local.get $n) (i32.const 63)))
+    (block $done
+      (loop $l
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $pc (i32.add (local.tee $old (local.get $pc)) (i32.const 4)))
+        (local.set $s (i32.add (i32.load (local.get $old))
+                               (i32.mul (local.get $s) (i32.const 31))))
+        (local.set $pc (i32.and (i32.add (local.get $pc) (i32.load (local.get $old)))
+                                (i32.const 12)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $l)))
+    (i32.xor (local.get $s) (local.get $pc)))
+  (func (export "unread") (param $x i32) (param $y i32) (result i32)
+    (local $old i32)
+    (local.set $x (i32.sub (local.tee $old (local.get $x)) (i32.const 7)))
+    (i32.add (i32.mul (local.get $x) (local.get $y)) (local.get $old))))
+"#;
+
+#[test]
+fn stepped_copies_pass_the_copy_on() {
+    let names = ["fetch", "unread"];
+    let args = [(0, 0), (4, 9), (8, 63), (12, 17), (-1, 100), (i32::MAX, i32::MIN)];
+    let expected = pair_outcomes(Strategy::Optimizing, STEPPED_COPIES, &names, &args);
+    assert_eq!(
+        pair_outcomes(Strategy::Interpreter, STEPPED_COPIES, &names, &args),
+        expected
+    );
+}

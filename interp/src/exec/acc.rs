@@ -211,7 +211,7 @@ pub(super) fn arrivals(
     entry: Option<(Slot, bool)>,
     result: impl Fn(usize) -> Option<(Slot, bool)>,
     back_edge: impl Fn(usize) -> Option<(Slot, bool)>,
-    passing: impl Fn(usize) -> Option<Slot>,
+    passing: impl Fn(usize) -> Option<(Slot, bool)>,
     keeps: impl Fn(usize) -> bool,
 ) -> Arrivals {
     let mut sources: Vec<Vec<usize>> = vec![Vec::new(); code.len()];
@@ -224,7 +224,7 @@ pub(super) fn arrivals(
     // What the solving rounds ask of each instruction, asked once.
     let result: Vec<Option<(Slot, bool)>> = (0..code.len()).map(result).collect();
     let back_edge: Vec<Option<(Slot, bool)>> = (0..code.len()).map(back_edge).collect();
-    let passing: Vec<Option<Slot>> = (0..code.len()).map(passing).collect();
+    let passing: Vec<Option<(Slot, bool)>> = (0..code.len()).map(passing).collect();
     let keeps: Vec<bool> = (0..code.len()).map(keeps).collect();
     // What each instruction arrives with, given `assumed` for the branch targets: from the
     // instruction before it alone for the others. And whether it passes that on instead of
@@ -266,7 +266,13 @@ pub(super) fn arrivals(
                 straight[at] = leaves(at - 1, &straight, &passes_on);
             }
             passes_on[at] = match (passing[at], straight[at]) {
-                (Some(written), Some((held, _))) => held != written,
+                (Some((written, only_if_read)), Some((held, _))) => {
+                    held != written
+                        && (!only_if_read
+                            || code
+                                .get(at + 1)
+                                .is_some_and(|_| crate::instr::slot_uses(code, at + 1, held).0 > 0))
+                }
                 _ => false,
             };
         }

@@ -168,16 +168,23 @@ fn i32_sub_passing<const ACC: u8>(
 }
 
 /// The slot instruction `at` writes if it may pass on the accumulators it arrived with
-/// instead of its result: a local counted up or down by a constant (`i = i + 1`) whose next
-/// instruction does not take the counter from the accumulator. Such an instruction between
-/// a value and its use would otherwise cut the value's way through the accumulator.
-pub(super) fn passing_candidate(code: &[Instr], at: usize, consts: &Consts<'_>) -> Option<Slot> {
+/// instead of its result, and whether only when the next instruction reads what it passes
+/// on: an `i32` constant added or subtracted whose result the next instruction does not
+/// take from the accumulator. Such an instruction between a value and its use would
+/// otherwise cut the value's way through the accumulator: a local counted up or down
+/// (`i = i + 1`), or a value stepped from a copy of itself (`pc = old + 1`, then a load
+/// at `old`), which passes on only to a next instruction that reads what it arrived with
+/// (else it would keep that instruction from pairing with it for nothing).
+pub(super) fn passing_candidate(
+    code: &[Instr],
+    at: usize,
+    consts: &Consts<'_>,
+) -> Option<(Slot, bool)> {
     let (Instr::I32Add { dst, a, b } | Instr::I32Sub { dst, a, b }) = code[at] else {
         return None;
     };
-    if a != dst || consts.value(b).is_none() {
-        return None;
-    }
+    // By a constant only.
+    consts.value(b)?;
     let next = *code.get(at + 1)?;
     // Whether the next instruction would read the counter from the accumulator: only the
     // instructions lowering knows are considered; any other keeps the counter's result.
@@ -189,7 +196,7 @@ pub(super) fn passing_candidate(code: &[Instr], at: usize, consts: &Consts<'_>) 
             _ => true,
         },
     };
-    (!reads).then_some(dst)
+    (!reads).then_some((dst, a != dst))
 }
 
 /// `lowered` (a [`passing_candidate`]) with the handler that passes on what it arrived with.
