@@ -1727,7 +1727,14 @@ const STEPPED_COPIES: &str = r#"
 #[test]
 fn stepped_copies_pass_the_copy_on() {
     let names = ["fetch", "unread"];
-    let args = [(0, 0), (4, 9), (8, 63), (12, 17), (-1, 100), (i32::MAX, i32::MIN)];
+    let args = [
+        (0, 0),
+        (4, 9),
+        (8, 63),
+        (12, 17),
+        (-1, 100),
+        (i32::MAX, i32::MIN),
+    ];
     let expected = pair_outcomes(Strategy::Optimizing, STEPPED_COPIES, &names, &args);
     assert_eq!(
         pair_outcomes(Strategy::Interpreter, STEPPED_COPIES, &names, &args),
