@@ -187,7 +187,8 @@ fn is_conditional_branch(instr: &Instr) -> bool {
 }
 
 /// For each instruction of `code`, the slot whose value the accumulator holds whenever the
-/// instruction runs, if any, and whether the float accumulator holds it too.
+/// instruction runs, if any, and whether the float accumulator holds it too. The first
+/// instruction is entered with `entry` there (a function's first argument).
 ///
 /// An instruction no branch targets is reached from the instruction before it alone, and
 /// finds that one's result there, when it passes its result on (`result`: the slot, and
@@ -198,14 +199,15 @@ fn is_conditional_branch(instr: &Instr) -> bool {
 /// computing the same pointer, gets it in the accumulator at its header). A branch that
 /// `back_edge` says is fused with the `i32.add` before it leaves from the fused instruction
 /// with what that one arrived with, unless it is the slot the add writes (the slot
-/// `back_edge` returns).
+/// `back_edge` returns), or with that counter when `back_edge` says it leaves there.
 ///
 /// An instruction that `keeps` (a store) passes on what it arrived with.
 ///
 /// An instruction for which `passing` gives the slot it writes may pass on what it arrived
 /// with instead of its result (a counter's increment between a value and its use, as
 /// `key = node->key; depth++; if (k < key)`): it does when it arrives with another slot's
-/// value ([`Arrivals::passes_on`]), and lowering gives it the handler that does.
+/// value ([`Arrivals::passes_on`]) and, where `passing` says so, the next instruction reads
+/// that slot; lowering gives it the handler that does.
 pub(super) fn arrivals(
     code: &[Instr],
     entry: Option<(Slot, bool)>,
@@ -231,7 +233,7 @@ pub(super) fn arrivals(
     // its result, and what each instruction arrives with from every way in.
     let solve = |assumed: &[Option<(Slot, bool)>]| {
         let mut straight: Vec<Option<(Slot, bool)>> = assumed.to_vec();
-        if !targeted(0) {
+        if !code.is_empty() && !targeted(0) {
             straight[0] = entry;
         }
         let mut passes_on = vec![false; code.len()];

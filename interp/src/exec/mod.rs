@@ -413,12 +413,9 @@ pub(crate) fn lower(
         |at| fused::back_edge_carry(code, at),
         // After a store, which passes on what it arrived with, a counter's step is left to
         // pair with the store instead.
-        |at| match at
-            .checked_sub(1)
-            .map(|before| numeric::is_store(code[before]))
-        {
-            Some(true) => None,
-            _ => numeric::passing_candidate(code, at, consts),
+        |at| match at > 0 && numeric::is_store(code[at - 1]) {
+            true => None,
+            false => numeric::passing_candidate(code, at, consts),
         },
         |at| numeric::is_store(code[at]),
     );
@@ -559,12 +556,12 @@ pub(crate) fn lower(
             },
             false => first,
         };
-        // A second that passes on what it arrived with would pass the pair's result.
-        // A store passes on what it arrived with.
+        // What the first leaves the second: its result, or what a store arrived with.
         let leaves = match numeric::is_store(code[at]) {
             true => arrivals[at],
             false => result(code[at]),
         };
+        // A second that passes on what it arrived with would pass the pair's result.
         let pair = (at + 1 < code.len() && plain[at + 1] && !passes_on[at + 1])
             .then(|| pairs::handler(first, code, at + 1, consts, leaves, caller))
             .flatten();
