@@ -1698,7 +1698,8 @@ fn loop_counters_arrive_in_the_accumulator() {
 /// at `old`: a bytecode interpreter's fetch): the add passes on the copy it arrived with,
 /// which the load takes from the accumulator. `$fetch` walks a table of offsets that way;
 /// `$unread` steps a copy that the next instruction does not read (the add keeps its own
-/// result there).
+/// result there); `$decode` takes fields out of a loaded word one after another (a shift,
+/// a mask, a multiplication of it, each passing the word on to the next).
 const STEPPED_COPIES: &str = r#"
 (module
   (memory 1)
@@ -1718,6 +1719,18 @@ const STEPPED_COPIES: &str = r#"
         (local.set $n (i32.sub (local.get $n) (i32.const 1)))
         (br $l)))
     (i32.xor (local.get $s) (local.get $pc)))
+  (func (export "decode") (param $x i32) (param $y i32) (result i32)
+    (local $w i32) (local $a i32) (local $b i32) (local $c i32) (local $d i32) (local $e i32)
+    (i32.store (i32.const 32) (i32.xor (local.get $x) (i32.shl (local.get $y) (i32.const 7))))
+    (local.set $w (i32.load (i32.const 32)))
+    (local.set $a (i32.shr_u (local.get $w) (i32.const 8)))
+    (local.set $b (i32.and (local.get $w) (i32.const 255)))
+    (local.set $c (i32.shl (local.get $w) (i32.const 3)))
+    (local.set $d (i32.mul (local.get $w) (i32.const 5)))
+    (local.set $e (i32.xor (local.get $w) (i32.const 1234)))
+    (i32.add (i32.add (i32.add (local.get $a) (i32.mul (local.get $b) (i32.const 3)))
+                      (i32.xor (local.get $c) (local.get $d)))
+             (i32.or (local.get $e) (local.get $w))))
   (func (export "unread") (param $x i32) (param $y i32) (result i32)
     (local $old i32)
     (local.set $x (i32.sub (local.tee $old (local.get $x)) (i32.const 7)))
@@ -1726,7 +1739,7 @@ const STEPPED_COPIES: &str = r#"
 
 #[test]
 fn stepped_copies_pass_the_copy_on() {
-    let names = ["fetch", "unread"];
+    let names = ["fetch", "decode", "unread"];
     let args = [
         (0, 0),
         (4, 9),

@@ -167,21 +167,42 @@ fn i32_sub_passing<const ACC: u8>(
     passing_single::<step::imm::I32Sub, ACC>(ip, regs, ex, acc, mem, facc)
 }
 
+/// Step `S` (an `imm` form) passing on what it arrived with.
+fn imm_passing<S: Step, const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    mem: Memory,
+    facc: f64,
+) -> Ip {
+    passing_single::<S, ACC>(ip, regs, ex, acc, mem, facc)
+}
+
 /// The slot instruction `at` writes if it may pass on the accumulators it arrived with
 /// instead of its result, and whether only when the next instruction reads what it passes
-/// on: an `i32` constant added or subtracted whose result the next instruction does not
-/// take from the accumulator. Such an instruction between a value and its use would
-/// otherwise cut the value's way through the accumulator: a local counted up or down
-/// (`i = i + 1`), or a value stepped from a copy of itself (`pc = old + 1`, then a load
-/// at `old`), which passes on only to a next instruction that reads what it arrived with
-/// (else it would keep that instruction from pairing with it for nothing).
+/// on: an `i32` operation with a constant (an add, subtraction, mask, shift, `or`, `xor`
+/// or multiplication) whose result the next instruction does not take from the
+/// accumulator. Such an instruction between a value and its use would otherwise cut the
+/// value's way through the accumulator: a local counted up or down (`i = i + 1`), a value
+/// stepped from a copy of itself (`pc = old + 1`, then a load at `old`), or one field of a
+/// word taken out before the next (`a = w >> 8; b = w & 255`). All but the counted local
+/// pass on only to a next instruction that reads what they arrived with (else they would
+/// keep that instruction from pairing with them for nothing).
 pub(super) fn passing_candidate(
     code: &[Instr],
     at: usize,
     consts: &Consts<'_>,
 ) -> Option<(Slot, bool)> {
-    let (Instr::I32Add { dst, a, b } | Instr::I32Sub { dst, a, b }) = code[at] else {
-        return None;
+    let (dst, a, b, stepped) = match code[at] {
+        Instr::I32Add { dst, a, b } | Instr::I32Sub { dst, a, b } => (dst, a, b, true),
+        Instr::I32And { dst, a, b }
+        | Instr::I32Or { dst, a, b }
+        | Instr::I32Xor { dst, a, b }
+        | Instr::I32Shl { dst, a, b }
+        | Instr::I32ShrU { dst, a, b }
+        | Instr::I32Mul { dst, a, b } => (dst, a, b, false),
+        _ => return None,
     };
     // By a constant only.
     consts.value(b)?;
@@ -196,7 +217,7 @@ pub(super) fn passing_candidate(
             _ => true,
         },
     };
-    (!reads).then_some((dst, a != dst))
+    (!reads).then_some((dst, !stepped || a != dst))
 }
 
 /// `lowered` (a [`passing_candidate`]) with the handler that passes on what it arrived with.
@@ -206,6 +227,18 @@ pub(super) fn passing(lowered: Lowered) -> Op {
         (Kind::I32Add, _) => i32_add_passing::<1>,
         (Kind::I32Sub, 0) => i32_sub_passing::<0>,
         (Kind::I32Sub, _) => i32_sub_passing::<1>,
+        (Kind::I32And, 0) => imm_passing::<step::imm::I32And, 0>,
+        (Kind::I32And, _) => imm_passing::<step::imm::I32And, 1>,
+        (Kind::I32Or, 0) => imm_passing::<step::imm::I32Or, 0>,
+        (Kind::I32Or, _) => imm_passing::<step::imm::I32Or, 1>,
+        (Kind::I32Xor, 0) => imm_passing::<step::imm::I32Xor, 0>,
+        (Kind::I32Xor, _) => imm_passing::<step::imm::I32Xor, 1>,
+        (Kind::I32Shl, 0) => imm_passing::<step::imm::I32Shl, 0>,
+        (Kind::I32Shl, _) => imm_passing::<step::imm::I32Shl, 1>,
+        (Kind::I32ShrU, 0) => imm_passing::<step::imm::I32ShrU, 0>,
+        (Kind::I32ShrU, _) => imm_passing::<step::imm::I32ShrU, 1>,
+        (Kind::I32Mul, 0) => imm_passing::<step::imm::I32Mul, 0>,
+        (Kind::I32Mul, _) => imm_passing::<step::imm::I32Mul, 1>,
         (kind, _) => unreachable!("{kind:?} is no passing candidate"),
     };
     Op {
