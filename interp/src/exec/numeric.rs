@@ -143,31 +143,7 @@ fn passing_single<S: Step, const ACC: u8>(
     }
 }
 
-/// `imm::I32Add` passing on what it arrived with.
-fn i32_add_passing<const ACC: u8>(
-    ip: Ip,
-    regs: Regs,
-    ex: &mut Executor<'_>,
-    acc: u64,
-    mem: Memory,
-    facc: f64,
-) -> Ip {
-    passing_single::<step::imm::I32Add, ACC>(ip, regs, ex, acc, mem, facc)
-}
-
-/// `imm::I32Sub` passing on what it arrived with.
-fn i32_sub_passing<const ACC: u8>(
-    ip: Ip,
-    regs: Regs,
-    ex: &mut Executor<'_>,
-    acc: u64,
-    mem: Memory,
-    facc: f64,
-) -> Ip {
-    passing_single::<step::imm::I32Sub, ACC>(ip, regs, ex, acc, mem, facc)
-}
-
-/// Step `S` (an `imm` form) passing on what it arrived with.
+/// The handler of step `S` (an `imm` form) passing on what it arrived with.
 fn imm_passing<S: Step, const ACC: u8>(
     ip: Ip,
     regs: Regs,
@@ -223,10 +199,10 @@ pub(super) fn passing_candidate(
 /// `lowered` (a [`passing_candidate`]) with the handler that passes on what it arrived with.
 pub(super) fn passing(lowered: Lowered) -> Op {
     let handler = match (lowered.kind, lowered.bits) {
-        (Kind::I32Add, 0) => i32_add_passing::<0> as super::Handler,
-        (Kind::I32Add, _) => i32_add_passing::<1>,
-        (Kind::I32Sub, 0) => i32_sub_passing::<0>,
-        (Kind::I32Sub, _) => i32_sub_passing::<1>,
+        (Kind::I32Add, 0) => imm_passing::<step::imm::I32Add, 0> as super::Handler,
+        (Kind::I32Add, _) => imm_passing::<step::imm::I32Add, 1>,
+        (Kind::I32Sub, 0) => imm_passing::<step::imm::I32Sub, 0>,
+        (Kind::I32Sub, _) => imm_passing::<step::imm::I32Sub, 1>,
         (Kind::I32And, 0) => imm_passing::<step::imm::I32And, 0>,
         (Kind::I32And, _) => imm_passing::<step::imm::I32And, 1>,
         (Kind::I32Or, 0) => imm_passing::<step::imm::I32Or, 0>,
