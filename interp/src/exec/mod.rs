@@ -887,16 +887,27 @@ fn call<const TIERING: bool, const ARG: u8>(
     // The callee starts with its first argument in the accumulator (see `Caller`), and the
     // instruction after the call finds the call's first result there (see `ret`): the
     // caller's is not passed on otherwise.
-    match enter_interpreted::<TIERING>(ex, regs, op.a, op.b, ip.skip(1)) {
+    let entered = enter_interpreted::<TIERING>(ex, regs, op.a, op.b, ip.skip(1));
+    enter_or_call_slow::<ARG>(entered, ip, regs, ex, acc, mem, facc)
+}
+
+/// Continues a `call` or `call_self` at `ip` in the callee `entered` (where it starts and
+/// its frame), with its first argument per `ARG` (see [`passed_argument`]), or in
+/// [`call_slow`] when the fast path did not enter it.
+#[inline(always)]
+fn enter_or_call_slow<const ARG: u8>(
+    entered: Option<(Ip, Regs)>,
+    ip: Ip,
+    regs: Regs,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    mem: Memory,
+    facc: f64,
+) -> Ip {
+    match entered {
         Some((start, callee_regs)) => {
-            next!(
-                start,
-                callee_regs,
-                ex,
-                passed_argument::<ARG>(acc, callee_regs),
-                mem,
-                facc
-            )
+            let first = passed_argument::<ARG>(acc, callee_regs);
+            next!(start, callee_regs, ex, first, mem, facc)
         }
         None => call_slow(ip, regs, ex, 0, mem, facc),
     }
@@ -914,19 +925,8 @@ fn call_self<const TIERING: bool, const ARG: u8>(
 ) -> Ip {
     let op = ip.op();
     let callee = ex.func;
-    match enter::<TIERING>(ex, regs, callee, op.a, op.b, ip.skip(1)) {
-        Some((start, callee_regs)) => {
-            next!(
-                start,
-                callee_regs,
-                ex,
-                passed_argument::<ARG>(acc, callee_regs),
-                mem,
-                facc
-            )
-        }
-        None => call_slow(ip, regs, ex, 0, mem, facc),
-    }
+    let entered = enter::<TIERING>(ex, regs, callee, op.a, op.b, ip.skip(1));
+    enter_or_call_slow::<ARG>(entered, ip, regs, ex, acc, mem, facc)
 }
 
 #[cold]

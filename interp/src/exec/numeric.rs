@@ -198,24 +198,25 @@ pub(super) fn passing_candidate(
 
 /// `lowered` (a [`passing_candidate`]) with the handler that passes on what it arrived with.
 pub(super) fn passing(lowered: Lowered) -> Op {
-    let handler = match (lowered.kind, lowered.bits) {
-        (Kind::I32Add, 0) => imm_passing::<step::imm::I32Add, 0> as super::Handler,
-        (Kind::I32Add, _) => imm_passing::<step::imm::I32Add, 1>,
-        (Kind::I32Sub, 0) => imm_passing::<step::imm::I32Sub, 0>,
-        (Kind::I32Sub, _) => imm_passing::<step::imm::I32Sub, 1>,
-        (Kind::I32And, 0) => imm_passing::<step::imm::I32And, 0>,
-        (Kind::I32And, _) => imm_passing::<step::imm::I32And, 1>,
-        (Kind::I32Or, 0) => imm_passing::<step::imm::I32Or, 0>,
-        (Kind::I32Or, _) => imm_passing::<step::imm::I32Or, 1>,
-        (Kind::I32Xor, 0) => imm_passing::<step::imm::I32Xor, 0>,
-        (Kind::I32Xor, _) => imm_passing::<step::imm::I32Xor, 1>,
-        (Kind::I32Shl, 0) => imm_passing::<step::imm::I32Shl, 0>,
-        (Kind::I32Shl, _) => imm_passing::<step::imm::I32Shl, 1>,
-        (Kind::I32ShrU, 0) => imm_passing::<step::imm::I32ShrU, 0>,
-        (Kind::I32ShrU, _) => imm_passing::<step::imm::I32ShrU, 1>,
-        (Kind::I32Mul, 0) => imm_passing::<step::imm::I32Mul, 0>,
-        (Kind::I32Mul, _) => imm_passing::<step::imm::I32Mul, 1>,
-        (kind, _) => unreachable!("{kind:?} is no passing candidate"),
+    // The handler of step `imm::$s` for the accumulator bits.
+    macro_rules! by_bits {
+        ($s:ident) => {
+            match lowered.bits {
+                0 => imm_passing::<step::imm::$s, 0> as super::Handler,
+                _ => imm_passing::<step::imm::$s, 1>,
+            }
+        };
+    }
+    let handler = match lowered.kind {
+        Kind::I32Add => by_bits!(I32Add),
+        Kind::I32Sub => by_bits!(I32Sub),
+        Kind::I32And => by_bits!(I32And),
+        Kind::I32Or => by_bits!(I32Or),
+        Kind::I32Xor => by_bits!(I32Xor),
+        Kind::I32Shl => by_bits!(I32Shl),
+        Kind::I32ShrU => by_bits!(I32ShrU),
+        Kind::I32Mul => by_bits!(I32Mul),
+        kind => unreachable!("{kind:?} is no passing candidate"),
     };
     Op {
         handler,
