@@ -48,6 +48,7 @@ pub struct Config {
     pub(crate) cranelift_verifier: bool,
     pub(crate) lazy_validation: bool,
     pub(crate) synchronous_tier_up: bool,
+    pub(crate) full_interpreter_translation: bool,
 }
 
 impl Default for Config {
@@ -74,6 +75,7 @@ impl Config {
             cranelift_verifier: cfg!(debug_assertions),
             lazy_validation: false,
             synchronous_tier_up: false,
+            full_interpreter_translation: false,
         }
     }
 
@@ -160,6 +162,17 @@ impl Config {
     #[doc(hidden)]
     pub fn synchronous_tier_up(&mut self, enable: bool) -> &mut Self {
         self.synchronous_tier_up = enable;
+        self
+    }
+
+    /// Under `Strategy::Tiered`: translates functions for the interpreter with every
+    /// analysis and superinstruction (default off), as where the interpreter is the only
+    /// tier. Tiering otherwise translates them quickly (`strata_interp::Effort::Quick`):
+    /// warm ones move on to the baseline. For tests of the interpreter's full translation
+    /// with tier-up budgets, which only machines without the baseline JIT run otherwise.
+    #[doc(hidden)]
+    pub fn full_interpreter_translation(&mut self, enable: bool) -> &mut Self {
+        self.full_interpreter_translation = enable;
         self
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use strata_environ::{
     translate_module_with, BodyValidation, EntityType, ExportKind, ModuleInfo, VMOffsets,
 };
-use strata_interp::InterpModule;
+use strata_interp::{Effort, InterpModule};
 
 /// A compiled module, shared (cheaply cloned) by every instance and thread that uses it.
 #[derive(Clone)]
@@ -59,7 +59,15 @@ impl Module {
             .map(|t| engine.signatures().register(t))
             .collect();
         let tiering = engine.config().strategy == crate::Strategy::Tiered;
-        let interp = Arc::new(InterpModule::new(info.clone(), tiering));
+        // Under tiering, warm functions move on to the baseline, where this machine has one.
+        let quick = tiering
+            && crate::vm::native_supported()
+            && !engine.config().full_interpreter_translation;
+        let effort = match quick {
+            true => Effort::Quick,
+            false => Effort::Full,
+        };
+        let interp = Arc::new(InterpModule::new(info.clone(), tiering, effort));
         let native = crate::vm::NativeCode::new(info.num_defined_funcs(), info.types.len());
         Ok(Module {
             inner: Arc::new(ModuleInner {

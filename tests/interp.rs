@@ -105,10 +105,13 @@ fn engine(strategy: Strategy) -> Engine {
     let mut config = Config::new();
     config.strategy(strategy);
     if strategy == Strategy::Tiered {
-        // Loop and call budgets are spent, but never run out.
+        // Loop and call budgets are spent, but never run out; functions are translated in
+        // full, as where the interpreter is the only tier (the spec suite and the
+        // differential test run the quick translation under tiering).
         config
             .baseline_call_threshold(1 << 30)
-            .baseline_loop_threshold(1 << 30);
+            .baseline_loop_threshold(1 << 30)
+            .full_interpreter_translation(true);
     }
     Engine::new(&config).unwrap()
 }

@@ -83,6 +83,19 @@ const TIERS: &[Tier] = &[
             config
         },
     },
+    // Budgets that never run out: every script runs in the interpreter's quick
+    // translation (`strata_interp::Effort::Quick`), which tiering gives functions until
+    // they are warm, with the budgets counting.
+    Tier {
+        name: "tiered-cold",
+        config: || {
+            let mut config = with_strategy(Strategy::Tiered);
+            config
+                .baseline_call_threshold(u32::MAX)
+                .baseline_loop_threshold(u32::MAX);
+            config
+        },
+    },
     // The same thresholds with every optimizing compile on the spot: a function runs
     // interpreted on its first call, in the baseline on its second, in Cranelift from its
     // fourth; and a loop moves interpreter -> baseline -> Cranelift on stack in its first

@@ -27,6 +27,24 @@ use strata_environ::{ModuleInfo, TrapCode, VMOffsets, ValRaw};
 use translate::CompiledFunc;
 use vm::{ValueStack, Vmctx};
 
+/// How much work translation spends on making a function's bytecode fast.
+///
+/// The analyses behind the accumulator, the superinstructions, the copied block tails and
+/// the loop entries cost about half of a translation (`medium`'s five hot functions: 1.27M
+/// instructions translated in full), which is more than the baseline JIT spends compiling
+/// the same functions. That pays off for code the interpreter runs for as long as the
+/// program does, not for code that runs a few dozen calls and loop iterations before the
+/// baseline takes over, where it only delays the first result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effort {
+    /// Every analysis and superinstruction: the interpreter is the function's only tier.
+    Full,
+    /// The cheapest translation that runs: each instruction reads its operands from their
+    /// slots and runs alone; a function runs here only until it is warm enough for the
+    /// baseline JIT.
+    Quick,
+}
+
 /// The interpreter's per-module state: the module and its functions' bytecode, translated
 /// on first call and shared by every instance and thread.
 pub struct InterpModule {
@@ -34,6 +52,8 @@ pub struct InterpModule {
     offsets: VMOffsets,
     /// Whether functions spend tier-up budgets (see [`InterpModule::new`]).
     tiering: bool,
+    /// How much translation spends on the speed of the bytecode.
+    effort: Effort,
     /// Each function's bytecode, or why it could not be translated.
     funcs: Box<[OnceLock<Result<CompiledFunc, String>>]>,
 }
@@ -52,8 +72,8 @@ impl InterpModule {
     /// State for `info`; translates nothing yet. With `tiering`, calls and loop iterations
     /// spend the per-instance budgets of the `VMContext`, and a function whose budget runs
     /// out asks the runtime to compile it (the `tier_up` builtin); calls then go to its
-    /// native code.
-    pub fn new(info: Arc<ModuleInfo>, tiering: bool) -> InterpModule {
+    /// native code. `effort` is what translation spends on the bytecode's speed.
+    pub fn new(info: Arc<ModuleInfo>, tiering: bool, effort: Effort) -> InterpModule {
         let funcs = (0..info.num_defined_funcs())
             .map(|_| OnceLock::new())
             .collect();
@@ -61,6 +81,7 @@ impl InterpModule {
             offsets: VMOffsets::new(&info),
             info,
             tiering,
+            effort,
             funcs,
         }
     }
@@ -80,7 +101,7 @@ impl InterpModule {
     fn translation(&self, defined: u32) -> &Result<CompiledFunc, String> {
         self.funcs[defined as usize].get_or_init(|| {
             self.info.validate_body(defined)?;
-            translate::translate(&self.info, self.offsets, defined, self.tiering)
+            translate::translate(&self.info, self.offsets, defined, self.tiering, self.effort)
                 .map_err(|e| format!("{e:#}"))
         })
     }

@@ -18,6 +18,7 @@
 
 use crate::exec::{indexed_end_fits, Op};
 use crate::instr::{for_each_numeric_op, Instr, Slot, SlotUse};
+use crate::Effort;
 use anyhow::{bail, Result};
 use std::collections::HashMap;
 use strata_environ::{ModuleInfo, VMOffsets};
@@ -151,6 +152,7 @@ pub(crate) fn translate(
     offsets: VMOffsets,
     defined: u32,
     tiering: bool,
+    effort: Effort,
 ) -> Result<CompiledFunc> {
     let func_index = module.func_index(defined);
     let ty = module.func_type(func_index);
@@ -221,10 +223,17 @@ pub(crate) fn translate(
     if !t.control.is_empty() {
         bail!("function body ends inside a block");
     }
-    let read_consts =
-        read_constants_first(&mut t.code, &mut t.osr_points, first_const, &mut consts);
-    crate::tail_copy::copy_tails(&mut t.code, &mut t.heights);
-    crate::loop_entry::carry_counters(&mut t.code, &mut t.heights);
+    let read_consts = match effort {
+        Effort::Full => {
+            let read =
+                read_constants_first(&mut t.code, &mut t.osr_points, first_const, &mut consts);
+            crate::tail_copy::copy_tails(&mut t.code, &mut t.heights);
+            crate::loop_entry::carry_counters(&mut t.code, &mut t.heights);
+            read
+        }
+        // Frames copy in every constant.
+        Effort::Quick => consts.len(),
+    };
     // Frames take the constants read as slots; the others are only ever immediates. An odd
     // count gets a zero after it: frames copy their entry values in pairs.
     let entry_values: Box<[u64]> = std::iter::repeat_n(0, num_locals as usize)
@@ -265,6 +274,7 @@ pub(crate) fn translate(
                     })
                 },
             },
+            effort,
         ),
         func_index,
         defined,
@@ -1213,7 +1223,7 @@ mod tests {
 
     fn translated(wat: &str) -> CompiledFunc {
         let module = strata_environ::translate_module(&wat::parse_str(wat).unwrap()).unwrap();
-        translate(&module, VMOffsets::new(&module), 0, false).unwrap()
+        translate(&module, VMOffsets::new(&module), 0, false, Effort::Full).unwrap()
     }
 
     /// Only constants some instruction reads from the frame are copied in on a call: here

@@ -232,7 +232,9 @@ pub struct Tier {
 /// baseline code soon queues it for Cranelift on a background thread, whose code is
 /// installed whenever it is ready (so which tier runs which call varies from run to run,
 /// and every mix must give the same results). The tiered engine also validates function
-/// bodies lazily, so the lazy path sees every module too. Last, tiered with every compile
+/// bodies lazily, so the lazy path sees every module too. Then tiered with budgets that never
+/// run out: everything runs in the interpreter's quick translation, which tiering gives
+/// functions until they are warm. Last, tiered with every compile
 /// on the spot: loops move interpreter -> baseline -> Cranelift on stack in their first
 /// iterations, at the same points every run.
 pub fn tiers() -> Vec<Tier> {
@@ -273,6 +275,11 @@ pub fn tiers() -> Vec<Tier> {
                 .optimizing_loop_threshold(1)
                 .compile_threads(1)
                 .lazy_validation(true);
+        }),
+        tier("tiered-cold", Strategy::Tiered, |config| {
+            config
+                .baseline_call_threshold(u32::MAX)
+                .baseline_loop_threshold(u32::MAX);
         }),
         tier("tiered-osr", Strategy::Tiered, |config| {
             config

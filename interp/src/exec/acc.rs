@@ -340,6 +340,16 @@ pub(super) struct Arrivals {
     pub(super) passes_on: Vec<bool>,
 }
 
+impl Arrivals {
+    /// Nothing known anywhere: every operand is read from its slot.
+    pub(super) fn none(len: usize) -> Arrivals {
+        Arrivals {
+            arrivals: vec![None; len],
+            passes_on: vec![false; len],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

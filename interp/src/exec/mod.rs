@@ -35,7 +35,7 @@ pub(crate) use fused::back_edge_carry;
 use crate::instr::{Instr, Slot};
 use crate::translate::CompiledFunc;
 use crate::vm::{self, Ip, Memory, Regs, ValueStack, Vmctx};
-use crate::InterpModule;
+use crate::{Effort, InterpModule};
 use acc::{operand, with_acc1, with_acc3};
 use std::cell::Cell;
 use strata_environ::vmcontext::{VMFuncRef, OSR_RETURNED, OSR_UNAVAILABLE};
@@ -401,24 +401,30 @@ pub(crate) fn lower(
     consts: &Consts<'_>,
     frame: &FrameSlots<'_>,
     caller: Caller<'_>,
+    effort: Effort,
 ) -> Box<[Op]> {
     let Caller { defined, .. } = caller;
+    let quick = effort == Effort::Quick;
     let acc::Arrivals {
         arrivals,
         passes_on,
-    } = acc::arrivals(
-        code,
-        caller.param_in_acc.then_some((0, false)),
-        |at| call_result(code, at).or_else(|| result(code[at])),
-        |at| fused::back_edge_carry(code, at),
-        // After a store, which passes on what it arrived with, a counter's step is left to
-        // pair with the store instead.
-        |at| match at > 0 && numeric::is_store(code[at - 1]) {
-            true => None,
-            false => numeric::passing_candidate(code, at, consts),
-        },
-        |at| numeric::is_store(code[at]),
-    );
+    } = if quick {
+        acc::Arrivals::none(code.len())
+    } else {
+        acc::arrivals(
+            code,
+            caller.param_in_acc.then_some((0, false)),
+            |at| call_result(code, at).or_else(|| result(code[at])),
+            |at| fused::back_edge_carry(code, at),
+            // After a store, which passes on what it arrived with, a counter's step is left to
+            // pair with the store instead.
+            |at| match at > 0 && numeric::is_store(code[at - 1]) {
+                true => None,
+                false => numeric::passing_candidate(code, at, consts),
+            },
+            |at| numeric::is_store(code[at]),
+        )
+    };
     // Per position: whether the `Op` has the instruction's own operand layout (not that of a
     // fused back edge), and the step it runs, if it runs one.
     let mut plain = vec![true; code.len()];
@@ -542,6 +548,9 @@ pub(crate) fn lower(
             }
         })
         .collect();
+    if quick {
+        return ops.into_boxed_slice();
+    }
     // A step and the instruction after it that make a superinstruction: its handler
     // replaces the step's, and both keep their operands in their own `Op`s. A step whose
     // result only the next instruction needs, from the accumulator, does not write it,
