@@ -120,30 +120,44 @@ impl BackgroundCompiler {
         let _ = sender.send(());
     }
 
+    /// Starts the workers and returns the channel that wakes them. The thread asking pays
+    /// for one thread's start: the first worker counts the CPUs (a few syscalls and file
+    /// reads) and starts the others.
     fn start(&self) -> Sender<()> {
         let (sender, receiver) = crossbeam_channel::unbounded();
-        let threads = self
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .max(1);
-        for i in 0..threads {
-            let receiver: Receiver<()> = receiver.clone();
-            let queue = self.queue.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("strata-compile-{i}"))
-                .spawn(move || {
-                    while receiver.recv().is_ok() {
-                        let job = queue.jobs.lock().unwrap_or_else(|e| e.into_inner()).0.pop();
-                        if let Some(job) = job {
-                            compile(job);
-                        }
-                    }
-                });
-            // Without workers the function simply stays in the baseline.
-            drop(spawned);
-        }
+        let (threads, queue) = (self.threads, self.queue.clone());
+        spawn_worker(0, receiver.clone(), queue.clone(), move || {
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                .max(1);
+            for i in 1..threads {
+                spawn_worker(i, receiver.clone(), queue.clone(), || {});
+            }
+        });
         sender
     }
+}
+
+/// Starts compile worker `i`, which runs `first` and then compiles jobs until the channel
+/// closes. Without workers a function simply stays in the baseline.
+fn spawn_worker(
+    i: usize,
+    receiver: Receiver<()>,
+    queue: Arc<Queue>,
+    first: impl FnOnce() + Send + 'static,
+) {
+    let spawned = std::thread::Builder::new()
+        .name(format!("strata-compile-{i}"))
+        .spawn(move || {
+            first();
+            while receiver.recv().is_ok() {
+                let job = queue.jobs.lock().unwrap_or_else(|e| e.into_inner()).0.pop();
+                if let Some(job) = job {
+                    compile(job);
+                }
+            }
+        });
+    drop(spawned);
 }
 
 fn compile(job: Job) {
