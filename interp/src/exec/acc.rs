@@ -123,7 +123,8 @@ pub(super) const fn gives_f64(op: &str) -> bool {
 }
 
 /// The variant of handler `$f` (generic over `const ACC: u8`) for accumulator bits `$bits`:
-/// one of the variants listed, the last one for any bits not listed before it.
+/// one of the variants listed (the last one is matched by whatever is not listed before it,
+/// which debug builds check is the last).
 macro_rules! acc_variant {
     (@one [$($f:tt)*] $bit:literal) => {
         $($f)*::<$bit> as $crate::exec::Handler
@@ -131,7 +132,10 @@ macro_rules! acc_variant {
     (@match $f:tt, $bits:expr; $($bit:literal)*; $last:literal) => {
         match $bits {
             $( $bit => $crate::exec::acc::acc_variant!(@one $f $bit), )*
-            _ => $crate::exec::acc::acc_variant!(@one $f $last),
+            other => {
+                debug_assert_eq!(other, $last, "no handler variant for accumulator bits {other}");
+                $crate::exec::acc::acc_variant!(@one $f $last)
+            }
         }
     };
     ($($f:ident)::+, $bits:expr; $($bit:literal)*; $last:literal) => {
