@@ -21,6 +21,7 @@ use crate::instr::{for_each_numeric_op, Instr, Slot, SlotUse};
 use crate::Effort;
 use anyhow::{bail, Result};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use strata_environ::{ModuleInfo, VMOffsets};
 use wasmparser::{BlockType, Operator};
 
@@ -121,7 +122,7 @@ struct Translator<'m> {
     code: Vec<Instr>,
     stack: Vec<Operand>,
     control: Vec<Control>,
-    const_slots: HashMap<u64, Slot>,
+    const_slots: ConstantSlots,
     temp_base: u32,
     max_height: u32,
     reachable: bool,
@@ -172,10 +173,15 @@ pub(crate) fn translate(
     // are numbered: a quick first pass collects them.
     let first_const = num_params + num_locals;
     let mut consts = Vec::new();
-    let mut const_slots = HashMap::new();
+    let mut const_slots = ConstantSlots::default();
     let mut reader = body.get_operators_reader()?;
     while !reader.eof() && consts.len() < MAX_CONST_SLOTS {
-        if let Some(value) = const_value(&reader.read()?) {
+        // An operator the visitor cannot read (a SIMD one) ends the search: the translation
+        // below reports it.
+        let Ok(constant) = reader.visit_operator(&mut ConstantVisitor) else {
+            break;
+        };
+        if let Some(value) = constant {
             const_slots.entry(value).or_insert_with(|| {
                 consts.push(value);
                 first_const + consts.len() as u32 - 1
@@ -356,6 +362,60 @@ fn read_constants_first(
     }
     *values = order.iter().map(|&k| values[k]).collect();
     read.iter().filter(|&&r| r).count()
+}
+
+/// The slot of each distinct constant of a function, by its raw value.
+type ConstantSlots = HashMap<u64, Slot, BuildHasherDefault<ConstantHasher>>;
+
+/// Hashes a constant's raw value with one multiplication. The default hasher (SipHash) cost
+/// more than the rest of looking a constant up (4% of translating `medium`); a module that
+/// makes its constants collide on purpose slows only its own translation, and at most by
+/// the length of a chain of [`MAX_CONST_SLOTS`] entries.
+#[derive(Default)]
+struct ConstantHasher(u64);
+
+impl Hasher for ConstantHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(29) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Reads the raw value of a constant operator, and `None` of every other one, without
+/// building the operator (this pass over a body only looks for constants: building each
+/// operator and dropping it cost more than decoding it).
+struct ConstantVisitor;
+
+/// The [`ConstantVisitor`] method of each operator: the constant's value, or `None`.
+macro_rules! visit_constants {
+    ($(@$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        $(
+            #[allow(unused_variables)]
+            fn $visit(&mut self $($(, $arg: $argty)*)?) -> Option<u64> {
+                visit_constants!(@value $op $($($arg)*)?)
+            }
+        )*
+    };
+    (@value I32Const $value:ident) => { Some($value as u32 as u64) };
+    (@value I64Const $value:ident) => { Some($value as u64) };
+    (@value F32Const $value:ident) => { Some($value.bits() as u64) };
+    (@value F64Const $value:ident) => { Some($value.bits()) };
+    (@value RefNull $hty:ident) => { Some(0) };
+    (@value $op:ident $($arg:ident)*) => { None };
+}
+
+impl<'a> wasmparser::VisitOperator<'a> for ConstantVisitor {
+    type Output = Option<u64>;
+    wasmparser::for_each_visit_operator!(visit_constants);
 }
 
 /// The raw value of a constant operator.

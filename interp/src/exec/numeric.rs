@@ -498,13 +498,13 @@ macro_rules! define_numeric {
             match instr {
                 Instr::Copy { dst, .. } => Some((dst, false)),
                 Instr::I32AddShifted { dst, .. } => Some((dst, false)),
-                $( Instr::$un { dst, .. } => Some((dst, gives_f64(stringify!($unf)))), )*
+                $( Instr::$un { dst, .. } => Some((dst, const { gives_f64(stringify!($unf)) })), )*
                 $( Instr::$unt { dst, .. } => Some((dst, false)), )*
-                $( Instr::$bin { dst, .. } => Some((dst, gives_f64(stringify!($binf)))), )*
+                $( Instr::$bin { dst, .. } => Some((dst, const { gives_f64(stringify!($binf)) })), )*
                 $( Instr::$bint { dst, .. } => Some((dst, false)), )*
-                $( Instr::$load { dst, .. } => Some((dst, load_gives_f64(stringify!($load)))), )*
+                $( Instr::$load { dst, .. } => Some((dst, const { load_gives_f64(stringify!($load)) })), )*
                 $( Instr::$loadi { dst, .. } => {
-                    Some((dst, load_gives_f64(stringify!($load))))
+                    Some((dst, const { load_gives_f64(stringify!($load)) }))
                 } )*
                 _ => None,
             }
@@ -555,15 +555,15 @@ macro_rules! define_numeric {
                     plain(Kind::Copy, bits, Op::new(result_acc1!(copy, bits | d), dst, src, 0))
                 }
                 $( Instr::$un { dst, src } => {
-                    let bits = typed_bit(src, 1, takes_f64(stringify!($unf)));
+                    let bits = typed_bit(src, 1, const { takes_f64(stringify!($unf)) });
                     plain(Kind::$un, bits, Op::new(result_acc1!($un, bits | d), dst, src, 0))
                 } )*
                 $( Instr::$unt { dst, src } => {
-                    let bits = typed_bit(src, 1, takes_f64(stringify!($untf)));
+                    let bits = typed_bit(src, 1, const { takes_f64(stringify!($untf)) });
                     plain(Kind::$unt, bits, Op::new(result_acc1!($unt, bits | d), dst, src, 0))
                 } )*
                 $( Instr::$bin { dst, a, b } => {
-                    let f = takes_f64(stringify!($binf));
+                    let f = const { takes_f64(stringify!($binf)) };
                     match consts.value(b) {
                         Some(v) => {
                             let bits = typed_bit(a, 1, f);
@@ -604,7 +604,7 @@ macro_rules! define_numeric {
                     plain(Kind::$load, bits, Op::with_imm(result_acc1!($load, bits | d), dst, addr, end))
                 } )*
                 $( Instr::$store { addr, value, offset } => {
-                    let f = store_takes_f64(stringify!($store));
+                    let f = const { store_takes_f64(stringify!($store)) };
                     let bits = bit(addr, 1) | typed_bit(value, 2, f);
                     let handler = with_acc2!($store, bits);
                     let end = offset as u64 + $sw;
@@ -627,7 +627,7 @@ macro_rules! define_numeric {
                     Lowered { op, kind: Kind::$loadi, imm: scaled, bits, constant: false }
                 } )*
                 $( Instr::$storei { a, b, value, offset, scaled } => {
-                    let f = store_takes_f64(stringify!($store));
+                    let f = const { store_takes_f64(stringify!($store)) };
                     if let Some((base, c)) = constant_addend(consts, a, b, scaled) {
                         let bits = bit(base, 1) | typed_bit(value, 4, f);
                         let handler = with_acc3!(constant_addend::$storei, bits);
