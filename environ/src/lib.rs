@@ -11,6 +11,7 @@
 //!   table the tiers call back into the runtime through, [`TrapCode`] and [`ValRaw`].
 
 pub mod abi;
+mod bodies;
 mod compiled;
 mod module;
 mod trap;

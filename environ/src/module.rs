@@ -5,8 +5,7 @@ use anyhow::{bail, Result};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use wasmparser::{
-    FuncToValidate, FuncValidatorAllocations, Parser, Payload, ValidPayload, Validator,
-    ValidatorResources, WasmFeatures,
+    FuncToValidate, Parser, Payload, ValidPayload, Validator, ValidatorResources, WasmFeatures,
 };
 
 /// The features Strata accepts: WebAssembly 2.0 without SIMD (for now).
@@ -283,20 +282,18 @@ pub fn translate_module(bytes: &[u8]) -> Result<ModuleInfo> {
 
 /// [`translate_module`], validating function bodies as `bodies` says.
 ///
-/// One pass over the bytes: wasmparser validates each payload, then it is collected.
+/// One pass over the bytes: wasmparser validates each payload, then it is collected; eagerly
+/// validated bodies are validated after the pass, on several threads when there is enough
+/// code (see [`crate::bodies`]).
 pub fn translate_module_with(bytes: &[u8], bodies: BodyValidation) -> Result<ModuleInfo> {
     let mut validator = Validator::new_with_features(WASM_FEATURES);
-    let mut allocations = FuncValidatorAllocations::default();
+    let mut pending = Vec::new();
     let mut lazy_resources = None;
     let mut lazy_types = Vec::new();
     let info = collect(bytes, |payload| {
         if let ValidPayload::Func(func, body) = validator.payload(payload)? {
             match bodies {
-                BodyValidation::Eager => {
-                    let mut func = func.into_validator(std::mem::take(&mut allocations));
-                    func.validate(&body)?;
-                    allocations = func.into_allocations();
-                }
+                BodyValidation::Eager => pending.push((func, body)),
                 BodyValidation::Lazy => {
                     lazy_types.push(func.ty);
                     lazy_resources.get_or_insert(func.resources);
@@ -304,7 +301,10 @@ pub fn translate_module_with(bytes: &[u8], bodies: BodyValidation) -> Result<Mod
             }
         }
         Ok(())
-    })?;
+    });
+    // The bodies come before anything a failed parse found wrong after them.
+    crate::bodies::validate(pending)?;
+    let info = info?;
     let lazy_bodies = lazy_resources.map(|resources| LazyBodies {
         resources,
         outcomes: lazy_types.iter().map(|_| OnceLock::new()).collect(),
@@ -323,9 +323,9 @@ pub fn translate_module_with(bytes: &[u8], bodies: BodyValidation) -> Result<Mod
 const PARALLEL_COPY_BYTES: usize = 1 << 20;
 
 /// Collects the [`ModuleInfo`] of `bytes`, passing each payload to `validate` first.
-fn collect(
-    bytes: &[u8],
-    validate: impl FnMut(&Payload<'_>) -> Result<(), wasmparser::BinaryReaderError>,
+fn collect<'a>(
+    bytes: &'a [u8],
+    validate: impl FnMut(&Payload<'a>) -> Result<(), wasmparser::BinaryReaderError>,
 ) -> Result<ModuleInfo> {
     if bytes.len() < PARALLEL_COPY_BYTES {
         return collect_with_copy(bytes, validate, bytes.into());
@@ -353,9 +353,9 @@ fn collect(
 
 /// [`collect`], with `shared` the module's own copy of `bytes` (or a placeholder the caller
 /// replaces).
-fn collect_with_copy(
-    bytes: &[u8],
-    mut validate: impl FnMut(&Payload<'_>) -> Result<(), wasmparser::BinaryReaderError>,
+fn collect_with_copy<'a>(
+    bytes: &'a [u8],
+    mut validate: impl FnMut(&Payload<'a>) -> Result<(), wasmparser::BinaryReaderError>,
     shared: Arc<[u8]>,
 ) -> Result<ModuleInfo> {
     let mut info = ModuleInfo {
