@@ -1757,3 +1757,87 @@ fn stepped_copies_pass_the_copy_on() {
         expected
     );
 }
+
+/// Table 0 grown while an activation runs, by the function itself, by an interpreted callee
+/// in the same activation and by a host function: `call_indirect` reaches the new elements
+/// in every tier (an interpreter that kept the table's place and size at hand would have to
+/// reload them after each of these; a cache that missed one failed this test).
+const GROWN_TABLE: &str = r#"
+(module
+  (import "host" "grow" (func $host_grow (param i32) (result i32)))
+  (type $f (func (param i32) (result i32)))
+  (table $t (export "t") 2 funcref)
+  (elem (i32.const 0) $double $inc)
+  (func $double (type $f) (i32.mul (local.get 0) (i32.const 2)))
+  (func $inc (type $f) (i32.add (local.get 0) (i32.const 1)))
+  (func $grow_here (param $n i32) (result i32)
+    (table.grow $t (ref.func $double) (local.get $n)))
+  ;; Grows the table by $n with $double, then calls through the last element.
+  (func (export "grown_itself") (param $n i32) (result i32)
+    (local $old i32)
+    (local.set $old (table.grow $t (ref.func $double) (local.get $n)))
+    (call_indirect (type $f) (i32.const 21)
+      (i32.sub (i32.add (local.get $old) (local.get $n)) (i32.const 1))))
+  (func (export "grown_by_callee") (param $n i32) (result i32)
+    (local $old i32)
+    (local.set $old (call $grow_here (local.get $n)))
+    (call_indirect (type $f) (i32.const 21)
+      (i32.sub (i32.add (local.get $old) (local.get $n)) (i32.const 1))))
+  (func (export "grown_by_host") (param $n i32) (result i32)
+    (local $old i32)
+    (local.set $old (call $host_grow (local.get $n)))
+    (call_indirect (type $f) (i32.const 21)
+      (i32.sub (i32.add (local.get $old) (local.get $n)) (i32.const 1))))
+  ;; Calls through element $i (after the table grew, first the old elements).
+  (func (export "at") (param $i i32) (result i32)
+    (call_indirect (type $f) (i32.const 21) (local.get $i))))
+"#;
+
+#[test]
+fn call_indirect_sees_table_growth() {
+    let outcomes = |strategy: Strategy| {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, GROWN_TABLE).unwrap();
+        let mut store = Store::new(&engine, ());
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap(
+                "host",
+                "grow",
+                |mut caller: Caller<'_, ()>, n: i32| -> i32 {
+                    let Some(Extern::Table(table)) = caller.get_export("t") else {
+                        return -2;
+                    };
+                    let init = table.get(&mut caller, 1).unwrap();
+                    match table.grow(&mut caller, n as u64, init) {
+                        Ok(old) => old as i32,
+                        Err(_) => -1,
+                    }
+                },
+            )
+            .unwrap();
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let mut out = Vec::new();
+        for name in ["grown_itself", "grown_by_callee", "grown_by_host", "at"] {
+            let f = instance
+                .get_typed_func::<i32, i32>(&mut store, name)
+                .unwrap();
+            for n in [1, 3, 100] {
+                out.push(
+                    f.call(&mut store, n)
+                        .map_err(|e| e.downcast::<Trap>().unwrap()),
+                );
+            }
+        }
+        let size = instance.get_table(&mut store, "t").unwrap().size(&store);
+        (out, size)
+    };
+    let expected = outcomes(Strategy::Optimizing);
+    // The host's elements call $inc, the others $double; "at" 100 is still in bounds, past
+    // the end after the growth would not be.
+    assert_eq!(expected.0[..3], [Ok(42), Ok(42), Ok(42)]);
+    assert_eq!(expected.0[6..9], [Ok(22), Ok(22), Ok(22)]);
+    assert_eq!(expected.1, 2 + 3 * 104);
+    assert_eq!(outcomes(Strategy::Interpreter), expected);
+    assert_eq!(outcomes(Strategy::Tiered), expected);
+}
