@@ -113,51 +113,21 @@ fn parallelism() -> usize {
 mod tests {
     use crate::translate_module;
 
-    /// `value` as unsigned LEB128.
-    fn leb(mut value: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (value & 0x7f) as u8;
-            value >>= 7;
-            if value == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-
-    fn section(id: u8, contents: &[u8], out: &mut Vec<u8>) {
-        out.push(id);
-        leb(contents.len(), out);
-        out.extend_from_slice(contents);
-    }
-
     /// A module of `count` functions `() -> i32` of about 300 bytes each (120 KB of code for
     /// 400: validated on several threads where there are several CPUs); those in `invalid`
     /// end without their result. `trailer` is appended after the code section.
     fn module(count: usize, invalid: &[usize], trailer: &[u8]) -> Vec<u8> {
-        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
-        section(1, &[1, 0x60, 0, 1, 0x7f], &mut wasm);
-        let mut funcs = Vec::new();
-        leb(count, &mut funcs);
-        funcs.extend(std::iter::repeat_n(0, count));
-        section(3, &funcs, &mut wasm);
-        let mut code = Vec::new();
-        leb(count, &mut code);
+        let mut wat = String::from("(module");
         for i in 0..count {
-            // No locals, then `i32.const 1; drop` a hundred times.
-            let mut body = vec![0];
-            for _ in 0..100 {
-                body.extend_from_slice(&[0x41, 1, 0x1a]);
-            }
+            wat.push_str("\n  (func (result i32)");
+            wat.push_str(&" i32.const 1 drop".repeat(100));
             if !invalid.contains(&i) {
-                body.extend_from_slice(&[0x41, 7]);
+                wat.push_str(" i32.const 7");
             }
-            body.push(0x0b);
-            leb(body.len(), &mut code);
-            code.extend_from_slice(&body);
+            wat.push(')');
         }
-        section(10, &code, &mut wasm);
+        wat.push(')');
+        let mut wasm = wat::parse_str(&wat).expect("the test's text is well formed");
         wasm.extend_from_slice(trailer);
         wasm
     }
