@@ -573,11 +573,13 @@ impl Ip {
         Ip(unsafe { self.0.add(n) })
     }
 
-    /// The instruction `rel` places away: a branch target, as [`crate::exec::lower`]
-    /// encodes it.
+    /// The instruction `rel` bytes away: a branch target, as [`crate::exec::distance`]
+    /// encodes it (in bytes, so the jump is one addition, not a multiplication by the
+    /// instruction's size first).
     #[inline(always)]
     pub(crate) fn jump(self, rel: u32) -> Ip {
-        // SAFETY: `rel` is the distance from this branch to its target in the same code.
-        Ip(unsafe { self.0.offset(rel as i32 as isize) })
+        // SAFETY: `rel` is the distance in bytes from this branch to its target in the same
+        // code, a multiple of the instruction size.
+        Ip(unsafe { self.0.byte_offset(rel as i32 as isize) })
     }
 }

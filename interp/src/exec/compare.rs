@@ -236,7 +236,7 @@ pub(super) fn lower(
 ) -> Option<Op> {
     let (cond, a, b, target) = compare_branch(instr)?;
     // Branch targets are distances from the branch.
-    let rel = target.wrapping_sub(at as u32);
+    let rel = super::distance(at, target);
     let op = with_compare!(cond, lower_branch::<_>(a, b, rel, consts, bit));
     // For the handlers that run any comparison.
     Some(op.with_d(cond.word()))

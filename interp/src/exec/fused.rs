@@ -147,6 +147,6 @@ pub(super) fn lower_pair(
             bound_imm.map_or(bound, |v| v as u32),
         )
         // The branch's target, as a distance from the fused instruction.
-        .with_d(target.wrapping_sub(at as u32)),
+        .with_d(super::distance(at, target)),
     )
 }
