@@ -1841,3 +1841,85 @@ fn call_indirect_sees_table_growth() {
     assert_eq!(outcomes(Strategy::Interpreter), expected);
     assert_eq!(outcomes(Strategy::Tiered), expected);
 }
+
+/// Counted loops whose fused back edges alternate: the interpreter remembers the last back
+/// edge taken and its target, so a loop nested in another, a sibling loop, a loop in a
+/// callee and the same loop one recursion deeper must each find their own target (and not
+/// the remembered one of another). `$steps` bounds the iterations, so a back edge that went
+/// astray traps instead of looping forever.
+const ALTERNATING_LOOPS: &str = r#"
+(module
+  (global $steps (mut i32) (i32.const 0))
+  (func $step
+    (global.set $steps (i32.add (global.get $steps) (i32.const 1)))
+    (if (i32.gt_u (global.get $steps) (i32.const 1000000)) (then (unreachable))))
+  (func $inner (param $n i32) (param $x i32) (result i32)
+    (local $j i32)
+    (loop $l
+      (call $step)
+      (local.set $x (i32.add (i32.mul (local.get $x) (i32.const 3)) (local.get $j)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $j) (local.get $n))))
+    (local.get $x))
+  (func (export "nested") (param $n i32) (result i32)
+    (local $i i32) (local $j i32) (local $k i32) (local $x i32)
+    (loop $outer
+      (call $step)
+      (local.set $j (i32.const 0))
+      (loop $a
+        (call $step)
+        (local.set $x (i32.add (i32.mul (local.get $x) (i32.const 5)) (local.get $j)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br_if $a (i32.lt_u (local.get $j) (local.get $i))))
+      (local.set $k (i32.const 0))
+      (loop $b
+        (call $step)
+        (local.set $x (i32.xor (local.get $x) (i32.shl (local.get $k) (i32.const 3))))
+        (local.set $k (i32.add (local.get $k) (i32.const 2)))
+        (br_if $b (i32.lt_u (local.get $k) (i32.const 7))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $outer (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $x))
+  (func (export "calls") (param $n i32) (result i32)
+    (local $i i32) (local $x i32)
+    (loop $l
+      (call $step)
+      (local.set $x (call $inner (i32.and (local.get $i) (i32.const 3)) (local.get $x)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $x))
+  (func $recursive (export "recursive") (param $n i32) (result i32)
+    (local $i i32) (local $x i32)
+    (if (i32.eqz (local.get $n)) (then (return (i32.const 1))))
+    (loop $l
+      (call $step)
+      (local.set $x (i32.add (i32.mul (local.get $x) (i32.const 7))
+        (call $recursive (i32.sub (local.get $n) (i32.const 1)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 3))))
+    (i32.add (local.get $x) (local.get $n))))
+"#;
+
+#[test]
+fn alternating_loop_back_edges_match_every_tier() {
+    let outcomes = |strategy: Strategy| {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, ALTERNATING_LOOPS).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let mut out = Vec::new();
+        for name in ["nested", "calls", "recursive"] {
+            let f = instance
+                .get_typed_func::<i32, i32>(&mut store, name)
+                .unwrap();
+            for n in [1, 2, 5, 9] {
+                out.push(f.call(&mut store, n).map_err(|e| e.to_string()));
+            }
+        }
+        out
+    };
+    let expected = outcomes(Strategy::Optimizing);
+    assert!(expected.iter().all(Result::is_ok), "{expected:?}");
+    assert_eq!(outcomes(Strategy::Interpreter), expected);
+    assert_eq!(outcomes(Strategy::Tiered), expected);
+}

@@ -544,6 +544,12 @@ impl Ip {
         Ip(std::ptr::null())
     }
 
+    /// Whether `self` and `other` are the same instruction.
+    #[inline(always)]
+    pub(crate) fn is(self, other: Ip) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+
     pub(crate) fn is_stop(self) -> bool {
         self.0.is_null()
     }

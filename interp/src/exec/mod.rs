@@ -174,6 +174,9 @@ pub(crate) struct Executor<'m> {
     exit: Option<(Exit, Regs)>,
     /// A function to report as the innermost frame: a callee whose body is invalid.
     invalid_callee: Option<u32>,
+    /// The counted loop's back edge taken last and its target (see [`fused`]'s
+    /// `take_back_edge`).
+    back_edge: (Ip, Ip),
     /// The frame and memory between two instructions under the [`trampoline`].
     #[cfg_attr(strata_tail_calls, allow(dead_code))]
     regs: Regs,
@@ -350,6 +353,7 @@ pub(crate) fn run<'m>(
         stack_end,
         exit: None,
         invalid_callee: None,
+        back_edge: (Ip::stop(), Ip::stop()),
         regs,
         mem,
         acc: 0,
