@@ -1934,3 +1934,75 @@ fn alternating_loop_back_edges_match_every_tier() {
     assert_eq!(outcomes(Strategy::Interpreter), expected);
     assert_eq!(outcomes(Strategy::Tiered), expected);
 }
+
+/// Pairs whose second reads the value the pair arrived with in the accumulator (`x ^= x <<
+/// 13`: the shift arrives with `x`, and the `xor` takes it from there again), where the
+/// first writes that slot itself (then the second must read the first's result), where
+/// both operands are the arrived value, and where the arrival comes over a loop's back
+/// edge.
+const ARRIVALS: &str = r#"
+(module
+  (func (export "xorshift") (param $x i32) (param $n i32) (result i32)
+    (local $sum i32)
+    (loop $l
+      (local.set $x (i32.xor (local.get $x) (i32.shl (local.get $x) (i32.const 13))))
+      (local.set $x (i32.xor (local.get $x) (i32.shr_u (local.get $x) (i32.const 17))))
+      (local.set $x (i32.xor (i32.shl (local.get $x) (i32.const 5)) (local.get $x)))
+      (local.set $sum (i32.add (local.get $sum) (i32.shr_u (local.get $x) (i32.const 24))))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $l (local.get $n)))
+    (i32.xor (local.get $x) (local.get $sum)))
+  (func (export "first_writes_it") (param $x i32) (param $y i32) (result i32)
+    (local.set $x (i32.add (local.get $x) (local.get $y)))
+    (local.set $x (i32.shl (local.get $x) (i32.const 3)))
+    (local.set $y (i32.xor (local.get $x) (local.get $y)))
+    (local.set $x (i32.add (local.get $x) (i32.const 1)))
+    (local.set $x (i32.shr_u (local.get $x) (i32.const 2)))
+    (i32.xor (local.get $y) (local.get $x)))
+  (func (export "both_operands") (param $x i32) (param $y i32) (result i32)
+    (local $t i32) (local $z i32)
+    (local.set $x (i32.mul (local.get $x) (local.get $y)))
+    (local.set $t (i32.shl (local.get $y) (i32.const 2)))
+    (local.set $z (i32.xor (local.get $x) (local.get $x)))
+    (local.set $x (i32.sub (local.get $x) (local.get $y)))
+    (local.set $t (i32.shr_u (local.get $t) (i32.const 1)))
+    (local.set $z (i32.xor (local.get $z) (i32.xor (local.get $x) (local.get $t))))
+    (i32.add (local.get $z) (local.get $t)))
+  (func (export "other_operand") (param $x i32) (param $y i32) (result i32)
+    (local.set $x (i32.add (local.get $x) (i32.const 0x9e3779b9)))
+    (local.set $y (i32.xor (i32.shr_u (local.get $x) (i32.const 5)) (local.get $y)))
+    (local.set $x (i32.add (local.get $x) (local.get $y)))
+    (local.set $y (i32.xor (local.get $y) (i32.shl (local.get $x) (i32.const 7))))
+    (i32.add (local.get $x) (local.get $y))))
+"#;
+
+#[test]
+fn arrival_operands_match_every_tier() {
+    let edges = [0, 1, 2, -1, 5, 0x1234, i32::MIN, i32::MAX, 0x2545f491];
+    let outcomes = |strategy: Strategy| {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, ARRIVALS).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let mut out = Vec::new();
+        for name in [
+            "xorshift",
+            "first_writes_it",
+            "both_operands",
+            "other_operand",
+        ] {
+            let f = instance
+                .get_typed_func::<(i32, i32), i32>(&mut store, name)
+                .unwrap();
+            for x in edges {
+                for y in [1, 2, 7, 100] {
+                    out.push(f.call(&mut store, (x, y)).unwrap());
+                }
+            }
+        }
+        out
+    };
+    let expected = outcomes(Strategy::Optimizing);
+    assert_eq!(outcomes(Strategy::Interpreter), expected);
+    assert_eq!(outcomes(Strategy::Tiered), expected);
+}

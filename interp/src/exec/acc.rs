@@ -29,6 +29,12 @@ use crate::vm::Regs;
 /// [`super::discard`]), so the handler does not write it.
 pub(super) const DISCARD: u8 = 8;
 
+/// The `ACC` bits of a pair's second ([`super::pairs`]) whose first (bit 16) or second (bit
+/// 32) operand is the slot the pair's first instruction arrived with in the accumulator (and
+/// does not write): the pair still has that value in a register when the second runs.
+pub(super) const ARRIVED_A: u8 = 16;
+pub(super) const ARRIVED_B: u8 = 32;
+
 /// Writes result `v` to `slot`, unless the `ACC` bits say it is discarded.
 #[inline(always)]
 pub(super) fn write_result<const ACC: u8>(regs: Regs, slot: Slot, v: u64) {

@@ -560,9 +560,12 @@ pub(crate) fn lower(
     // replaces the step's, and both keep their operands in their own `Op`s. A step whose
     // result only the next instruction needs, from the accumulator, does not write it,
     // paired or alone.
+    let mut pairs = vec![None; code.len()];
+    let mut discards = vec![false; code.len()];
     for at in 0..code.len() {
         let Some(first) = steps[at] else { continue };
         let discard = discard::discards_result(code, at, &arrivals, &reads, frame);
+        discards[at] = discard;
         let first = match discard {
             true => pairs::First {
                 bits: first.bits | acc::DISCARD,
@@ -579,15 +582,29 @@ pub(crate) fn lower(
         // A return with its header's slot in its handler stays alone.
         let ret_at =
             matches!(code.get(at + 1), Some(Instr::Return)) && frame.header < RET_AT_HEADERS;
-        let pair = (at + 1 < code.len() && plain[at + 1] && !passes_on[at + 1] && !ret_at)
-            .then(|| pairs::handler(first, code, at + 1, consts, leaves, caller))
+        pairs[at] = (at + 1 < code.len() && plain[at + 1] && !passes_on[at + 1] && !ret_at)
+            .then(|| pairs::handler(first, code, at + 1, consts, leaves, arrivals[at], caller))
             .flatten();
-        if let Some(handler) = pair {
-            ops[at].handler = handler;
-        } else if discard {
-            if let Some(lowered) = numeric::lower_discarding(code[at], consts, arrivals[at], true) {
-                ops[at].handler = lowered.op.handler;
+    }
+    for at in 0..code.len() {
+        // A pair that would run the first instruction of a pair reading what it arrived
+        // with ([`pairs::Pair::arrived`]) is not made: the arrival's pair then runs where
+        // execution continues.
+        let arrival_next = pairs
+            .get(at + 1)
+            .copied()
+            .flatten()
+            .is_some_and(|p: pairs::Pair| p.arrived);
+        match pairs[at] {
+            Some(pair) if pair.arrived || !arrival_next => ops[at].handler = pair.handler,
+            _ if discards[at] => {
+                if let Some(lowered) =
+                    numeric::lower_discarding(code[at], consts, arrivals[at], true)
+                {
+                    ops[at].handler = lowered.op.handler;
+                }
             }
+            _ => {}
         }
     }
     ops.into_boxed_slice()

@@ -13,7 +13,7 @@
 
 use super::acc::{
     gives_f64, operand, result_acc1, result_acc2, takes_f64, typed_operand, with_acc1, with_acc2,
-    with_acc3, write_result, DISCARD,
+    with_acc3, write_result, ARRIVED_A, ARRIVED_B, DISCARD,
 };
 use super::{next, trap, Consts, Executor, Op};
 use crate::instr::{for_each_numeric_op, Instr, Slot};
@@ -91,6 +91,14 @@ pub(super) type Ran = Result<(u64, f64), TrapCode>;
 /// superinstruction runs two ([`super::fused`]).
 pub(super) trait Step {
     fn run<const ACC: u8>(op: &Op, regs: Regs, mem: Memory, acc: u64, facc: f64) -> Ran;
+}
+
+/// A binary step whose operands may also be the value the pair it ends arrived with
+/// ([`ARRIVED_A`], [`ARRIVED_B`] in its `ACC` bits, see [`super::pairs`]): `x ^= x << 13`
+/// then reads `x` from a register rather than from the slot written two instructions
+/// before, whose store the load would wait for.
+pub(super) trait ArrivalStep {
+    fn run_arrived<const ACC: u8>(op: &Op, regs: Regs, acc: u64, arrived: u64, facc: f64) -> Ran;
 }
 
 /// A handler named after its instruction (so profiles name it), running `$step` with
@@ -344,6 +352,26 @@ macro_rules! define_numeric {
                         typed_operand::<ACC, 1, IN>(regs, op.b, acc, facc),
                         typed_operand::<ACC, 2, IN>(regs, op.c, acc, facc),
                     );
+                    write_result::<ACC>(regs, op.a, v);
+                    Ok((v, if OUT { f64::from_bits(v) } else { facc }))
+                }
+            }
+            impl ArrivalStep for step::$bin {
+                #[inline(always)]
+                fn run_arrived<const ACC: u8>(
+                    op: &Op, regs: Regs, acc: u64, arrived: u64, facc: f64,
+                ) -> Ran {
+                    const IN: bool = takes_f64(stringify!($binf));
+                    const OUT: bool = gives_f64(stringify!($binf));
+                    let a = match ACC & ARRIVED_A {
+                        0 => typed_operand::<ACC, 1, IN>(regs, op.b, acc, facc),
+                        _ => arrived,
+                    };
+                    let b = match ACC & ARRIVED_B {
+                        0 => typed_operand::<ACC, 2, IN>(regs, op.c, acc, facc),
+                        _ => arrived,
+                    };
+                    let v = sem::$binf(a, b);
                     write_result::<ACC>(regs, op.a, v);
                     Ok((v, if OUT { f64::from_bits(v) } else { facc }))
                 }

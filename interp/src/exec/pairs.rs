@@ -19,10 +19,10 @@
 
 use std::marker::PhantomData;
 
-use super::acc::DISCARD;
+use super::acc::{ARRIVED_A, ARRIVED_B, DISCARD};
 use super::compare::{branch, compare_branch, AnyCond};
-use super::numeric::{self, single, step, Kind, Step};
-use super::{trap, Caller, Consts, Executor, Handler, Signature};
+use super::numeric::{self, single, step, ArrivalStep, Kind, Step};
+use super::{next, trap, Caller, Consts, Executor, Handler, Signature};
 use crate::instr::{Instr, Slot};
 use crate::vm::{Ip, Memory, Regs};
 
@@ -38,6 +38,30 @@ fn pair<A: Step, const AA: u8, B: Then>(
 ) -> Ip {
     match A::run::<AA>(ip.op(), regs, mem, acc, facc) {
         Ok((acc, facc)) => B::then(ip.skip(1), regs, ex, acc, mem, facc),
+        Err(code) => trap(ex, regs, code),
+    }
+}
+
+/// A pair whose second, binary step `B` (accumulator bits `BB`), reads the value the pair
+/// arrived with as an operand ([`ARRIVED_A`], [`ARRIVED_B`]): `x ^= x << 13` arrives with
+/// `x`, shifts it, and takes it again from the register it arrived in, where a load of its
+/// slot would wait for the store of the instruction before the pair.
+fn pair_arrived<A: Step, const AA: u8, B: ArrivalStep, const BB: u8>(
+    ip: Ip,
+    regs: Regs,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    mem: Memory,
+    facc: f64,
+) -> Ip {
+    let arrived = acc;
+    let (acc, facc) = match A::run::<AA>(ip.op(), regs, mem, acc, facc) {
+        Ok(accs) => accs,
+        Err(code) => return trap(ex, regs, code),
+    };
+    let ip = ip.skip(1);
+    match B::run_arrived::<BB>(ip.op(), regs, acc, arrived, facc) {
+        Ok((acc, facc)) => next!(ip.skip(1), regs, ex, acc, mem, facc),
         Err(code) => trap(ex, regs, code),
     }
 }
@@ -126,6 +150,11 @@ enum Second {
         constant: bool,
         bits: u8,
     },
+    /// A binary step that reads the value the pair arrived with ([`pair_arrived`]).
+    Arrived {
+        kind: Kind,
+        bits: u8,
+    },
     BrIfZero(u8),
     BrIfNonZero(u8),
     Select(u8),
@@ -199,20 +228,76 @@ fn second(
     })
 }
 
+/// The [`Second::Arrived`] form of the binary instruction at `at`, if an operand of it is
+/// the slot `arrived` that the first instruction arrived with in the accumulator, and the
+/// first (whose result, the slot and whether it is an `f64`, is `result`) leaves it alone.
+fn arrived_second(
+    code: &[Instr],
+    at: usize,
+    consts: &Consts<'_>,
+    result: Option<(Slot, bool)>,
+    arrived: Option<(Slot, bool)>,
+) -> Option<Second> {
+    let Some((slot, false)) = arrived else {
+        return None;
+    };
+    if result.is_some_and(|(written, _)| written == slot) {
+        return None;
+    }
+    let lowered = numeric::lower(code[at], consts, result)?;
+    if lowered.imm || lowered.constant || lowered.bits > 3 {
+        return None;
+    }
+    // A binary step's operands are `b` and `c` of its `Op`.
+    let (a, b) = (lowered.op.b, lowered.op.c);
+    let bits = match (a == slot, b == slot) {
+        (false, false) => return None,
+        (true, false) => lowered.bits & !1 | ARRIVED_A,
+        (false, true) => lowered.bits & !2 | ARRIVED_B,
+        (true, true) => ARRIVED_A | ARRIVED_B,
+    };
+    Some(Second::Arrived {
+        kind: lowered.kind,
+        bits,
+    })
+}
+
+/// A superinstruction's handler.
+#[derive(Clone, Copy)]
+pub(super) struct Pair {
+    pub(super) handler: Handler,
+    /// Whether its second reads the value the pair arrived with ([`pair_arrived`]).
+    pub(super) arrived: bool,
+}
+
 /// The superinstruction of `first` and the instruction at `at` after it (which `result`,
-/// the first's result slot, reaches), if the table has the pair.
+/// the first's result slot, reaches; the first arrived with slot `arrived` in the
+/// accumulator), if the table has the pair.
 pub(super) fn handler(
     first: First,
     code: &[Instr],
     at: usize,
     consts: &Consts<'_>,
     result: Option<(Slot, bool)>,
+    arrived: Option<(Slot, bool)>,
     caller: Caller<'_>,
-) -> Option<Handler> {
+) -> Option<Pair> {
     if first.bits & !DISCARD > 3 {
         return None;
     }
-    table(first, second(code, at, consts, result, caller)?)
+    if let Some(second) = arrived_second(code, at, consts, result, arrived) {
+        if let Some(handler) = table(first, second) {
+            return Some(Pair {
+                handler,
+                arrived: true,
+            });
+        }
+    }
+    let handler = table(first, second(code, at, consts, result, caller)?)?;
+    Some(Pair {
+        handler,
+        arrived: false,
+    })
 }
 
 /// The step type of a table entry's first instruction: `imm X` is the constant-operand form
@@ -273,6 +358,12 @@ macro_rules! second_pattern {
     };
     ($ab:ident; call_indirect) => {
         Second::CallIndirect($ab)
+    };
+    ($ab:ident; arrived $x:ident) => {
+        Second::Arrived {
+            kind: Kind::$x,
+            bits: $ab,
+        }
     };
     ($ab:ident; imm $x:ident) => {
         Second::Numeric {
@@ -336,6 +427,15 @@ macro_rules! pair_handler {
             _ => pair::<$a, $aa, $b<true, 1>>,
         }
     };
+    ($a:ty, $aa:literal, $ab:ident; arrived $x:ident) => {
+        match $ab {
+            ARRIVED_A => pair_arrived::<$a, $aa, step::$x, ARRIVED_A> as Handler,
+            0x12 => pair_arrived::<$a, $aa, step::$x, 0x12>,
+            ARRIVED_B => pair_arrived::<$a, $aa, step::$x, ARRIVED_B>,
+            0x21 => pair_arrived::<$a, $aa, step::$x, 0x21>,
+            _ => pair_arrived::<$a, $aa, step::$x, 0x30>,
+        }
+    };
     ($a:ty, $aa:literal, $ab:ident; imm $x:ident) => {
         pair_handler!(@numeric $a, $aa, $ab, step::imm::$x)
     };
@@ -395,7 +495,9 @@ macro_rules! pair_table {
 }
 
 pair_table! {
-    // Shift-and-mix steps.
+    // Shift-and-mix steps; `x ^= x << k` takes `x` again from where it arrived.
+    [imm I32Shl] [arrived I32Xor],
+    [imm I32ShrU] [arrived I32Xor],
     [imm I32Shl] [I32Xor],
     [I32Xor] [imm I32ShrU],
     [imm I32ShrU] [I32Xor],
