@@ -248,7 +248,9 @@ fn arrived_second(
     if lowered.imm || lowered.constant || lowered.bits > 3 {
         return None;
     }
-    // A binary step's operands are `b` and `c` of its `Op`.
+    // A binary step's operands are `b` and `c` of its `Op`. Other kinds read other words
+    // there, but the table's `arrived` seconds are binary steps (only they implement
+    // `ArrivalStep`), so no other kind finds an entry.
     let (a, b) = (lowered.op.b, lowered.op.c);
     let bits = match (a == slot, b == slot) {
         (false, false) => return None,
