@@ -15,7 +15,7 @@
 //! `strata_tail_calls` when the crate is built so, without debug assertions (whose checks
 //! take such addresses); otherwise each handler returns the next instruction to a loop
 //! ([`trampoline`]), so the native stack never grows with the instructions run. The
-//! workspace builds this crate that way in every profile, and `tests/interp.rs` runs
+//! workspace builds this crate that way in every profile, and `tests/interp/` runs
 //! every handler in long loops on a small native stack, which a handler that calls instead
 //! of jumping would overflow.
 //!
