@@ -311,10 +311,7 @@ const FLOAT_CHAINS: &str = r#"
 #[test]
 fn float_accumulator_carries_only_f64_results() {
     let outcomes = |strategy: Strategy| -> Vec<u64> {
-        let engine = engine(strategy);
-        let module = Module::new(&engine, FLOAT_CHAINS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let (mut store, instance) = instantiate(strategy, FLOAT_CHAINS);
         let mut out = Vec::new();
         for name in ["reinterpreted", "to_bits", "chain", "copied"] {
             let f = instance
@@ -406,10 +403,7 @@ fn first_arguments_arrive_in_the_accumulator() {
     let outcomes = |strategy: Strategy| {
         let mut out = pair_outcomes(strategy, FIRST_ARGUMENTS, &["calls"], &args);
         // From the host: the activation's first frame.
-        let engine = engine(strategy);
-        let module = Module::new(&engine, FIRST_ARGUMENTS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let (mut store, instance) = instantiate(strategy, FIRST_ARGUMENTS);
         for name in ["inc", "countdown"] {
             let f = instance
                 .get_typed_func::<i32, i32>(&mut store, name)
@@ -531,31 +525,24 @@ const ARRIVALS: &str = r#"
 
 #[test]
 fn arrival_operands_match_every_tier() {
+    let names = [
+        "xorshift",
+        "first_writes_it",
+        "both_operands",
+        "other_operand",
+    ];
     let edges = [0, 1, 2, -1, 5, 0x1234, i32::MIN, i32::MAX, 0x2545f491];
-    let outcomes = |strategy: Strategy| {
-        let engine = engine(strategy);
-        let module = Module::new(&engine, ARRIVALS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
-        let mut out = Vec::new();
-        for name in [
-            "xorshift",
-            "first_writes_it",
-            "both_operands",
-            "other_operand",
-        ] {
-            let f = instance
-                .get_typed_func::<(i32, i32), i32>(&mut store, name)
-                .unwrap();
-            for x in edges {
-                for y in [1, 2, 7, 100] {
-                    out.push(f.call(&mut store, (x, y)).unwrap());
-                }
-            }
-        }
-        out
-    };
-    let expected = outcomes(Strategy::Optimizing);
-    assert_eq!(outcomes(Strategy::Interpreter), expected);
-    assert_eq!(outcomes(Strategy::Tiered), expected);
+    let args: Vec<(i32, i32)> = edges
+        .into_iter()
+        .flat_map(|x| [1, 2, 7, 100].map(|y| (x, y)))
+        .collect();
+    let expected = pair_outcomes(Strategy::Optimizing, ARRIVALS, &names, &args);
+    assert_eq!(
+        pair_outcomes(Strategy::Interpreter, ARRIVALS, &names, &args),
+        expected
+    );
+    assert_eq!(
+        pair_outcomes(Strategy::Tiered, ARRIVALS, &names, &args),
+        expected
+    );
 }

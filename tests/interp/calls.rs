@@ -48,10 +48,7 @@ const CONSTANT_USES: &str = r#"
 #[test]
 fn constants_read_as_slots_are_in_the_frame() {
     let outcomes = |strategy: Strategy| -> Vec<i32> {
-        let engine = engine(strategy);
-        let module = Module::new(&engine, CONSTANT_USES).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let (mut store, instance) = instantiate(strategy, CONSTANT_USES);
         let f = instance
             .get_typed_func::<i32, i32>(&mut store, "uses")
             .unwrap();

@@ -67,10 +67,7 @@ fn fused_address_sums_wrap_like_i32_add() {
         ("const_f64", -65000, 11), // wraps to 0
     ];
     let outcomes = |strategy: Strategy| -> Vec<String> {
-        let engine = engine(strategy);
-        let module = Module::new(&engine, ADDRESS_SUMS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let (mut store, instance) = instantiate(strategy, ADDRESS_SUMS);
         let mut out = Vec::new();
         for &(name, a, b) in calls {
             let f = instance
@@ -144,10 +141,7 @@ fn divisions_by_constants_match_every_tier() {
         -3,
     ];
     let outcomes = |strategy: Strategy| -> Vec<i32> {
-        let engine = engine(strategy);
-        let module = Module::new(&engine, DIVISIONS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let (mut store, instance) = instantiate(strategy, DIVISIONS);
         let f = instance
             .get_typed_func::<i32, i32>(&mut store, "divisions")
             .unwrap();
@@ -504,10 +498,7 @@ fn superinstructions_match_every_tier() {
         0x1234,
     ];
     let control = |strategy: Strategy, name: &str| -> Vec<i32> {
-        let engine = engine(strategy);
-        let module = Module::new(&engine, PAIRS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let (mut store, instance) = instantiate(strategy, PAIRS);
         let f = instance
             .get_typed_func::<(i32, i32), i32>(&mut store, name)
             .unwrap();
@@ -531,10 +522,7 @@ fn superinstructions_match_every_tier() {
     assert!(expected.iter().any(|m| m & 0xffff != expected[0] & 0xffff));
     assert_eq!(control(Strategy::Interpreter, "floats"), expected);
     for strategy in [Strategy::Interpreter, Strategy::Optimizing] {
-        let engine = engine(strategy);
-        let module = Module::new(&engine, PAIRS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let (mut store, instance) = instantiate(strategy, PAIRS);
         for (name, outside) in [("index", [0x4000, -4]), ("chase", [0xfffd, -4])] {
             let f = instance
                 .get_typed_func::<i32, i32>(&mut store, name)

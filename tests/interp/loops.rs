@@ -295,10 +295,7 @@ const ALTERNATING_LOOPS: &str = r#"
 #[test]
 fn alternating_loop_back_edges_match_every_tier() {
     let outcomes = |strategy: Strategy| {
-        let engine = engine(strategy);
-        let module = Module::new(&engine, ALTERNATING_LOOPS).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let (mut store, instance) = instantiate(strategy, ALTERNATING_LOOPS);
         let mut out = Vec::new();
         for name in ["nested", "calls", "recursive"] {
             let f = instance

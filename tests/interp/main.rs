@@ -118,6 +118,15 @@ fn engine(strategy: Strategy) -> Engine {
     Engine::new(&config).unwrap()
 }
 
+/// A store holding an instance of `wat` (without imports) under `strategy`.
+fn instantiate(strategy: Strategy, wat: &str) -> (Store<()>, Instance) {
+    let engine = engine(strategy);
+    let module = Module::new(&engine, wat).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    (store, instance)
+}
+
 /// The result or trap of every export in `names` of `wat`, each `(i32, i32) -> i32`,
 /// called with each of `args` in turn on one instance under `strategy`.
 fn pair_results(
@@ -126,10 +135,7 @@ fn pair_results(
     names: &[&str],
     args: &[(i32, i32)],
 ) -> Vec<std::result::Result<i32, Trap>> {
-    let engine = engine(strategy);
-    let module = Module::new(&engine, wat).unwrap();
-    let mut store = Store::new(&engine, ());
-    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let (mut store, instance) = instantiate(strategy, wat);
     let mut out = Vec::new();
     for name in names {
         let f = instance
