@@ -55,12 +55,19 @@ pub struct InterpModule {
     /// How much translation spends on the speed of the bytecode.
     effort: Effort,
     /// Each function's bytecode, or why it could not be translated.
-    funcs: Box<[OnceLock<Result<CompiledFunc, String>>]>,
+    funcs: Box<[FuncSlot]>,
 }
+
+/// A function's bytecode, once translated, in a slot the size of a power of two: a
+/// `call_indirect` finds it from the distance of the callee's `VMFuncRef` to the instance's
+/// first (see `vm::OwnFuncRefs`) with a shift instead of a multiplication.
+#[repr(align(64))]
+#[derive(Default)]
+struct FuncSlot(OnceLock<Result<CompiledFunc, String>>);
 
 impl std::fmt::Debug for InterpModule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let translated = self.funcs.iter().filter(|f| f.get().is_some()).count();
+        let translated = self.funcs.iter().filter(|f| f.0.get().is_some()).count();
         f.debug_struct("InterpModule")
             .field("functions", &self.funcs.len())
             .field("translated", &translated)
@@ -75,7 +82,7 @@ impl InterpModule {
     /// native code. `effort` is what translation spends on the bytecode's speed.
     pub fn new(info: Arc<ModuleInfo>, tiering: bool, effort: Effort) -> InterpModule {
         let funcs = (0..info.num_defined_funcs())
-            .map(|_| OnceLock::new())
+            .map(|_| FuncSlot::default())
             .collect();
         InterpModule {
             offsets: VMOffsets::new(&info),
@@ -99,7 +106,7 @@ impl InterpModule {
 
     #[inline]
     fn translation(&self, defined: u32) -> &Result<CompiledFunc, String> {
-        self.funcs[defined as usize].get_or_init(|| {
+        self.funcs[defined as usize].0.get_or_init(|| {
             self.info.validate_body(defined)?;
             translate::translate(&self.info, self.offsets, defined, self.tiering, self.effort)
                 .map_err(|e| format!("{e:#}"))
@@ -111,7 +118,7 @@ impl InterpModule {
     /// `TrapCode::InvalidFunction` with the function as the innermost frame.
     #[inline(always)]
     fn compiled(&self, defined: u32) -> Option<&CompiledFunc> {
-        match self.funcs[defined as usize].get() {
+        match self.funcs[defined as usize].0.get() {
             Some(translation) => translation.as_ref().ok(),
             None => self.translate_first(defined),
         }
@@ -120,7 +127,7 @@ impl InterpModule {
     /// The bytecode of defined function `defined` if it has been translated (and is valid).
     #[inline(always)]
     fn translated(&self, defined: u32) -> Option<&CompiledFunc> {
-        self.funcs.get(defined as usize)?.get()?.as_ref().ok()
+        self.funcs.get(defined as usize)?.0.get()?.as_ref().ok()
     }
 
     /// [`InterpModule::compiled`] on a function's first call, kept out of line: the

@@ -34,6 +34,9 @@ const MAX_CONST_SLOTS: usize = 128;
 pub(crate) struct CompiledFunc {
     /// Threaded code, lowered from the translated instructions.
     pub(crate) code: Box<[Op]>,
+    /// The handler of `code`'s first instruction, kept beside it: a call jumps to it
+    /// without waiting for the load of `code` (see `exec::enter`).
+    pub(crate) entry: crate::exec::Handler,
     /// Index in the module's function space (for trap reports).
     pub(crate) func_index: u32,
     /// Index among the module's defined functions (for tier-up budgets).
@@ -255,33 +258,35 @@ pub(crate) fn translate(
         // Slot 0 is read on return (see `exec::ret`), results or not.
         .max(1);
     let frame_bytes = frame_size as usize * std::mem::size_of::<u64>();
+    let code = crate::exec::lower(
+        &t.code,
+        &crate::exec::Consts {
+            first: first_const,
+            values: &consts,
+        },
+        &crate::exec::FrameSlots {
+            temps: t.temp_base,
+            header,
+            heights: &t.heights,
+        },
+        crate::exec::Caller {
+            defined,
+            tiering,
+            param_in_acc: param_in_acc(ty),
+            callee_param_in_acc: &|callee| {
+                param_in_acc(match callee {
+                    crate::exec::Signature::OfDefined(defined) => {
+                        module.func_type(module.func_index(defined))
+                    }
+                    crate::exec::Signature::Type(ty) => &module.types[ty as usize],
+                })
+            },
+        },
+        effort,
+    );
     Ok(CompiledFunc {
-        code: crate::exec::lower(
-            &t.code,
-            &crate::exec::Consts {
-                first: first_const,
-                values: &consts,
-            },
-            &crate::exec::FrameSlots {
-                temps: t.temp_base,
-                header,
-                heights: &t.heights,
-            },
-            crate::exec::Caller {
-                defined,
-                tiering,
-                param_in_acc: param_in_acc(ty),
-                callee_param_in_acc: &|callee| {
-                    param_in_acc(match callee {
-                        crate::exec::Signature::OfDefined(defined) => {
-                            module.func_type(module.func_index(defined))
-                        }
-                        crate::exec::Signature::Type(ty) => &module.types[ty as usize],
-                    })
-                },
-            },
-            effort,
-        ),
+        entry: code[0].handler(),
+        code,
         func_index,
         defined,
         num_params,

@@ -239,6 +239,46 @@ pub(crate) fn func_ref_target(f: *const VMFuncRef) -> (u32, *mut VMContext, u32)
     unsafe { ((*f).type_id, (*f).vmctx, (*f).func_index) }
 }
 
+/// The engine-wide signature id of the function `f` (a non-null table element).
+pub(crate) fn func_ref_type(f: *const VMFuncRef) -> u32 {
+    // SAFETY: as in `func_ref_target`.
+    unsafe { (*f).type_id }
+}
+
+/// Where an instance keeps its defined functions' `VMFuncRef`s: the runtime puts them in
+/// one array in defined-index order (`src/vm/instance.rs`), so whether a function
+/// reference is one of them, and which, follows from its address alone.
+#[derive(Clone, Copy)]
+pub(crate) struct OwnFuncRefs {
+    /// The address of defined function 0's.
+    first: usize,
+    /// The array's size in bytes (0 for a module without defined functions).
+    bytes: usize,
+}
+
+impl OwnFuncRefs {
+    pub(crate) fn of(vmctx: Vmctx, module: &InterpModule) -> OwnFuncRefs {
+        let info = &module.info;
+        let defined = info.num_defined_funcs() as usize;
+        if defined == 0 {
+            return OwnFuncRefs { first: 0, bytes: 0 };
+        }
+        let first = vmctx.func_ref(module.offsets.func(info.num_imported_funcs));
+        OwnFuncRefs {
+            first: first as usize,
+            bytes: defined * std::mem::size_of::<VMFuncRef>(),
+        }
+    }
+
+    /// The defined index of the function whose reference is `raw` (a table element), if it
+    /// is one of this instance's.
+    #[inline(always)]
+    pub(crate) fn defined(self, raw: u64) -> Option<u32> {
+        let distance = (raw as usize).wrapping_sub(self.first);
+        (distance < self.bytes).then(|| (distance / std::mem::size_of::<VMFuncRef>()) as u32)
+    }
+}
+
 /// A table's elements as a slice.
 pub(crate) fn table_elements(table: &mut VMTableDefinition) -> &mut [u64] {
     if table.current_elements == 0 {

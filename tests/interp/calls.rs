@@ -1,5 +1,6 @@
 //! Calls and frames: constants read as frame slots, calls of the running function, frame
-//! headers, and `call_indirect` through a table that grows.
+//! headers, and `call_indirect` through a table that grows or that instances of one module
+//! share.
 
 use super::*;
 
@@ -250,6 +251,77 @@ fn call_indirect_sees_table_growth() {
     assert_eq!(expected.0[..3], [Ok(42), Ok(42), Ok(42)]);
     assert_eq!(expected.0[6..9], [Ok(22), Ok(22), Ok(22)]);
     assert_eq!(expected.1, 2 + 3 * 104);
+    assert_eq!(outcomes(Strategy::Interpreter), expected);
+    assert_eq!(outcomes(Strategy::Tiered), expected);
+}
+
+/// Two instances of one module share a table (imported), each putting its own `$get` (the
+/// same defined index in both) into its own element; `$get` returns the instance's
+/// imported global. A `call_indirect` must run the callee in the instance the element
+/// belongs to: the interpreter tells its own functions from another instance's by where
+/// their `VMFuncRef`s are, not by their index.
+const SHARED_TABLE: &str = r#"
+(module
+  (import "env" "t" (table $t 2 funcref))
+  (import "env" "k" (global $k i32))
+  (import "env" "slot" (global $slot i32))
+  (type $r (func (result i32)))
+  (type $p (func (param i32) (result i32)))
+  (func $get (type $r) (global.get $k))
+  (func $other (type $p) (local.get 0))
+  (elem (table $t) (global.get $slot) func $get)
+  (func (export "call") (param $i i32) (result i32)
+    (call_indirect (type $r) (local.get $i)))
+  ;; Its own function through a type it does not have.
+  (func (export "mistyped") (param $i i32) (result i32)
+    (call_indirect (type $p) (i32.const 7) (local.get $i))))
+"#;
+
+#[test]
+fn call_indirect_tells_instances_of_one_module_apart() {
+    let outcomes = |strategy: Strategy| {
+        let engine = engine(strategy);
+        let module = Module::new(&engine, SHARED_TABLE).unwrap();
+        let provider = Module::new(&engine, r#"(module (table (export "t") 2 funcref))"#).unwrap();
+        let mut store = Store::new(&engine, ());
+        let provider = Instance::new(&mut store, &provider, &[]).unwrap();
+        let table = provider.get_table(&mut store, "t").unwrap();
+        let instances: Vec<Instance> = [(10, 0), (20, 1)]
+            .into_iter()
+            .map(|(k, slot)| {
+                let global = |store: &mut Store<()>, v: i32| {
+                    let ty = GlobalType::new(ValType::I32, Mutability::Const);
+                    Global::new(store, ty, Val::I32(v)).unwrap()
+                };
+                let imports = [
+                    table.into(),
+                    global(&mut store, k).into(),
+                    global(&mut store, slot).into(),
+                ];
+                Instance::new(&mut store, &module, &imports).unwrap()
+            })
+            .collect();
+        let mut out = Vec::new();
+        for instance in &instances {
+            for name in ["call", "mistyped"] {
+                let f = instance
+                    .get_typed_func::<i32, i32>(&mut store, name)
+                    .unwrap();
+                for i in [0, 1] {
+                    out.push(
+                        f.call(&mut store, i)
+                            .map_err(|e| e.downcast::<Trap>().unwrap()),
+                    );
+                }
+            }
+        }
+        out
+    };
+    let expected = outcomes(Strategy::Optimizing);
+    let ok = [Ok(10), Ok(20)];
+    let mistyped = [Err(Trap::BadSignature), Err(Trap::BadSignature)];
+    assert_eq!(expected[..4], [ok, mistyped].concat());
+    assert_eq!(expected[4..], [ok, mistyped].concat());
     assert_eq!(outcomes(Strategy::Interpreter), expected);
     assert_eq!(outcomes(Strategy::Tiered), expected);
 }

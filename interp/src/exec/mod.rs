@@ -90,6 +90,10 @@ impl Op {
     fn imm(&self) -> u64 {
         self.c as u64 | (self.d as u64) << 32
     }
+
+    pub(crate) fn handler(&self) -> Handler {
+        self.handler
+    }
 }
 
 /// A function's constant slots, so lowering can put a constant operand in the instruction.
@@ -120,6 +124,25 @@ impl std::fmt::Debug for Op {
 /// Continues with the instruction at `$ip`: a tail call of its handler in optimized builds,
 /// a return to the [`trampoline`] otherwise.
 macro_rules! next {
+    // Continues at `ip`, whose handler is `$handler` (known without loading it from `ip`).
+    (@at $handler:expr; $ip:expr, $regs:expr, $ex:expr, $acc:expr, $mem:expr, $facc:expr) => {{
+        let (handler, ip, regs, mem, acc, facc): (Handler, Ip, Regs, Memory, u64, f64) =
+            ($handler, $ip, $regs, $mem, $acc, $facc);
+        let ex: &mut Executor<'_> = $ex;
+        #[cfg(strata_tail_calls)]
+        {
+            return handler(ip, regs, ex, acc, mem, facc);
+        }
+        #[cfg(not(strata_tail_calls))]
+        {
+            debug_assert!(handler == ip.op().handler);
+            ex.regs = regs;
+            ex.mem = mem;
+            ex.acc = acc;
+            ex.facc = facc;
+            return ip;
+        }
+    }};
     ($ip:expr, $regs:expr, $ex:expr, $acc:expr, $mem:expr, $facc:expr) => {{
         let (ip, regs, mem, acc, facc): (Ip, Regs, Memory, u64, f64) =
             ($ip, $regs, $mem, $acc, $facc);
@@ -167,6 +190,8 @@ pub(crate) struct Executor<'m> {
     /// The running function (its callers are in the frame headers, see
     /// [`vm::FrameHeader`]).
     func: &'m CompiledFunc,
+    /// Where the instance keeps its defined functions' `VMFuncRef`s.
+    own_funcrefs: vm::OwnFuncRefs,
     /// The end of the value stack.
     stack_end: *mut u64,
     /// Why the activation stopped early, once it has, and the running function's frame
@@ -199,14 +224,14 @@ impl<'m> Executor<'m> {
     }
 
     /// Enters the callee whose frame fits as `fit`, the caller (frame `regs`) continuing at
-    /// `after` when it returns; returns where the callee starts and its frame.
+    /// `after` when it returns.
     #[inline(always)]
     fn push_frame<const FEW: bool>(
         &mut self,
         fit: vm::FrameFit<'m, FEW>,
         regs: Regs,
         after: Ip,
-    ) -> (Ip, Regs) {
+    ) -> Entered {
         let callee = fit.func;
         let callee_regs = fit.enter(vm::FrameHeader {
             func: self.func,
@@ -214,7 +239,11 @@ impl<'m> Executor<'m> {
             regs,
         });
         self.func = callee;
-        (Ip::start(&callee.code), callee_regs)
+        Entered {
+            start: Ip::start(&callee.code),
+            handler: callee.entry,
+            regs: callee_regs,
+        }
     }
 
     /// The frames of the activation, innermost first, the running function's being
@@ -350,6 +379,7 @@ pub(crate) fn run<'m>(
         module: cx.module,
         tiering: cx.module.tiering,
         func: entry,
+        own_funcrefs: vm::OwnFuncRefs::of(cx.vmctx, cx.module),
         stack_end,
         exit: None,
         invalid_callee: None,
@@ -893,7 +923,7 @@ fn enter_interpreted<const TIERING: bool>(
     defined: u32,
     base: u32,
     after: Ip,
-) -> Option<(Ip, Regs)> {
+) -> Option<Entered> {
     let callee = ex.module.translated(defined)?;
     enter::<TIERING>(ex, regs, callee, defined, base, after)
 }
@@ -907,12 +937,20 @@ fn enter<'m, const TIERING: bool>(
     defined: u32,
     base: u32,
     after: Ip,
-) -> Option<(Ip, Regs)> {
+) -> Option<Entered> {
     let fit = vm::fit::<true>(regs.at(base), ex.stack_end, callee)?;
     if TIERING && !ex.vmctx.spend_call_budget_in_place(defined) {
         return None;
     }
     Some(ex.push_frame(fit, regs, after))
+}
+
+/// A callee just entered: where it starts, that instruction's handler (the callee's
+/// [`CompiledFunc::entry`]) and its frame.
+struct Entered {
+    start: Ip,
+    handler: Handler,
+    regs: Regs,
 }
 
 /// A call of defined function `defined` whose frame starts at slot `base` of the caller's.
@@ -949,12 +987,13 @@ fn call_defined_slow(
     let Some(fit) = vm::fit::<false>(regs.at(base), ex.stack_end, callee) else {
         return trap(ex, regs, TrapCode::StackOverflow);
     };
-    let (start, callee_regs) = ex.push_frame(fit, regs, after);
+    let callee = ex.push_frame(fit, regs, after);
     next!(
-        start,
-        callee_regs,
+        @at callee.handler;
+        callee.start,
+        callee.regs,
         ex,
-        first_argument(callee_regs),
+        first_argument(callee.regs),
         mem,
         facc
     )
@@ -983,7 +1022,7 @@ fn call<const TIERING: bool, const ARG: u8>(
 /// [`call_slow`] when the fast path did not enter it.
 #[inline(always)]
 fn enter_or_call_slow<const ARG: u8>(
-    entered: Option<(Ip, Regs)>,
+    entered: Option<Entered>,
     ip: Ip,
     regs: Regs,
     ex: &mut Executor<'_>,
@@ -992,9 +1031,9 @@ fn enter_or_call_slow<const ARG: u8>(
     facc: f64,
 ) -> Ip {
     match entered {
-        Some((start, callee_regs)) => {
-            let first = passed_argument::<ARG>(acc, callee_regs);
-            next!(start, callee_regs, ex, first, mem, facc)
+        Some(callee) => {
+            let first = passed_argument::<ARG>(acc, callee.regs);
+            next!(@at callee.handler; callee.start, callee.regs, ex, first, mem, facc)
         }
         None => call_slow(ip, regs, ex, 0, mem, facc),
     }
@@ -1072,6 +1111,23 @@ fn indirect_target(
     Ok((callee, local))
 }
 
+/// [`indirect_target`]'s common case: the defined index of the callee when it is one of
+/// this instance's functions of the right type; `None` for anything else (other callees,
+/// traps), which the slow path sorts out.
+///
+/// Which function it is follows from the element's address (see [`vm::OwnFuncRefs`]), not from
+/// a load of the `VMFuncRef`'s fields: when the jump to the callee is mispredicted (the
+/// common case of a call through a table), the processor waits for every load between
+/// the table element and the callee's first handler.
+#[inline(always)]
+fn own_indirect_target(op: &Op, regs: Regs, ex: &Executor<'_>) -> Option<u32> {
+    let vmctx = ex.vmctx;
+    let elements = vm::table_elements(vmctx.table(op.c));
+    let &raw = elements.get(regs.get(op.a) as u32 as usize)?;
+    let defined = ex.own_funcrefs.defined(raw)?;
+    (vm::func_ref_type(raw as *const VMFuncRef) == vmctx.type_id(op.b)).then_some(defined)
+}
+
 /// `call_indirect` through table `c` at index `a`, type `b`, arguments at `d`; an `Arg`
 /// word follows.
 fn call_indirect<const TIERING: bool, const ARG: u8>(
@@ -1083,12 +1139,10 @@ fn call_indirect<const TIERING: bool, const ARG: u8>(
     facc: f64,
 ) -> Ip {
     let op = ip.op();
-    if let Ok((_, Some(defined))) = indirect_target(op, regs, ex) {
-        if let Some((start, callee_regs)) =
-            enter_interpreted::<TIERING>(ex, regs, defined, op.d, ip.skip(2))
-        {
-            let first = passed_argument::<ARG>(acc, callee_regs);
-            next!(start, callee_regs, ex, first, mem, facc)
+    if let Some(defined) = own_indirect_target(op, regs, ex) {
+        if let Some(callee) = enter_interpreted::<TIERING>(ex, regs, defined, op.d, ip.skip(2)) {
+            let first = passed_argument::<ARG>(acc, callee.regs);
+            next!(@at callee.handler; callee.start, callee.regs, ex, first, mem, facc)
         }
     }
     call_indirect_slow(ip, regs, ex, 0, mem, facc)
