@@ -15,6 +15,7 @@
 mod exec;
 mod instr;
 mod loop_entry;
+mod opaque;
 mod semantics;
 mod tail_copy;
 mod translate;
