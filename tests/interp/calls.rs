@@ -325,3 +325,73 @@ fn call_indirect_tells_instances_of_one_module_apart() {
     assert_eq!(outcomes(Strategy::Interpreter), expected);
     assert_eq!(outcomes(Strategy::Tiered), expected);
 }
+
+/// `call_indirect`s whose table index the instruction before computes, so the call reads
+/// it from the accumulator: right before the call (its argument computed first), or before
+/// the copies that put the arguments in place (which then pass the index on), in a loop,
+/// as an argument too, out of bounds and of the wrong type. Table elements 0-3 are binary,
+/// 4-7 unary; memory bytes 0-3 hold the indices 3, 2, 1, 0.
+const INDEX_IN_ACC: &str = r#"
+(module
+  (type $bin (func (param i32 i32) (result i32)))
+  (type $un (func (param i32) (result i32)))
+  (table 8 funcref)
+  (memory 1)
+  (elem (i32.const 0) func $add $sub $mul $xor $inc $dbl $neg $sq)
+  (data (i32.const 0) "\03\02\01\00")
+  (func $add (type $bin) (i32.add (local.get 0) (local.get 1)))
+  (func $sub (type $bin) (i32.sub (local.get 0) (local.get 1)))
+  (func $mul (type $bin) (i32.mul (local.get 0) (local.get 1)))
+  (func $xor (type $bin) (i32.xor (local.get 0) (local.get 1)))
+  (func $inc (type $un) (i32.add (local.get 0) (i32.const 1)))
+  (func $dbl (type $un) (i32.shl (local.get 0) (i32.const 1)))
+  (func $neg (type $un) (i32.sub (i32.const 0) (local.get 0)))
+  (func $sq (type $un) (i32.mul (local.get 0) (local.get 0)))
+  (func (export "loaded") (param $a i32) (param $b i32) (result i32)
+    (call_indirect (type $bin) (local.get $a) (local.get $b)
+      (i32.load8_u (i32.and (local.get $b) (i32.const 3)))))
+  (func (export "computed") (param $a i32) (param $b i32) (result i32)
+    (call_indirect (type $un) (i32.add (local.get $a) (local.get $b))
+      (i32.add (i32.and (local.get $a) (i32.const 3)) (i32.const 4))))
+  (func (export "index_is_argument") (param $a i32) (param $b i32) (result i32)
+    (local $i i32)
+    (local.set $i (i32.and (local.get $b) (i32.const 3)))
+    (call_indirect (type $bin) (local.get $i) (local.get $a) (local.get $i)))
+  (func (export "looped") (param $a i32) (param $b i32) (result i32)
+    (local $k i32)
+    (loop $l
+      (local.set $a (call_indirect (type $bin) (local.get $a) (local.get $k)
+        (i32.load8_u (i32.and (i32.add (local.get $k) (local.get $b)) (i32.const 3)))))
+      (br_if $l (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 1)))
+        (i32.const 10))))
+    (local.get $a))
+  (func (export "out_of_bounds") (param $a i32) (param $b i32) (result i32)
+    (call_indirect (type $un) (local.get $a) (i32.add (local.get $b) (i32.const 8))))
+  (func (export "mistyped") (param $a i32) (param $b i32) (result i32)
+    (call_indirect (type $un) (local.get $a) (i32.and (local.get $b) (i32.const 3)))))
+"#;
+
+#[test]
+fn call_indirect_index_in_the_accumulator_matches_every_tier() {
+    let names = [
+        "loaded",
+        "computed",
+        "index_is_argument",
+        "looped",
+        "out_of_bounds",
+        "mistyped",
+    ];
+    let args = [(5, 0), (7, 1), (-3, 2), (100, 3), (9, -1)];
+    let outcomes = |strategy| pair_results(strategy, INDEX_IN_ACC, &names, &args);
+    let expected = outcomes(Strategy::Optimizing);
+    // "loaded": xor, mul, sub, add by the byte at b & 3.
+    assert_eq!(expected[..5], [Ok(5), Ok(7), Ok(-5), Ok(103), Ok(8)]);
+    // "computed": inc, dbl, neg, sq of a + b by a & 3.
+    assert_eq!(expected[5..10], [Ok(10), Ok(64), Ok(-2), Ok(104), Ok(16)]);
+    // "out_of_bounds": b + 8 is past the table but for b = -1 ($sq).
+    let oob = Err(Trap::TableOutOfBounds);
+    assert_eq!(expected[20..25], [oob, oob, oob, oob, Ok(81)]);
+    assert!(expected[25..].iter().all(|r| *r == Err(Trap::BadSignature)));
+    assert_eq!(outcomes(Strategy::Interpreter), expected);
+    assert_eq!(outcomes(Strategy::Tiered), expected);
+}

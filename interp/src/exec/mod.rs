@@ -546,7 +546,15 @@ pub(crate) fn lower(
                 Instr::CallIndirect { index, ty, table } => {
                     let (base, _, _) = arg_of(code, at);
                     let bits = caller.call_bits(Signature::Type(ty), base, prev);
-                    Op::new(call_handler!(call_indirect, bits), index, ty, table).with_d(base)
+                    // Read from the accumulator, the index is still written to its slot
+                    // (no read of `reads`): the slow path reads it there.
+                    let handler = match prev {
+                        Some((held, _)) if held == index => {
+                            call_handler!(call_indirect_by_acc, bits)
+                        }
+                        _ => call_handler!(call_indirect, bits),
+                    };
+                    Op::new(handler, index, ty, table).with_d(base)
                 }
                 Instr::GlobalGet { dst, offset } => Op::new(global_get, dst, offset, 0),
                 Instr::GlobalSet { src, offset } => {
@@ -1127,10 +1135,10 @@ fn indirect_target(
 /// common case of a call through a table), the processor waits for every load between
 /// the table element and the callee's first handler.
 #[inline(always)]
-fn own_indirect_target(op: &Op, regs: Regs, ex: &Executor<'_>) -> Option<u32> {
+fn own_indirect_target(op: &Op, index: u64, ex: &Executor<'_>) -> Option<u32> {
     let vmctx = ex.vmctx;
     let elements = vm::table_elements(vmctx.table(op.c));
-    let &raw = elements.get(regs.get(op.a) as u32 as usize)?;
+    let &raw = elements.get(index as u32 as usize)?;
     let defined = ex.own_funcrefs.defined(raw)?;
     (vm::func_ref_type(raw as *const VMFuncRef) == vmctx.type_id(op.b)).then_some(defined)
 }
@@ -1145,14 +1153,45 @@ fn call_indirect<const TIERING: bool, const ARG: u8>(
     mem: Memory,
     facc: f64,
 ) -> Ip {
+    call_indirect_from::<TIERING, ARG, 0>(ip, regs, ex, acc, mem, facc)
+}
+
+/// [`call_indirect`], its index read from the accumulator when `INDEX` is [`INDEX_IN_ACC`].
+#[inline(always)]
+fn call_indirect_from<const TIERING: bool, const ARG: u8, const INDEX: u8>(
+    ip: Ip,
+    regs: Regs,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    mem: Memory,
+    facc: f64,
+) -> Ip {
     let op = ip.op();
-    if let Some(defined) = own_indirect_target(op, regs, ex) {
+    let index = operand::<INDEX, INDEX_IN_ACC>(regs, op.a, acc);
+    if let Some(defined) = own_indirect_target(op, index, ex) {
         if let Some(callee) = enter_interpreted::<TIERING>(ex, regs, defined, op.d, ip.skip(2)) {
             let first = passed_argument::<ARG>(acc, callee.regs);
             next!(@at callee.handler; callee.start, callee.regs, ex, first, mem, facc)
         }
     }
     call_indirect_slow(ip, regs, ex, 0, mem, facc)
+}
+
+/// The accumulator bit of a `call_indirect` whose table index arrives in the accumulator:
+/// computed by the instruction before (`table[picks[i & 3]](x)`), it is read from there,
+/// not from the slot that instruction just wrote, which a mispredicted call waits for.
+const INDEX_IN_ACC: u8 = 1;
+
+/// [`call_indirect`] with its table index in the accumulator ([`INDEX_IN_ACC`]).
+fn call_indirect_by_acc<const TIERING: bool, const ARG: u8>(
+    ip: Ip,
+    regs: Regs,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    mem: Memory,
+    facc: f64,
+) -> Ip {
+    call_indirect_from::<TIERING, ARG, INDEX_IN_ACC>(ip, regs, ex, acc, mem, facc)
 }
 
 #[cold]

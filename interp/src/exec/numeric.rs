@@ -172,12 +172,16 @@ fn imm_passing<S: Step, const ACC: u8>(
 /// stepped from a copy of itself (`pc = old + 1`, then a load at `old`), or one field of a
 /// word taken out before the next (`a = w >> 8; b = w & 255`). All but the counted local
 /// pass on only to a next instruction that reads what they arrived with (else they would
-/// keep that instruction from pairing with them for nothing).
+/// keep that instruction from pairing with them for nothing). And a copy of a call's
+/// argument between a `call_indirect` and its table index ([`copies_index_past`]).
 pub(super) fn passing_candidate(
     code: &[Instr],
     at: usize,
     consts: &Consts<'_>,
 ) -> Option<(Slot, bool)> {
+    if let Instr::Copy { dst, .. } = code[at] {
+        return copies_index_past(code, at).then_some((dst, false));
+    }
     let (dst, a, b, stepped) = match code[at] {
         Instr::I32Add { dst, a, b } | Instr::I32Sub { dst, a, b } => (dst, a, b, true),
         Instr::I32And { dst, a, b }
@@ -204,6 +208,25 @@ pub(super) fn passing_candidate(
     (!reads).then_some((dst, !stepped || a != dst))
 }
 
+/// Whether the copy at `at` is one of the copies of a call's arguments that lie between a
+/// `call_indirect` and the instruction computing its table index (`ops[r >> 28](acc, r)`
+/// puts its arguments in place after the index): passing the index on through them, the
+/// call reads it from the accumulator (see `super::INDEX_IN_ACC`).
+fn copies_index_past(code: &[Instr], at: usize) -> bool {
+    let is_copy = |instr: &Instr| matches!(instr, Instr::Copy { .. });
+    let Some(end) = (at..code.len()).find(|&k| !is_copy(&code[k])) else {
+        return false;
+    };
+    let Instr::CallIndirect { index, .. } = code[end] else {
+        return false;
+    };
+    let Some(start) = (0..at).rev().find(|&k| !is_copy(&code[k])) else {
+        return false;
+    };
+    let writes_index = |instr: &Instr| matches!(*instr, Instr::Copy { dst, .. } if dst == index);
+    result(code[start]) == Some((index, false)) && !code[start + 1..end].iter().any(writes_index)
+}
+
 /// `lowered` (a [`passing_candidate`]) with the handler that passes on what it arrived with.
 pub(super) fn passing(lowered: Lowered) -> Op {
     // The handler of step `imm::$s` for the accumulator bits.
@@ -224,6 +247,10 @@ pub(super) fn passing(lowered: Lowered) -> Op {
         Kind::I32Shl => by_bits!(I32Shl),
         Kind::I32ShrU => by_bits!(I32ShrU),
         Kind::I32Mul => by_bits!(I32Mul),
+        Kind::Copy => match lowered.bits {
+            0 => copy_passing::<0> as super::Handler,
+            _ => copy_passing::<1>,
+        },
         kind => unreachable!("{kind:?} is no passing candidate"),
     };
     Op {
@@ -828,6 +855,18 @@ impl Step for step::Copy {
 }
 
 step_handler!(pub(super) copy, step::Copy);
+
+/// A copy passing on what it arrived with (see [`copies_index_past`]).
+fn copy_passing<const ACC: u8>(
+    ip: Ip,
+    regs: Regs,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    mem: Memory,
+    facc: f64,
+) -> Ip {
+    passing_single::<step::Copy, ACC>(ip, regs, ex, acc, mem, facc)
+}
 
 /// Whether the load instruction named `name` loads an `f64`.
 const fn load_gives_f64(name: &str) -> bool {
