@@ -730,7 +730,25 @@ fn br_table<const ACC: u8>(
 ) -> Ip {
     let op = ip.op();
     let index = operand::<ACC, 1>(regs, op.a, acc) as u32;
-    let entry = ip.skip(1 + index.min(op.b) as usize);
+    if index >= op.b {
+        return br_table_default(ip, regs, ex, acc, mem, facc);
+    }
+    let entry = ip.skip(1 + index as usize);
+    next!(entry.jump(entry.op().a), regs, ex, acc, mem, facc)
+}
+
+/// [`br_table`]'s last entry, out of line: the jump to an entry then waits for a compared
+/// branch, not for a conditional move between the index and the entry's address.
+#[inline(never)]
+fn br_table_default(
+    ip: Ip,
+    regs: Regs,
+    ex: &mut Executor<'_>,
+    acc: u64,
+    mem: Memory,
+    facc: f64,
+) -> Ip {
+    let entry = ip.skip(1 + ip.op().b as usize);
     next!(entry.jump(entry.op().a), regs, ex, acc, mem, facc)
 }
 
