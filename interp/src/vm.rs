@@ -233,15 +233,10 @@ pub(crate) fn array_call(callee: *const VMFuncRef, caller: Vmctx, values: &mut [
     unsafe { ((*callee).array_call)(callee, caller.as_ptr(), values.as_mut_ptr(), values.len()) }
 }
 
-/// The fields of a `VMFuncRef` `call_indirect` checks.
-pub(crate) fn func_ref_target(f: *const VMFuncRef) -> (u32, *mut VMContext, u32) {
-    // SAFETY: non-null table elements of a funcref table are live `VMFuncRef`s of the store.
-    unsafe { ((*f).type_id, (*f).vmctx, (*f).func_index) }
-}
-
-/// The engine-wide signature id of the function `f` (a non-null table element).
+/// The engine-wide signature id of the function `f` (a non-null table element), which
+/// `call_indirect` checks.
 pub(crate) fn func_ref_type(f: *const VMFuncRef) -> u32 {
-    // SAFETY: as in `func_ref_target`.
+    // SAFETY: non-null table elements of a funcref table are live `VMFuncRef`s of the store.
     unsafe { (*f).type_id }
 }
 

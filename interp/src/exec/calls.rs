@@ -300,13 +300,10 @@ fn indirect_target(
         return Err(TrapCode::IndirectCallToNull);
     }
     let callee = raw as *const VMFuncRef;
-    let (type_id, callee_vmctx, func_index) = vm::func_ref_target(callee);
-    if type_id != vmctx.type_id(op.b) {
+    if vm::func_ref_type(callee) != vmctx.type_id(op.b) {
         return Err(TrapCode::BadSignature);
     }
-    let local =
-        (callee_vmctx == vmctx.as_ptr()).then(|| func_index - ex.module.info.num_imported_funcs);
-    Ok((callee, local))
+    Ok((callee, ex.own_funcrefs.defined(raw)))
 }
 
 /// [`indirect_target`]'s common case: the defined index of the callee when it is one of
