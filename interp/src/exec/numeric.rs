@@ -211,21 +211,31 @@ pub(super) fn passing_candidate(
 /// Whether the copy at `at` is one of the copies of a call's arguments that lie between a
 /// `call_indirect` and the instruction computing its table index (`ops[r >> 28](acc, r)`
 /// puts its arguments in place after the index): passing the index on through them, the
-/// call reads it from the accumulator (see `super::INDEX_IN_ACC`).
+/// call reads it from the accumulator (see `super::INDEX_IN_ACC`). At most
+/// [`INDEX_COPIES`] copies, so that asking it of every copy stays linear.
 fn copies_index_past(code: &[Instr], at: usize) -> bool {
-    let is_copy = |instr: &Instr| matches!(instr, Instr::Copy { .. });
-    let Some(end) = (at..code.len()).find(|&k| !is_copy(&code[k])) else {
+    let is_copy = |k: &usize| matches!(code[*k], Instr::Copy { .. });
+    let Some(end) = (at..code.len())
+        .take(INDEX_COPIES + 1)
+        .find(|k| !is_copy(k))
+    else {
         return false;
     };
     let Instr::CallIndirect { index, .. } = code[end] else {
         return false;
     };
-    let Some(start) = (0..at).rev().find(|&k| !is_copy(&code[k])) else {
+    let Some(start) = (0..at).rev().take(INDEX_COPIES + 1).find(|k| !is_copy(k)) else {
         return false;
     };
+    if end - start - 1 > INDEX_COPIES {
+        return false;
+    }
     let writes_index = |instr: &Instr| matches!(*instr, Instr::Copy { dst, .. } if dst == index);
     result(code[start]) == Some((index, false)) && !code[start + 1..end].iter().any(writes_index)
 }
+
+/// The most argument copies [`copies_index_past`] passes a table index through.
+const INDEX_COPIES: usize = 16;
 
 /// `lowered` (a [`passing_candidate`]) with the handler that passes on what it arrived with.
 pub(super) fn passing(lowered: Lowered) -> Op {
