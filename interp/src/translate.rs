@@ -35,7 +35,7 @@ pub(crate) struct CompiledFunc {
     /// Threaded code, lowered from the translated instructions.
     pub(crate) code: Box<[Op]>,
     /// The handler of `code`'s first instruction, kept beside it: a call jumps to it
-    /// without waiting for the load of `code` (see `exec::enter`).
+    /// without waiting for the load of `code` (see `exec::calls`).
     pub(crate) entry: crate::exec::Handler,
     /// Index in the module's function space (for trap reports).
     pub(crate) func_index: u32,

@@ -360,7 +360,7 @@ fn call_indirect_from<const TIERING: bool, const ARG: u8, const INDEX: u8>(
 /// The accumulator bit of a `call_indirect` whose table index arrives in the accumulator:
 /// computed by the instruction before (`table[picks[i & 3]](x)`), it is read from there,
 /// not from the slot that instruction just wrote, which a mispredicted call waits for.
-pub(super) const INDEX_IN_ACC: u8 = 1;
+const INDEX_IN_ACC: u8 = 1;
 
 /// [`call_indirect`] with its table index in the accumulator ([`INDEX_IN_ACC`]).
 pub(super) fn call_indirect_by_acc<const TIERING: bool, const ARG: u8>(
