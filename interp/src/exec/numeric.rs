@@ -211,7 +211,7 @@ pub(super) fn passing_candidate(
 /// Whether the copy at `at` is one of the copies of a call's arguments that lie between a
 /// `call_indirect` and the instruction computing its table index (`ops[r >> 28](acc, r)`
 /// puts its arguments in place after the index): passing the index on through them, the
-/// call reads it from the accumulator (see `super::INDEX_IN_ACC`). At most
+/// call reads it from the accumulator (see `super::calls`). At most
 /// [`INDEX_COPIES`] copies, so that asking it of every copy stays linear.
 fn copies_index_past(code: &[Instr], at: usize) -> bool {
     let is_copy = |k: &usize| matches!(code[*k], Instr::Copy { .. });
